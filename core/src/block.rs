@@ -1,0 +1,305 @@
+//! A step's `vars:` block: which format it is in, which entries apply in a phase, and how each
+//! value is stored (typing rules 1–3).
+
+use std::sync::Arc;
+
+use crate::doc::{DocRef, View};
+use crate::error::{Error, ErrorKind, Result};
+use crate::output::MAX_DEPTH;
+use crate::template::{self, Compiled, Limits, Reads};
+use crate::validate::{self, Phase};
+
+/// How one value of the block is produced.
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Stored exactly as written: numbers, booleans, null, strings without template syntax,
+    /// and containers holding nothing else.
+    Verbatim(DocRef),
+    /// A string with template syntax.
+    Template(Arc<Compiled>),
+    /// A container with templates somewhere inside; keys are never rendered.
+    Array(Vec<Piece>),
+    Object(Vec<(String, Piece)>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub name: String,
+    pub piece: Piece,
+}
+
+impl Entry {
+    /// Everything this entry's templates read.
+    pub fn reads(&self) -> Reads {
+        let mut reads = Reads::default();
+        collect_reads(&self.piece, &mut reads);
+        reads
+    }
+}
+
+fn collect_reads(piece: &Piece, reads: &mut Reads) {
+    match piece {
+        Piece::Verbatim(_) => {}
+        Piece::Template(c) => {
+            reads.vars.extend(c.reads.vars.iter().cloned());
+            reads.names.extend(c.reads.names.iter().cloned());
+            reads.all_vars |= c.reads.all_vars;
+        }
+        Piece::Array(items) => items.iter().for_each(|p| collect_reads(p, reads)),
+        Piece::Object(entries) => entries.iter().for_each(|(_, p)| collect_reads(p, reads)),
+    }
+}
+
+/// The two formats of a vars block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `{"name": template, …}`: applies in the `after` phase.
+    Simple,
+    /// `{"before": {…}, "after": {…}}` (either key may be missing).
+    BeforeAfter,
+}
+
+/// Tells the formats apart: an object whose keys are a non-empty subset of `before` and
+/// `after`, each an object, is a before/after block; any other object is a simple block.
+pub fn format_of(config: &DocRef) -> Format {
+    let keys = config.keys();
+    let phased = !keys.is_empty()
+        && keys.iter().all(|k| {
+            (k == "before" || k == "after")
+                && config
+                    .get(k)
+                    .is_some_and(|v| matches!(v.view(), View::Object(_)))
+        });
+    if phased {
+        Format::BeforeAfter
+    } else {
+        Format::Simple
+    }
+}
+
+/// The entries of `config` that apply in `phase`. `None`, JSON `null` and `{}` have none.
+pub fn parse(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
+    let Some(config) = config else {
+        return Ok(Vec::new());
+    };
+    match config.view() {
+        View::Object(_) => {}
+        View::Null => return Ok(Vec::new()),
+        other => {
+            return Err(Error::invalid(format!(
+                "config must be a JSON object (the step's vars: block), not {}",
+                describe(&other)
+            ))
+            .with_hint(
+                "pass {\"name\": \"{{ template }}\", …} or {\"before\": {…}, \"after\": {…}}",
+            ))
+        }
+    }
+    let block = match (format_of(config), phase) {
+        (Format::Simple, Phase::After) => config.clone(),
+        (Format::Simple, Phase::Before) => return Ok(Vec::new()),
+        (Format::BeforeAfter, phase) => match config.get(phase.as_str()) {
+            Some(block) => block,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let mut entries = Vec::new();
+    for name in block.keys() {
+        validate::check_name("variable name", &name).map_err(|e| {
+            let shown = validate::quote(&name);
+            Error::new(e.kind, format!("{} ({shown})", e.message))
+        })?;
+        let Some(value) = block.get(&name) else {
+            continue;
+        };
+        let piece = classify(&value, 0, limits).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("variable {}: {}", validate::quote(&name), e.message),
+            )
+        })?;
+        entries.push(Entry { name, piece });
+    }
+    Ok(entries)
+}
+
+pub fn describe(view: &View<'_>) -> &'static str {
+    match view {
+        View::Null => "null",
+        View::Bool(_) => "a boolean",
+        View::Number(_) => "a number",
+        View::String(_) => "a string",
+        View::Array(_) => "an array",
+        View::Object(_) => "an object",
+    }
+}
+
+fn classify(value: &DocRef, depth: usize, limits: &Limits) -> Result<Piece> {
+    if depth > MAX_DEPTH {
+        return Err(Error::new(
+            ErrorKind::TooComplex,
+            format!("the vars block nests deeper than {MAX_DEPTH} levels"),
+        ));
+    }
+    Ok(match value.view() {
+        View::String(s) if template::has_template_syntax(&s) => {
+            Piece::Template(template::compile(&s, limits))
+        }
+        View::Array(len) => {
+            let mut items = Vec::with_capacity(len);
+            for i in 0..len {
+                if let Some(item) = value.at(i) {
+                    items.push(classify(&item, depth + 1, limits)?);
+                }
+            }
+            if items.iter().all(|p| matches!(p, Piece::Verbatim(_))) {
+                Piece::Verbatim(value.clone())
+            } else {
+                Piece::Array(items)
+            }
+        }
+        View::Object(_) => {
+            let mut entries = Vec::new();
+            for key in value.keys() {
+                if let Some(item) = value.get(&key) {
+                    entries.push((key, classify(&item, depth + 1, limits)?));
+                }
+            }
+            if entries.iter().all(|(_, p)| matches!(p, Piece::Verbatim(_))) {
+                Piece::Verbatim(value.clone())
+            } else {
+                Piece::Object(entries)
+            }
+        }
+        _ => Piece::Verbatim(value.clone()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::SerdeDoc;
+
+    fn doc(text: &str) -> DocRef {
+        SerdeDoc::parse(text).unwrap()
+    }
+
+    fn names(entries: &[Entry]) -> Vec<&str> {
+        entries.iter().map(|e| e.name.as_str()).collect()
+    }
+
+    #[test]
+    fn tells_simple_from_before_after_blocks() {
+        assert_eq!(format_of(&doc(r#"{"a": "{{ x }}"}"#)), Format::Simple);
+        assert_eq!(
+            format_of(&doc(r#"{"before": {"a": 1}}"#)),
+            Format::BeforeAfter
+        );
+        assert_eq!(
+            format_of(&doc(r#"{"before": {"a": 1}, "after": {}}"#)),
+            Format::BeforeAfter
+        );
+        // A key "after" whose value is not an object is just a variable called "after".
+        assert_eq!(format_of(&doc(r#"{"after": "{{ x }}"}"#)), Format::Simple);
+        assert_eq!(format_of(&doc(r#"{"after": {}, "x": {}}"#)), Format::Simple);
+        assert_eq!(format_of(&doc("{}")), Format::Simple);
+    }
+
+    #[test]
+    fn phases_pick_their_half_and_simple_blocks_apply_after() {
+        let l = Limits::default();
+        let ba = doc(r#"{"before": {"a": 1}, "after": {"b": 2, "c": 3}}"#);
+        assert_eq!(names(&parse(Some(&ba), Phase::Before, &l).unwrap()), ["a"]);
+        assert_eq!(
+            names(&parse(Some(&ba), Phase::After, &l).unwrap()),
+            ["b", "c"]
+        );
+        let only_after = doc(r#"{"after": {"b": 2}}"#);
+        assert!(parse(Some(&only_after), Phase::Before, &l)
+            .unwrap()
+            .is_empty());
+        let simple = doc(r#"{"x": 1}"#);
+        assert_eq!(
+            names(&parse(Some(&simple), Phase::After, &l).unwrap()),
+            ["x"]
+        );
+        assert!(parse(Some(&simple), Phase::Before, &l).unwrap().is_empty());
+    }
+
+    #[test]
+    fn null_and_empty_configs_have_no_entries() {
+        let l = Limits::default();
+        assert!(parse(None, Phase::After, &l).unwrap().is_empty());
+        assert!(parse(Some(&doc("null")), Phase::After, &l)
+            .unwrap()
+            .is_empty());
+        assert!(parse(Some(&doc("{}")), Phase::After, &l)
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn non_object_configs_are_rejected() {
+        let l = Limits::default();
+        for text in ["[]", "\"{{ x }}\"", "1", "true"] {
+            let err = parse(Some(&doc(text)), Phase::After, &l).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{text}");
+        }
+    }
+
+    #[test]
+    fn empty_variable_names_are_rejected() {
+        let err = parse(Some(&doc(r#"{"": 1}"#)), Phase::After, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidArgument);
+    }
+
+    #[test]
+    fn containers_without_templates_are_verbatim_and_with_templates_are_walked() {
+        let l = Limits::default();
+        let entries = parse(
+            Some(&doc(
+                r#"{"lit": {"a": [1, "x"]}, "mixed": {"a": "{{ y }}", "b": 2}, "s": "plain"}"#,
+            )),
+            Phase::After,
+            &l,
+        )
+        .unwrap();
+        assert!(matches!(entries[0].piece, Piece::Verbatim(_)));
+        match &entries[1].piece {
+            Piece::Object(fields) => {
+                assert!(matches!(fields[0].1, Piece::Template(_)));
+                assert!(matches!(fields[1].1, Piece::Verbatim(_)));
+            }
+            other => panic!("expected an object, got {other:?}"),
+        }
+        assert!(matches!(entries[2].piece, Piece::Verbatim(_)));
+    }
+
+    /// An array that contains itself, forever: only a depth limit ends a walk over it.
+    #[derive(Debug)]
+    struct Bottomless;
+
+    impl crate::doc::Doc for Bottomless {
+        fn view(&self) -> View<'_> {
+            View::Array(1)
+        }
+        fn get(&self, _: &str) -> Option<DocRef> {
+            None
+        }
+        fn at(&self, _: usize) -> Option<DocRef> {
+            Some(Arc::new(Bottomless))
+        }
+        fn keys(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn overly_deep_configs_are_refused() {
+        let err = classify(&(Arc::new(Bottomless) as DocRef), 0, &Limits::default()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooComplex);
+    }
+}

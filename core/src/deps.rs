@@ -1,0 +1,207 @@
+//! Evaluation order inside one vars block (rule 5): a variable comes after the variables of
+//! the same block it reads; variables that read each other in a circle cannot be ordered.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// The result of ordering a block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    /// Indices of the entries that can be evaluated, in evaluation order. Ties keep the order
+    /// of the block, so independent variables are evaluated as written.
+    pub order: Vec<usize>,
+    /// Each cycle as the indices along it, starting from its first entry in block order.
+    pub cycles: Vec<Vec<usize>>,
+}
+
+/// Orders `n` entries where `reads[i]` lists the entries `i` reads (self-reads excluded).
+/// Entries in a cycle are left out of `order`; entries that only depend on a cycle are kept,
+/// after everything else they read.
+pub fn order(reads: &[Vec<usize>]) -> Order {
+    let n = reads.len();
+    let in_cycle = cycle_members(reads);
+    let mut pending = vec![0usize; n];
+    let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, deps) in reads.iter().enumerate() {
+        if in_cycle[i].is_some() {
+            continue;
+        }
+        for &d in deps {
+            if d != i && in_cycle[d].is_none() {
+                pending[i] += 1;
+                readers[d].push(i);
+            }
+        }
+    }
+    let mut ready: BinaryHeap<Reverse<usize>> = (0..n)
+        .filter(|&i| in_cycle[i].is_none() && pending[i] == 0)
+        .map(Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(n);
+    while let Some(Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &r in &readers[i] {
+            pending[r] -= 1;
+            if pending[r] == 0 {
+                ready.push(Reverse(r));
+            }
+        }
+    }
+    let mut cycles: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        if let Some(component) = in_cycle[i] {
+            if !cycles.iter().any(|c| in_cycle[c[0]] == Some(component)) {
+                cycles.push(walk_cycle(i, reads, &in_cycle));
+            }
+        }
+    }
+    Order { order, cycles }
+}
+
+/// Marks every entry that lies on a cycle with the id of its strongly connected component
+/// (Tarjan's algorithm, iterative so that a long chain cannot exhaust the stack).
+fn cycle_members(reads: &[Vec<usize>]) -> Vec<Option<usize>> {
+    let n = reads.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut component = vec![None; n];
+    let mut components = 0;
+    for start in 0..n {
+        if index[start] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(start, 0)];
+        index[start] = next;
+        low[start] = next;
+        next += 1;
+        stack.push(start);
+        on_stack[start] = true;
+        while let Some(&mut (v, ref mut edge)) = call.last_mut() {
+            if let Some(&w) = reads[v].get(*edge) {
+                *edge += 1;
+                if w == v {
+                    continue;
+                }
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            call.pop();
+            if let Some(&(parent, _)) = call.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut members = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    members.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if members.len() > 1 {
+                    for &m in &members {
+                        component[m] = Some(components);
+                    }
+                    components += 1;
+                }
+            }
+        }
+    }
+    component
+}
+
+/// A cycle through `start` inside its component, as a path that returns to `start`.
+fn walk_cycle(start: usize, reads: &[Vec<usize>], in_cycle: &[Option<usize>]) -> Vec<usize> {
+    let component = in_cycle[start];
+    // Breadth-first search back to `start` gives the shortest cycle through it.
+    let n = reads.len();
+    let mut prev = vec![usize::MAX; n];
+    let mut queue = std::collections::VecDeque::new();
+    queue.push_back(start);
+    while let Some(v) = queue.pop_front() {
+        for &w in &reads[v] {
+            if w == v || in_cycle[w] != component {
+                continue;
+            }
+            if w == start {
+                let mut path = vec![v];
+                let mut cur = v;
+                while cur != start {
+                    cur = prev[cur];
+                    path.push(cur);
+                }
+                path.reverse();
+                return path;
+            }
+            if prev[w] == usize::MAX {
+                prev[w] = v;
+                queue.push_back(w);
+            }
+        }
+    }
+    vec![start]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn independent_entries_keep_block_order() {
+        let o = order(&[vec![], vec![], vec![]]);
+        assert_eq!(o.order, vec![0, 1, 2]);
+        assert!(o.cycles.is_empty());
+    }
+
+    #[test]
+    fn readers_come_after_what_they_read() {
+        // 0 reads 2, 2 reads 1.
+        let o = order(&[vec![2], vec![], vec![1]]);
+        assert_eq!(o.order, vec![1, 2, 0]);
+    }
+
+    #[test]
+    fn self_reads_are_not_dependencies() {
+        let o = order(&[vec![0], vec![1, 0]]);
+        assert_eq!(o.order, vec![0, 1]);
+        assert!(o.cycles.is_empty());
+    }
+
+    #[test]
+    fn cycles_are_reported_and_left_out() {
+        // 0 <-> 1 is a cycle, 2 reads 0, 3 is free.
+        let o = order(&[vec![1], vec![0], vec![0], vec![]]);
+        assert_eq!(o.cycles, vec![vec![0, 1]]);
+        assert_eq!(o.order, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_three_way_cycle_is_walked_in_read_order() {
+        let o = order(&[vec![1], vec![2], vec![0]]);
+        assert_eq!(o.cycles, vec![vec![0, 1, 2]]);
+        assert!(o.order.is_empty());
+    }
+
+    #[test]
+    fn a_long_chain_does_not_recurse() {
+        let n = 100_000;
+        let reads: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i + 1 < n { vec![i + 1] } else { vec![] })
+            .collect();
+        let o = order(&reads);
+        assert_eq!(o.order.len(), n);
+        assert_eq!(o.order[0], n - 1);
+    }
+}

@@ -1,0 +1,106 @@
+//! Errors of the core. Each kind is one thing a caller may want to tell apart; the PostgreSQL
+//! layer maps every kind to its own SQLSTATE (see the README's error table).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// A required argument is SQL NULL.
+    NullArgument,
+    /// An argument has the right type but a value the function cannot accept.
+    InvalidArgument,
+    /// A variable or step name is longer than the limit.
+    NameTooLong,
+    /// A value, once stored, would be larger than `noetl_vars.max_value_bytes`.
+    ValueTooLarge,
+    /// Too deep or too much work: nesting limits, template fuel, recursion.
+    TooComplex,
+    /// A template does not parse.
+    TemplateSyntax,
+    /// A template refers to a name, key or index that does not exist.
+    Undefined,
+    /// A template calls a filter, test, function or method that does not exist.
+    UnknownFunction,
+    /// A template's operation failed at run time (wrong types, bad arguments, ...).
+    Evaluation,
+    /// Variables of one block read each other in a circle.
+    Cycle,
+    /// A template produced something JSON cannot hold (a macro, a function, bytes).
+    NotJson,
+    /// A template produced a number JSON cannot hold (NaN, infinity).
+    NumberOutOfRange,
+}
+
+impl ErrorKind {
+    /// A short, stable name used in messages and tests.
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorKind::NullArgument => "null argument",
+            ErrorKind::InvalidArgument => "invalid argument",
+            ErrorKind::NameTooLong => "name too long",
+            ErrorKind::ValueTooLarge => "value too large",
+            ErrorKind::TooComplex => "too complex",
+            ErrorKind::TemplateSyntax => "syntax error",
+            ErrorKind::Undefined => "undefined value",
+            ErrorKind::UnknownFunction => "unknown function",
+            ErrorKind::Evaluation => "evaluation error",
+            ErrorKind::Cycle => "dependency cycle",
+            ErrorKind::NotJson => "not representable as JSON",
+            ErrorKind::NumberOutOfRange => "number out of range",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+}
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+        Error {
+            kind,
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn null_argument(name: &str) -> Error {
+        Error::new(ErrorKind::NullArgument, format!("{name} must not be NULL"))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Error {
+        Error::new(ErrorKind::InvalidArgument, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\nDETAIL: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\nHINT: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,226 @@
+//! Rendering a vars block: what it reads and writes (so the host can lock and prefetch before
+//! anything is read), the order of evaluation, and the typed value of every entry.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use crate::block::{Entry, Piece};
+use crate::context::{RootContext, Scope};
+use crate::deps::{self, Order};
+use crate::error::{Error, ErrorKind, Result};
+use crate::output::OutValue;
+use crate::path;
+use crate::template::{self, Compiled, Form, Limits, Rendered};
+use crate::validate::quote;
+
+/// A block ready to be evaluated.
+#[derive(Debug)]
+pub struct Plan {
+    pub entries: Vec<Entry>,
+    pub order: Order,
+    /// Names that templates may read as variables (`vars.x`, and bare names that nothing else
+    /// claims), sorted.
+    pub reads: BTreeSet<String>,
+    /// Whether a template uses `vars` as a whole (enumeration or a computed name).
+    pub all_vars: bool,
+}
+
+impl Plan {
+    /// The names the block writes, in block order.
+    pub fn writes(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|e| e.name.as_str())
+    }
+}
+
+/// Works out what `entries` read and in which order they must be evaluated.
+pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
+    let index: HashMap<&str, usize> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    let mut reads = BTreeSet::new();
+    let mut all_vars = false;
+    let mut deps = Vec::with_capacity(entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        let r = entry.reads();
+        all_vars |= r.all_vars;
+        let names = r
+            .vars
+            .iter()
+            .chain(r.names.iter().filter(|n| !scope.shadows(n)));
+        let mut mine = Vec::new();
+        for name in names {
+            reads.insert(name.clone());
+            if let Some(&j) = index.get(name.as_str()) {
+                if j != i {
+                    mine.push(j);
+                }
+            }
+        }
+        deps.push(mine);
+    }
+    let order = deps::order(&deps);
+    Plan {
+        entries,
+        order,
+        reads,
+        all_vars,
+    }
+}
+
+/// How failures are handled.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub limits: Limits,
+    /// Stop at the first failure (`error` mode); otherwise every entry is tried (`skip` mode).
+    pub stop_on_error: bool,
+}
+
+/// What one entry came to.
+#[derive(Debug)]
+pub struct Outcome {
+    pub name: String,
+    pub value: Result<OutValue>,
+}
+
+/// Evaluates the plan in dependency order. Each success is visible to later templates as
+/// `vars.<name>`. With `stop_on_error` the last outcome is the first failure.
+pub fn evaluate(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Outcome> {
+    crate::stack::run(|| evaluate_here(plan, scope, settings))
+}
+
+fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Outcome> {
+    let mut outcomes = Vec::with_capacity(plan.entries.len());
+    for cycle in &plan.order.cycles {
+        let err = cycle_error(plan, cycle, &scope.step);
+        if settings.stop_on_error {
+            outcomes.push(Outcome {
+                name: plan.entries[cycle[0]].name.clone(),
+                value: Err(err),
+            });
+            return outcomes;
+        }
+        for &i in cycle {
+            outcomes.push(Outcome {
+                name: plan.entries[i].name.clone(),
+                value: Err(err.clone()),
+            });
+        }
+    }
+    for &i in &plan.order.order {
+        let entry = &plan.entries[i];
+        let value = eval_piece(&entry.piece, scope, Some(&entry.name), &settings.limits)
+            .map_err(|e| in_context(e, &scope.step, &entry.name));
+        match &value {
+            Ok(v) => scope.vars.assign(&entry.name, v),
+            Err(_) if settings.stop_on_error => {
+                outcomes.push(Outcome {
+                    name: entry.name.clone(),
+                    value,
+                });
+                return outcomes;
+            }
+            Err(_) => {}
+        }
+        outcomes.push(Outcome {
+            name: entry.name.clone(),
+            value,
+        });
+    }
+    outcomes
+}
+
+/// Evaluates one template string on its own (no block, no dependency order): the core of
+/// `render_vars` for a single value, used by tests and the fuzzer.
+pub fn evaluate_one(source: &str, scope: &Arc<Scope>, limits: &Limits) -> Result<OutValue> {
+    if !template::has_template_syntax(source) {
+        return Ok(OutValue::String(source.to_string()));
+    }
+    crate::stack::run(|| eval_template(&template::compile(source, limits), scope, None, limits))
+}
+
+fn in_context(err: Error, step: &str, var: &str) -> Error {
+    Error {
+        message: format!(
+            "step {}, variable {}: {}",
+            quote(step),
+            quote(var),
+            err.message
+        ),
+        ..err
+    }
+}
+
+fn cycle_error(plan: &Plan, cycle: &[usize], step: &str) -> Error {
+    let names: Vec<&str> = cycle
+        .iter()
+        .map(|&i| plan.entries[i].name.as_str())
+        .collect();
+    let mut path: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    path.push(quote(names[0]));
+    let listed: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    Error::new(
+        ErrorKind::Cycle,
+        format!(
+            "step {}: variables {} read each other in a cycle: {}",
+            quote(step),
+            listed.join(", "),
+            path.join(" -> ")
+        ),
+    )
+    .with_hint("a variable may read its own stored value, but not a value that depends on it")
+}
+
+fn eval_piece(
+    piece: &Piece,
+    scope: &Arc<Scope>,
+    current: Option<&str>,
+    limits: &Limits,
+) -> Result<OutValue> {
+    match piece {
+        Piece::Verbatim(doc) => Ok(OutValue::Doc(doc.clone())),
+        Piece::Template(compiled) => eval_template(compiled, scope, current, limits),
+        Piece::Array(items) => items
+            .iter()
+            .map(|p| eval_piece(p, scope, current, limits))
+            .collect::<Result<Vec<_>>>()
+            .map(OutValue::Array),
+        Piece::Object(fields) => fields
+            .iter()
+            .map(|(k, p)| Ok((k.clone(), eval_piece(p, scope, current, limits)?)))
+            .collect::<Result<Vec<_>>>()
+            .map(OutValue::Object),
+    }
+}
+
+fn eval_template(
+    compiled: &Compiled,
+    scope: &Arc<Scope>,
+    current: Option<&str>,
+    limits: &Limits,
+) -> Result<OutValue> {
+    if let Form::Path(p) = &compiled.form {
+        if let Some(value) = path::resolve(p, scope, current) {
+            return Ok(value);
+        }
+    }
+    let shown = template::shorten(&compiled.source, 120);
+    let annotate = |e: Error| Error {
+        message: format!("{} in template {}", e.message, shown),
+        ..e
+    };
+    match compiled
+        .run(RootContext::value(scope, current), limits)
+        .map_err(annotate)?
+    {
+        Rendered::Value(v) => OutValue::from_value(&v).map_err(|e| {
+            let e = annotate(e);
+            Error {
+                detail: Some(template::snippet(&compiled.source, None, None)),
+                ..e
+            }
+        }),
+        Rendered::Text(t) => Ok(OutValue::String(t)),
+    }
+}

@@ -1,0 +1,576 @@
+//! The template environment: minijinja set up to behave like NoETL's Jinja2, a bounded cache of
+//! compiled templates per process, and what each template reads.
+
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use lru::LruCache;
+use minijinja::value::{Kwargs, Value};
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::path::{self, Path};
+use crate::pyfmt;
+
+/// Limits for one render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// minijinja fuel per template (instructions plus bytes produced); `None` is unlimited.
+    pub fuel: Option<u64>,
+    /// How many compiled templates a process keeps.
+    pub cache_size: usize,
+    /// The largest text a template may render, in bytes.
+    pub max_value_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            fuel: Some(DEFAULT_FUEL),
+            cache_size: DEFAULT_CACHE_SIZE,
+            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
+        }
+    }
+}
+
+pub const DEFAULT_FUEL: u64 = 1_000_000;
+pub const DEFAULT_CACHE_SIZE: usize = 1024;
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Whether a string is a template at all (rule 3: otherwise it is stored unchanged).
+pub fn has_template_syntax(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%") || s.contains("{#")
+}
+
+/// How a template string is evaluated.
+#[derive(Debug)]
+pub enum Form {
+    /// Exactly `{{ path }}`: resolved against the documents, falling back to `expression`.
+    Path(Path),
+    /// Exactly one `{{ expression }}`: its value, with its own JSON type.
+    Expression,
+    /// Anything else: rendered to text.
+    Text,
+}
+
+/// The variables a template reads, as far as can be told without running it.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reads {
+    /// `vars.X`
+    pub vars: BTreeSet<String>,
+    /// Bare names that may be variables (`{{ counter }}` means `vars.counter` when it exists).
+    pub names: BTreeSet<String>,
+    /// `vars` used as a whole: `vars[name]`, `vars | length`, `for k in vars`.
+    pub all_vars: bool,
+}
+
+/// One template string, compiled once per process.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The string as written in the vars block.
+    pub source: String,
+    pub form: Form,
+    pub reads: Reads,
+    /// The name of the compiled template in the environment, or the syntax error.
+    body: std::result::Result<String, minijinja::Error>,
+    /// Where the compiled text starts in `source` (it is trimmed for `Expression`).
+    offset: usize,
+    /// What was trimmed off the end, re-added when an `Expression` turns out to be text.
+    suffix: String,
+}
+
+struct Engine {
+    env: Arc<Environment<'static>>,
+    limits: Limits,
+    cache: LruCache<String, Arc<Compiled>>,
+    /// Templates evicted from the cache; removed from the environment at the next compile,
+    /// never during a render that may still use them.
+    evicted: Vec<String>,
+    next_id: u64,
+}
+
+thread_local! {
+    static ENGINE: RefCell<Option<Engine>> = const { RefCell::new(None) };
+    static OUTPUT: RefCell<Vec<Frame>> = const { RefCell::new(Vec::new()) };
+}
+
+/// What the formatter does with `{{ … }}` output in the render that is running.
+enum Frame {
+    Text,
+    Capture(Vec<Value>),
+}
+
+fn build_environment(limits: &Limits) -> Environment<'static> {
+    let mut env = Environment::new();
+    minijinja_contrib::add_to_environment(&mut env);
+    env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+    // Undefined is an error when printed or used, but a conditional may test it (rule 4).
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // Debug mode would copy template sources and the values of variables into every error;
+    // error messages must never echo a variable's value.
+    env.set_debug(false);
+    env.set_fuel(limits.fuel);
+    env.set_formatter(|out, _state, value| {
+        let captured = OUTPUT.with(|frames| {
+            if let Some(Frame::Capture(values)) = frames.borrow_mut().last_mut() {
+                values.push(value.clone());
+                true
+            } else {
+                false
+            }
+        });
+        if captured {
+            return Ok(());
+        }
+        let text = pyfmt::py_str(value).map_err(to_minijinja)?;
+        out.write_str(&text)
+            .map_err(|_| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, "write failed"))
+    });
+    env.add_filter("tojson", |value: Value, kwargs: Kwargs| {
+        let indent: Option<usize> = kwargs.get("indent")?;
+        kwargs.assert_all_used()?;
+        pyfmt::tojson(&value, indent)
+            .map(Value::from_safe_string)
+            .map_err(to_minijinja)
+    });
+    env.add_filter("string", |value: Value| {
+        pyfmt::py_str(&value).map_err(to_minijinja)
+    });
+    env.add_filter(
+        "b64encode",
+        |value: Value| -> std::result::Result<String, minijinja::Error> {
+            let text = pyfmt::py_str(&value).map_err(to_minijinja)?;
+            Ok(base64::engine::general_purpose::STANDARD.encode(text.as_bytes()))
+        },
+    );
+    env.add_filter(
+        "b64decode",
+        |value: String| -> std::result::Result<String, minijinja::Error> {
+            let cleaned: String = value.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(cleaned.as_bytes())
+                .or_else(|_| {
+                    base64::engine::general_purpose::STANDARD_NO_PAD.decode(cleaned.as_bytes())
+                })
+                .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(cleaned.as_bytes()))
+                .or_else(|_| {
+                    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cleaned.as_bytes())
+                })
+                .map_err(|e| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::InvalidOperation,
+                        format!("b64decode: not base64 ({e})"),
+                    )
+                })?;
+            String::from_utf8(bytes).map_err(|_| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    "b64decode: the decoded bytes are not UTF-8 text",
+                )
+            })
+        },
+    );
+    env.add_function("now", || {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    });
+    env
+}
+
+fn with_engine<R>(limits: &Limits, f: impl FnOnce(&mut Engine) -> R) -> R {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let engine = slot.get_or_insert_with(|| Engine {
+            env: Arc::new(build_environment(limits)),
+            limits: *limits,
+            cache: LruCache::new(
+                NonZeroUsize::new(limits.cache_size.max(1)).unwrap_or(NonZeroUsize::MIN),
+            ),
+            evicted: Vec::new(),
+            next_id: 0,
+        });
+        if engine.limits.fuel != limits.fuel {
+            Arc::make_mut(&mut engine.env).set_fuel(limits.fuel);
+        }
+        if engine.limits.cache_size != limits.cache_size {
+            let size = NonZeroUsize::new(limits.cache_size.max(1)).unwrap_or(NonZeroUsize::MIN);
+            while engine.cache.len() > size.get() {
+                if let Some((_, old)) = engine.cache.pop_lru() {
+                    if let Ok(name) = &old.body {
+                        engine.evicted.push(name.clone());
+                    }
+                }
+            }
+            engine.cache.resize(size);
+        }
+        engine.limits = *limits;
+        f(engine)
+    })
+}
+
+/// The compiled form of a template string, from the cache when it was seen before.
+pub fn compile(source: &str, limits: &Limits) -> Arc<Compiled> {
+    with_engine(limits, |engine| {
+        if let Some(hit) = engine.cache.get(source) {
+            return hit.clone();
+        }
+        if !engine.evicted.is_empty() {
+            let env = Arc::make_mut(&mut engine.env);
+            for name in engine.evicted.drain(..) {
+                env.remove_template(&name);
+            }
+        }
+        let compiled = Arc::new(compile_new(engine, source));
+        if let Some((_, old)) = engine.cache.push(source.to_string(), compiled.clone()) {
+            if !Arc::ptr_eq(&old, &compiled) {
+                if let Ok(name) = &old.body {
+                    engine.evicted.push(name.clone());
+                }
+            }
+        }
+        compiled
+    })
+}
+
+fn compile_new(engine: &mut Engine, source: &str) -> Compiled {
+    let trimmed = source.trim();
+    let expression_like = path::expression_tag(trimmed).is_some();
+    let (text, offset, suffix) = if expression_like {
+        let offset = source.len() - source.trim_start().len();
+        let suffix = source[offset + trimmed.len()..].to_string();
+        (trimmed, offset, suffix)
+    } else {
+        (source, 0, String::new())
+    };
+    engine.next_id += 1;
+    let name = format!("noetl_vars#{}", engine.next_id);
+    let env = Arc::make_mut(&mut engine.env);
+    let body = env
+        .add_template_owned(name.clone(), text.to_string())
+        .map(|()| name.clone());
+    let form = match (expression_like, path::parse(trimmed)) {
+        (true, Some(p)) => Form::Path(p),
+        (true, None) => Form::Expression,
+        _ => Form::Text,
+    };
+    let reads = match (&form, &body) {
+        (Form::Path(p), _) => {
+            let (var, name, all) = p.reads();
+            Reads {
+                vars: var.into_iter().collect(),
+                names: name.into_iter().collect(),
+                all_vars: all,
+            }
+        }
+        (_, Ok(name)) => match env.get_template(name) {
+            Ok(t) => analyse(t.undeclared_variables(true)),
+            Err(_) => Reads::default(),
+        },
+        (_, Err(_)) => Reads::default(),
+    };
+    Compiled {
+        source: source.to_string(),
+        form,
+        reads,
+        body,
+        offset,
+        suffix,
+    }
+}
+
+fn analyse(undeclared: std::collections::HashSet<String>) -> Reads {
+    let mut reads = Reads::default();
+    for item in undeclared {
+        let mut parts = item.split('.');
+        let root = parts.next().unwrap_or_default();
+        if root == "vars" {
+            match parts.next() {
+                Some(name) => {
+                    reads.vars.insert(name.to_string());
+                }
+                None => reads.all_vars = true,
+            }
+        } else if !crate::context::RESERVED.contains(&root) {
+            reads.names.insert(root.to_string());
+        }
+    }
+    reads
+}
+
+/// What running a template gave.
+pub enum Rendered {
+    /// The single `{{ expression }}`'s value.
+    Value(Value),
+    Text(String),
+}
+
+impl Compiled {
+    /// Runs the template with `ctx`. `Expression` templates yield their value unless they
+    /// turn out to print more than one thing, in which case they are text after all.
+    pub fn run(&self, ctx: Value, limits: &Limits) -> Result<Rendered> {
+        let name = self.body.as_ref().map_err(|e| self.error(e))?;
+        let env = with_engine(limits, |engine| engine.env.clone());
+        let template = env.get_template(name).map_err(|e| self.error(&e))?;
+        match self.form {
+            Form::Text => {
+                let text = self.render(&template, ctx, limits)?;
+                Ok(Rendered::Text(text))
+            }
+            Form::Path(_) | Form::Expression => {
+                OUTPUT.with(|f| f.borrow_mut().push(Frame::Capture(Vec::new())));
+                let result = template.render(ctx.clone());
+                let frame = OUTPUT.with(|f| f.borrow_mut().pop());
+                let text = result.map_err(|e| self.error(&e))?;
+                match frame {
+                    Some(Frame::Capture(mut values)) if values.len() == 1 && text.is_empty() => {
+                        Ok(Rendered::Value(values.remove(0)))
+                    }
+                    _ => {
+                        let mut text = self.render(&template, ctx, limits)?;
+                        let suffix = self.suffix.strip_suffix('\n').unwrap_or(&self.suffix);
+                        text.insert_str(0, &self.source[..self.offset]);
+                        text.push_str(suffix);
+                        Ok(Rendered::Text(text))
+                    }
+                }
+            }
+        }
+    }
+
+    fn render(
+        &self,
+        template: &minijinja::Template<'_, '_>,
+        ctx: Value,
+        limits: &Limits,
+    ) -> Result<String> {
+        OUTPUT.with(|f| f.borrow_mut().push(Frame::Text));
+        let result = template.render(ctx);
+        OUTPUT.with(|f| f.borrow_mut().pop());
+        let text = result.map_err(|e| self.error(&e))?;
+        if text.len() > limits.max_value_bytes {
+            return Err(Error::new(
+                ErrorKind::ValueTooLarge,
+                format!(
+                    "rendered text is {} bytes, more than noetl_vars.max_value_bytes ({})",
+                    text.len(),
+                    limits.max_value_bytes
+                ),
+            ));
+        }
+        Ok(text)
+    }
+
+    /// An engine error, with the template shown and the failing spot marked.
+    pub fn error(&self, err: &minijinja::Error) -> Error {
+        let mut error = eval_error_ref(err);
+        let range = err
+            .range()
+            .map(|r| (r.start + self.offset)..(r.end + self.offset));
+        error.detail = Some(snippet(&self.source, range, err.line()));
+        error
+    }
+}
+
+/// A marked excerpt of `source`: the line with the error and a caret line under it.
+pub fn snippet(source: &str, range: Option<std::ops::Range<usize>>, line: Option<usize>) -> String {
+    const WIDTH: usize = 200;
+    let Some(range) = range.filter(|r| r.start <= source.len() && source.is_char_boundary(r.start))
+    else {
+        let line_no = line.unwrap_or(1).max(1);
+        let text = source.lines().nth(line_no - 1).unwrap_or(source);
+        return format!("template: {}", shorten(text, WIDTH));
+    };
+    let line_start = source[..range.start]
+        .rfind('\n')
+        .map(|i| i + 1)
+        .unwrap_or(0);
+    let line_end = source[range.start..]
+        .find('\n')
+        .map(|i| range.start + i)
+        .unwrap_or(source.len());
+    let line_text = &source[line_start..line_end];
+    let line_no = source[..line_start].matches('\n').count() + 1;
+    let prefix = if source.contains('\n') {
+        format!("template line {line_no}: ")
+    } else {
+        "template: ".to_string()
+    };
+    let col = source[line_start..range.start].chars().count();
+    if col > WIDTH {
+        return format!("{prefix}{}", shorten(line_text, WIDTH));
+    }
+    let end = range.end.min(line_end).max(range.start);
+    let width = source[range.start..end].chars().count().max(1);
+    format!(
+        "{prefix}{}\n{}{}",
+        shorten(line_text, WIDTH.max(col + width)),
+        " ".repeat(prefix.chars().count() + col),
+        "^".repeat(width.min(WIDTH))
+    )
+}
+
+/// At most `max` characters of `text`, with an ellipsis when cut.
+pub fn shorten(text: &str, max: usize) -> String {
+    let mut out: String = text.chars().take(max).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A core error carried through minijinja (from our filters and formatter).
+fn to_minijinja(err: Error) -> minijinja::Error {
+    minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.message.clone())
+        .with_source(err)
+}
+
+/// Maps an engine error onto the core's kinds.
+pub fn eval_error(err: minijinja::Error) -> Error {
+    eval_error_ref(&err)
+}
+
+fn eval_error_ref(err: &minijinja::Error) -> Error {
+    use minijinja::ErrorKind as K;
+    if let Some(inner) = std::error::Error::source(err).and_then(|s| s.downcast_ref::<Error>()) {
+        return Error::new(inner.kind, inner.message.clone());
+    }
+    let detail = err.detail().map(str::to_string);
+    let kind = match err.kind() {
+        K::SyntaxError | K::BadEscape | K::InvalidDelimiter => ErrorKind::TemplateSyntax,
+        K::UndefinedError => ErrorKind::Undefined,
+        K::UnknownFilter | K::UnknownTest | K::UnknownFunction | K::UnknownMethod => {
+            ErrorKind::UnknownFunction
+        }
+        K::OutOfFuel => ErrorKind::TooComplex,
+        _ => match detail.as_deref() {
+            Some(d)
+                if d.contains("recursion limit")
+                    || d.contains("too large")
+                    || d.contains("too many elements")
+                    || d.contains("nests deeper") =>
+            {
+                ErrorKind::TooComplex
+            }
+            _ => ErrorKind::Evaluation,
+        },
+    };
+    let mut message = err.kind().to_string();
+    if let Some(d) = &detail {
+        message.push_str(": ");
+        message.push_str(d);
+    }
+    let mut error = Error::new(kind, message);
+    error.hint = match kind {
+        ErrorKind::Undefined => Some(
+            "use | default(…), \"is defined\" or a conditional to handle a missing name".into(),
+        ),
+        ErrorKind::TooComplex if err.kind() == K::OutOfFuel => {
+            Some("raise noetl_vars.template_fuel if this template really needs more work".into())
+        }
+        _ => None,
+    };
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits::default()
+    }
+
+    #[test]
+    fn detects_template_syntax() {
+        assert!(has_template_syntax("{{ x }}"));
+        assert!(has_template_syntax("a {% if x %}b{% endif %}"));
+        assert!(has_template_syntax("{# note #}"));
+        assert!(!has_template_syntax("plain { text }"));
+    }
+
+    #[test]
+    fn classifies_paths_expressions_and_text() {
+        assert!(matches!(
+            compile("{{ result.id }}", &limits()).form,
+            Form::Path(_)
+        ));
+        assert!(matches!(
+            compile("  {{ a + 1 }} ", &limits()).form,
+            Form::Expression
+        ));
+        assert!(matches!(compile("x {{ a }}", &limits()).form, Form::Text));
+    }
+
+    #[test]
+    fn compiles_each_distinct_template_once() {
+        let a = compile("{{ cache_probe + 1 }}", &limits());
+        let b = compile("{{ cache_probe + 1 }}", &limits());
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn analysis_finds_vars_bare_names_and_whole_vars_use() {
+        let c = compile(
+            "{{ vars.a + vars.b.c + counter + result.x }}{% set y = 1 %}{{ y }}",
+            &limits(),
+        );
+        assert_eq!(
+            c.reads.vars,
+            ["a", "b"].iter().map(|s| s.to_string()).collect()
+        );
+        assert_eq!(
+            c.reads.names,
+            ["counter"].iter().map(|s| s.to_string()).collect()
+        );
+        assert!(!c.reads.all_vars);
+        assert!(compile("{{ vars | length }}", &limits()).reads.all_vars);
+    }
+
+    #[test]
+    fn a_syntax_error_is_reported_when_run_with_the_spot_marked() {
+        let c = compile("{{ 1 + }}", &limits());
+        let err = match c.run(Value::from(()), &limits()) {
+            Err(e) => e,
+            Ok(_) => panic!("expected a syntax error"),
+        };
+        assert_eq!(err.kind, ErrorKind::TemplateSyntax);
+        let detail = err.detail.unwrap();
+        assert!(detail.starts_with("template: {{ 1 + }}\n"), "{detail}");
+        assert!(detail.contains('^'), "{detail}");
+    }
+
+    #[test]
+    fn small_cache_evicts_without_breaking_later_renders() {
+        let small = Limits {
+            cache_size: 2,
+            ..Limits::default()
+        };
+        let first = compile("{{ 1 + 1 }}", &small);
+        for i in 0..10 {
+            compile(&format!("{{{{ {i} * 2 }}}}"), &small);
+        }
+        // Still usable: the evicted body is only removed at a later compile, and recompiled.
+        let again = compile("{{ 1 + 1 }}", &small);
+        match again.run(Value::from(()), &small).unwrap() {
+            Rendered::Value(v) => assert_eq!(v, Value::from(2)),
+            Rendered::Text(t) => panic!("expected a value, got text {t}"),
+        }
+        drop(first);
+    }
+
+    #[test]
+    fn snippet_marks_the_failing_line_of_a_multiline_template() {
+        let s = snippet("a\n{{ b + }}\nc", Some(7..8), None);
+        assert_eq!(
+            s,
+            format!("template line 2: {{{{ b + }}}}\n{}^", " ".repeat(22))
+        );
+    }
+}
