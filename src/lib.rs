@@ -1,12 +1,60 @@
+//! `noetl_vars`: NoETL's execution-scoped workflow variables, stored and rendered inside
+//! PostgreSQL.
+//!
+//! This crate is the thin PostgreSQL layer over `noetl_vars_core`: SQL functions
+//! ([`store`], [`api`], [`render`]), `jsonb` in and out without text round trips ([`jsonb`]),
+//! SPI with kept plans ([`spi`], [`queries`], [`table`]), locking ([`locks`]), settings
+//! ([`guc`]) and error reporting ([`errors`]). The DDL is in `sql/`.
+
 use pgrx::prelude::*;
+
 ::pgrx::pg_module_magic!(name, version);
-#[pg_extern]
-fn hello() -> &'static str {
-    "hi"
+
+mod api;
+mod errors;
+mod guc;
+mod jsonb;
+mod locks;
+mod queries;
+mod render;
+mod spi;
+mod store;
+mod table;
+
+extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
+extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    guc::init();
+    noetl_vars_core::stack::set_enter_hook(|| Box::new(StackBase::enter()));
 }
+
+/// PostgreSQL measures stack depth from a base address. Templates run on their own stack
+/// (see `noetl_vars_core::stack`), so the base moves there for the duration and back after.
+struct StackBase(pg_sys::pg_stack_base_t);
+
+impl StackBase {
+    fn enter() -> StackBase {
+        StackBase(unsafe { pg_sys::set_stack_base() })
+    }
+}
+
+impl Drop for StackBase {
+    fn drop(&mut self) {
+        unsafe { pg_sys::restore_stack_base(self.0) }
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
+
+/// Required by `cargo pgrx test`.
 #[cfg(test)]
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
+
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
         vec![]

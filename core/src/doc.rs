@@ -155,6 +155,11 @@ impl Doc for SerdeDoc {
     }
 }
 
+/// A JSON `null`, for arguments that are SQL NULL.
+pub fn null() -> DocRef {
+    SerdeDoc::new(serde_json::Value::Null)
+}
+
 /// The string of a string node, if it is one.
 pub fn as_str(doc: &DocRef) -> Option<String> {
     match doc.view() {

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     NotJson,
     /// A template produced a number JSON cannot hold (NaN, infinity).
     NumberOutOfRange,
+    /// Text with a NUL character, which PostgreSQL cannot store in `jsonb`.
+    NulCharacter,
 }
 
 impl ErrorKind {
@@ -47,6 +49,7 @@ impl ErrorKind {
             ErrorKind::Cycle => "dependency cycle",
             ErrorKind::NotJson => "not representable as JSON",
             ErrorKind::NumberOutOfRange => "number out of range",
+            ErrorKind::NulCharacter => "NUL character in text",
         }
     }
 }

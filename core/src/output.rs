@@ -99,7 +99,7 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             let mut entries: Vec<(String, OutValue)> = Vec::new();
             for key in value.try_iter().map_err(crate::template::eval_error)? {
                 let item = value.get_item(&key).map_err(crate::template::eval_error)?;
-                let key = pyfmt::json_key(&key)?;
+                let key = text(&pyfmt::json_key(&key)?)?;
                 let item = convert(&item, depth + 1)?;
                 if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
                     slot.1 = item;
@@ -146,6 +146,17 @@ fn number(value: &Value) -> Result<OutValue> {
     }
     let f = f64::try_from(value.clone()).map_err(crate::template::eval_error)?;
     float(f)
+}
+
+/// Text as `jsonb` can hold it: anything but U+0000.
+pub fn text(s: &str) -> Result<String> {
+    if s.contains('\0') {
+        return Err(Error::new(
+            ErrorKind::NulCharacter,
+            "text contains a NUL character (\\u0000), which jsonb cannot store",
+        ));
+    }
+    Ok(s.to_string())
 }
 
 /// A float as JSON can hold it.
@@ -328,9 +339,10 @@ mod tests {
         for _ in 0..(MAX_DEPTH + 5) {
             v = Value::from(vec![v]);
         }
-        assert_eq!(
-            OutValue::from_value(&v).unwrap_err().kind,
-            ErrorKind::TooComplex
-        );
+        // Conversion always runs on the evaluation stack (as `render::evaluate` does), and so
+        // does dropping a deep value.
+        let err = crate::stack::run(|| OutValue::from_value(&v).unwrap_err());
+        assert_eq!(err.kind, ErrorKind::TooComplex);
+        crate::stack::run(move || drop(v));
     }
 }

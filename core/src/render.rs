@@ -221,6 +221,8 @@ fn eval_template(
                 ..e
             }
         }),
-        Rendered::Text(t) => Ok(OutValue::String(t)),
+        Rendered::Text(t) => crate::output::text(&t)
+            .map(OutValue::String)
+            .map_err(annotate),
     }
 }

@@ -450,6 +450,9 @@ fn eval_error_ref(err: &minijinja::Error) -> Error {
         }
         K::OutOfFuel => ErrorKind::TooComplex,
         _ => match detail.as_deref() {
+            // SemiStrict lets `vars.missing` through until it is used: `+` on it is still a
+            // missing name, not a type error.
+            Some(d) if d.contains("undefined") => ErrorKind::Undefined,
             Some(d)
                 if d.contains("recursion limit")
                     || d.contains("too large")

@@ -1,0 +1,62 @@
+//! The response bodies of the server's `/api/vars` endpoints (SPEC §4), produced in-database.
+
+use noetl_vars_core::output::OutValue;
+use noetl_vars_core::shape;
+use noetl_vars_core::validate;
+use pgrx::prelude::*;
+
+use crate::errors::OrRaise;
+use crate::jsonb::{self, Lifetime, PgJsonb};
+use crate::locks::{Locks, Mode};
+use crate::spi::Connection;
+use crate::store::execution;
+use crate::table;
+
+/// `GET /api/vars/{execution_id}`: every variable with its metadata, untracked.
+#[pg_extern(stable, parallel_restricted)]
+fn vars_list(execution_id: Option<i64>) -> PgJsonb {
+    let execution_id = execution(execution_id);
+    let conn = Connection::open();
+    let life = Lifetime::new();
+    let rows = table::read_all(execution_id, &life, true);
+    let body = shape::vars_list(execution_id, &rows, |row| OutValue::Doc(row.value.clone()));
+    let out = conn.in_caller(|| jsonb::build(&body));
+    life.end();
+    out
+}
+
+/// `GET /api/vars/{execution_id}/{var_name}`: a tracked read with metadata; SQL NULL when the
+/// variable does not exist (the server answers 404).
+#[pg_extern(volatile, parallel_unsafe)]
+fn vars_get(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb> {
+    let execution_id = execution(execution_id);
+    let name = validate::var_name(var_name).or_raise();
+    let conn = Connection::open();
+    let life = Lifetime::new();
+    let row = table::tracked_read(execution_id, name, &life)?;
+    let body = shape::vars_get(execution_id, &row, OutValue::Doc(row.value.clone()));
+    let out = conn.in_caller(|| jsonb::build(&body));
+    life.end();
+    Some(out)
+}
+
+/// `DELETE /api/vars/{execution_id}/{var_name}`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn vars_delete(execution_id: Option<i64>, var_name: Option<&str>) -> PgJsonb {
+    let execution_id = execution(execution_id);
+    let name = validate::var_name(var_name).or_raise();
+    let conn = Connection::open();
+    let _locks = Locks::acquire(execution_id, &[(name.to_string(), Mode::Exclusive)].into());
+    let deleted = table::delete_one(execution_id, name);
+    conn.in_caller(|| jsonb::build(&shape::vars_delete(execution_id, name, deleted)))
+}
+
+/// `DELETE /api/vars/{execution_id}`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn vars_cleanup(execution_id: Option<i64>) -> PgJsonb {
+    let execution_id = execution(execution_id);
+    let conn = Connection::open();
+    let _locks = Locks::whole(execution_id);
+    let deleted = table::delete_all(execution_id);
+    conn.in_caller(|| jsonb::build(&shape::vars_cleanup(execution_id, deleted as i64)))
+}

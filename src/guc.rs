@@ -1,0 +1,91 @@
+//! Settings (`noetl_vars.*`). Limits are for operators (superuser or `ALTER SYSTEM`/`ALTER
+//! ROLE`); how a render handles errors is the caller's choice.
+
+use std::ffi::CStr;
+
+use noetl_vars_core::template::{self, Limits};
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::PostgresGucEnum;
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum OnRenderError {
+    #[name = c"error"]
+    Error,
+    #[name = c"skip"]
+    Skip,
+}
+
+pub static MAX_VALUE_BYTES: GucSetting<i32> =
+    GucSetting::<i32>::new(template::DEFAULT_MAX_VALUE_BYTES as i32);
+pub static TEMPLATE_FUEL: GucSetting<i32> = GucSetting::<i32>::new(template::DEFAULT_FUEL as i32);
+pub static TEMPLATE_CACHE_SIZE: GucSetting<i32> =
+    GucSetting::<i32>::new(template::DEFAULT_CACHE_SIZE as i32);
+pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
+    GucSetting::<OnRenderError>::new(OnRenderError::Error);
+
+/// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
+/// container addresses 256 MB).
+const MAX_JSONB_BYTES: i32 = 0x0FFF_FFFF;
+
+pub fn init() {
+    GucRegistry::define_int_guc(
+        c"noetl_vars.max_value_bytes",
+        c"Largest variable value that may be stored, in bytes.",
+        c"Writes and renders that would store a larger value fail with SQLSTATE 54000 (or skip the variable when noetl_vars.on_render_error = skip).",
+        &MAX_VALUE_BYTES,
+        1024,
+        MAX_JSONB_BYTES,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
+    );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.template_fuel",
+        c"Work one template may do: instructions plus bytes produced/64.",
+        c"A template that needs more fails with SQLSTATE 54001; this bounds both time and memory.",
+        &TEMPLATE_FUEL,
+        100,
+        i32::MAX,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.template_cache_size",
+        c"Compiled templates each backend keeps.",
+        c"Least recently used templates are compiled again when needed.",
+        &TEMPLATE_CACHE_SIZE,
+        1,
+        1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"noetl_vars.on_render_error",
+        c"What render_vars does when a variable fails: error (nothing is stored) or skip (warn and store the rest).",
+        c"skip reproduces the NoETL server's historical behaviour.",
+        &ON_RENDER_ERROR,
+        GucContext::Userset,
+        GucFlags::default(),
+    );
+    reserve_prefix(c"noetl_vars");
+}
+
+/// Rejects misspelt `noetl_vars.*` settings instead of silently creating placeholders.
+fn reserve_prefix(prefix: &CStr) {
+    unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(prefix.as_ptr()) }
+}
+
+pub fn max_value_bytes() -> usize {
+    MAX_VALUE_BYTES.get().max(0) as usize
+}
+
+pub fn limits() -> Limits {
+    Limits {
+        fuel: Some(TEMPLATE_FUEL.get().max(1) as u64),
+        cache_size: TEMPLATE_CACHE_SIZE.get().max(1) as usize,
+        max_value_bytes: max_value_bytes(),
+    }
+}
+
+pub fn skip_errors() -> bool {
+    ON_RENDER_ERROR.get() == OnRenderError::Skip
+}

@@ -1,0 +1,90 @@
+//! Every SQL statement the extension runs. All names are schema-qualified, operators included
+//! (`OPERATOR(pg_catalog.=)`), so look-alike tables, functions or operators in a schema earlier
+//! in `search_path` are never picked up. Every value is a bound parameter.
+
+use pgrx::pg_sys::{self, Oid};
+
+use crate::spi::Query;
+
+const INT8: Oid = pg_sys::INT8OID;
+const TEXT: Oid = pg_sys::TEXTOID;
+const JSONB: Oid = pg_sys::JSONBOID;
+const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
+const JSONB_ARRAY: Oid = pg_sys::JSONBARRAYOID;
+
+/// Upsert of one variable: a new row starts with `access_count = 0`; an overwrite keeps
+/// `created_at` and `access_count` and moves `accessed_at`.
+pub static UPSERT_ONE: Query = Query {
+    name: "upsert_one",
+    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+          VALUES ($1, $2, $3, $4, $5) \
+          ON CONFLICT (execution_id, var_name) DO UPDATE \
+          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
+              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+    args: &[INT8, TEXT, TEXT, JSONB, TEXT],
+};
+
+/// Upsert of many variables in one statement, in name order so that concurrent writers of
+/// overlapping sets lock rows in the same order.
+pub static UPSERT_MANY: Query = Query {
+    name: "upsert_many",
+    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+          SELECT $1, u.n, u.t, u.v, $5 \
+          FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), \
+                          pg_catalog.unnest($4::pg_catalog.jsonb[])) AS u(n, t, v) \
+          ORDER BY u.n \
+          ON CONFLICT (execution_id, var_name) DO UPDATE \
+          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
+              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+    args: &[INT8, TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, TEXT],
+};
+
+/// A tracked read: counts the access and returns the row as it is after it.
+pub static TRACKED_READ: Query = Query {
+    name: "tracked_read",
+    sql: "UPDATE noetl.transient \
+          SET access_count = access_count OPERATOR(pg_catalog.+) 1, accessed_at = pg_catalog.now() \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 \
+          RETURNING var_name, var_value, var_type, source_step, created_at, accessed_at, access_count",
+    args: &[INT8, TEXT],
+};
+
+/// Values of some variables, untracked (what templates read).
+pub static READ_SOME: Query = Query {
+    name: "read_some",
+    sql: "SELECT var_name, var_value FROM noetl.transient \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 \
+            AND var_name OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])",
+    args: &[INT8, TEXT_ARRAY],
+};
+
+/// Every variable of an execution with its metadata, untracked, oldest first.
+pub static READ_ALL: Query = Query {
+    name: "read_all",
+    sql:
+        "SELECT var_name, var_value, var_type, source_step, created_at, accessed_at, access_count \
+          FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
+          ORDER BY created_at, var_name",
+    args: &[INT8],
+};
+
+/// The names of an execution's variables, oldest first.
+pub static NAMES: Query = Query {
+    name: "names",
+    sql: "SELECT var_name FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
+          ORDER BY created_at, var_name",
+    args: &[INT8],
+};
+
+pub static DELETE_ONE: Query = Query {
+    name: "delete_one",
+    sql: "DELETE FROM noetl.transient \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
+    args: &[INT8, TEXT],
+};
+
+pub static DELETE_ALL: Query = Query {
+    name: "delete_all",
+    sql: "DELETE FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1",
+    args: &[INT8],
+};

@@ -1,0 +1,136 @@
+//! SPI with plans prepared once per backend and every value bound as a parameter.
+//!
+//! The statements live in [`crate::queries`]; they are fully schema-qualified (operators
+//! included), so a hostile `search_path` cannot redirect them.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::CString;
+
+use pgrx::pg_sys;
+use pgrx::PgMemoryContexts;
+
+/// An open SPI connection; closed when dropped (also while unwinding from an ERROR). Rows read
+/// through it stay valid until then.
+pub struct Connection {
+    caller: pg_sys::MemoryContext,
+}
+
+impl Connection {
+    pub fn open() -> Connection {
+        let caller = unsafe { pg_sys::CurrentMemoryContext };
+        unsafe {
+            pg_sys::SPI_connect();
+        }
+        Connection { caller }
+    }
+
+    /// Runs `f` with the caller's memory context current, for values that must outlive the
+    /// connection (what the function returns).
+    pub fn in_caller<R>(&self, f: impl FnOnce() -> R) -> R {
+        unsafe { PgMemoryContexts::For(self.caller).switch_to(|_| f()) }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        unsafe {
+            pg_sys::SPI_finish();
+        }
+    }
+}
+
+/// One statement the extension runs, with the types of its parameters.
+pub struct Query {
+    pub name: &'static str,
+    pub sql: &'static str,
+    pub args: &'static [pg_sys::Oid],
+}
+
+thread_local! {
+    static PLANS: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> = RefCell::new(HashMap::new());
+}
+
+fn plan(query: &'static Query) -> pg_sys::SPIPlanPtr {
+    if let Some(plan) = PLANS.with(|p| p.borrow().get(query.name).copied()) {
+        return plan;
+    }
+    let sql = CString::new(query.sql).unwrap_or_default();
+    let mut types: Vec<pg_sys::Oid> = query.args.to_vec();
+    unsafe {
+        let plan = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
+        if plan.is_null() {
+            pgrx::error!(
+                "noetl_vars: could not prepare internal query {}",
+                query.name
+            );
+        }
+        // Kept plans survive the connection and are revalidated by the plan cache when the
+        // table changes, so each backend prepares each statement once.
+        pg_sys::SPI_keepplan(plan);
+        PLANS.with(|p| p.borrow_mut().insert(query.name, plan));
+        plan
+    }
+}
+
+/// Runs `query` with `args` (value, is-null) on the open connection. `read_only` statements
+/// see the calling query's snapshot; the others take a fresh one (at READ COMMITTED this is
+/// what lets a writer see what the transaction it waited for committed).
+pub fn execute(query: &'static Query, args: &[(pg_sys::Datum, bool)], read_only: bool) -> Rows {
+    let plan = plan(query);
+    let mut values: Vec<pg_sys::Datum> = args.iter().map(|(d, _)| *d).collect();
+    let nulls: Vec<std::ffi::c_char> = args
+        .iter()
+        .map(|(_, null)| if *null { b'n' } else { b' ' } as std::ffi::c_char)
+        .collect();
+    unsafe {
+        let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), read_only, 0);
+        if rc < 0 {
+            pgrx::error!(
+                "noetl_vars: internal query {} failed (SPI code {rc})",
+                query.name
+            );
+        }
+        // SPI keeps every result table until SPI_finish, so earlier rows stay readable while
+        // later statements run.
+        Rows {
+            table: pg_sys::SPI_tuptable,
+            processed: pg_sys::SPI_processed as usize,
+        }
+    }
+}
+
+/// The outcome of one statement.
+pub struct Rows {
+    table: *mut pg_sys::SPITupleTable,
+    processed: usize,
+}
+
+impl Rows {
+    /// Rows affected (for DML without RETURNING) or returned.
+    pub fn processed(&self) -> usize {
+        self.processed
+    }
+
+    /// Rows returned.
+    pub fn len(&self) -> usize {
+        if self.table.is_null() {
+            0
+        } else {
+            self.processed
+        }
+    }
+
+    /// Column `col` (1-based) of row `row`; `None` for SQL NULL.
+    pub fn get(&self, row: usize, col: i32) -> Option<pg_sys::Datum> {
+        if row >= self.len() {
+            return None;
+        }
+        unsafe {
+            let tuple = *(*self.table).vals.add(row);
+            let mut is_null = false;
+            let datum = pg_sys::SPI_getbinval(tuple, (*self.table).tupdesc, col, &mut is_null);
+            (!is_null).then_some(datum)
+        }
+    }
+}
