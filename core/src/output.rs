@@ -81,9 +81,7 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
         ValueKind::None => Ok(OutValue::Null),
         ValueKind::Bool => Ok(OutValue::Bool(value.is_true())),
         ValueKind::Number => number(value),
-        ValueKind::String => Ok(OutValue::String(
-            value.as_str().unwrap_or_default().to_string(),
-        )),
+        ValueKind::String => text(value.as_str().unwrap_or_default()).map(OutValue::String),
         ValueKind::Bytes => Err(
             Error::new(ErrorKind::NotJson, "bytes cannot be stored as JSON")
                 .with_hint("decode them to text first, e.g. with b64encode"),

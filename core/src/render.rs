@@ -102,9 +102,18 @@ fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Ou
             return outcomes;
         }
         for &i in cycle {
+            let name = &plan.entries[i].name;
             outcomes.push(Outcome {
-                name: plan.entries[i].name.clone(),
-                value: Err(err.clone()),
+                name: name.clone(),
+                value: Err(Error {
+                    message: format!(
+                        "step {}, variable {}: it reads itself through a cycle: {}",
+                        quote(&scope.step),
+                        quote(name),
+                        cycle_path(plan, cycle)
+                    ),
+                    ..err.clone()
+                }),
             });
         }
     }
@@ -152,21 +161,28 @@ fn in_context(err: Error, step: &str, var: &str) -> Error {
     }
 }
 
-fn cycle_error(plan: &Plan, cycle: &[usize], step: &str) -> Error {
-    let names: Vec<&str> = cycle
+/// `"a" -> "b" -> "a"`
+fn cycle_path(plan: &Plan, cycle: &[usize]) -> String {
+    let mut path: Vec<String> = cycle
         .iter()
-        .map(|&i| plan.entries[i].name.as_str())
+        .map(|&i| quote(&plan.entries[i].name))
         .collect();
-    let mut path: Vec<String> = names.iter().map(|n| quote(n)).collect();
-    path.push(quote(names[0]));
-    let listed: Vec<String> = names.iter().map(|n| quote(n)).collect();
+    path.push(quote(&plan.entries[cycle[0]].name));
+    path.join(" -> ")
+}
+
+fn cycle_error(plan: &Plan, cycle: &[usize], step: &str) -> Error {
+    let listed: Vec<String> = cycle
+        .iter()
+        .map(|&i| quote(&plan.entries[i].name))
+        .collect();
     Error::new(
         ErrorKind::Cycle,
         format!(
             "step {}: variables {} read each other in a cycle: {}",
             quote(step),
             listed.join(", "),
-            path.join(" -> ")
+            cycle_path(plan, cycle)
         ),
     )
     .with_hint("a variable may read its own stored value, but not a value that depends on it")

@@ -378,14 +378,16 @@ impl Compiled {
     }
 }
 
-/// A marked excerpt of `source`: the line with the error and a caret line under it.
+/// A marked excerpt of `source`: where the error is, the line with it, and a caret line
+/// under the failing spot. The excerpt starts on a line of its own so that the caret lines up
+/// whatever the client prints before the first line (psql prints `DETAIL:  `).
 pub fn snippet(source: &str, range: Option<std::ops::Range<usize>>, line: Option<usize>) -> String {
     const WIDTH: usize = 200;
     let Some(range) = range.filter(|r| r.start <= source.len() && source.is_char_boundary(r.start))
     else {
         let line_no = line.unwrap_or(1).max(1);
         let text = source.lines().nth(line_no - 1).unwrap_or(source);
-        return format!("template: {}", shorten(text, WIDTH));
+        return format!("in the template:\n{}", shorten(text, WIDTH));
     };
     let line_start = source[..range.start]
         .rfind('\n')
@@ -397,21 +399,21 @@ pub fn snippet(source: &str, range: Option<std::ops::Range<usize>>, line: Option
         .unwrap_or(source.len());
     let line_text = &source[line_start..line_end];
     let line_no = source[..line_start].matches('\n').count() + 1;
-    let prefix = if source.contains('\n') {
-        format!("template line {line_no}: ")
-    } else {
-        "template: ".to_string()
-    };
     let col = source[line_start..range.start].chars().count();
+    let place = if source.contains('\n') {
+        format!("at line {line_no}, column {} of the template:", col + 1)
+    } else {
+        format!("at column {} of the template:", col + 1)
+    };
     if col > WIDTH {
-        return format!("{prefix}{}", shorten(line_text, WIDTH));
+        return format!("{place}\n{}", shorten(line_text, WIDTH));
     }
     let end = range.end.min(line_end).max(range.start);
     let width = source[range.start..end].chars().count().max(1);
     format!(
-        "{prefix}{}\n{}{}",
+        "{place}\n{}\n{}{}",
         shorten(line_text, WIDTH.max(col + width)),
-        " ".repeat(prefix.chars().count() + col),
+        " ".repeat(col),
         "^".repeat(width.min(WIDTH))
     )
 }
@@ -545,7 +547,10 @@ mod tests {
         };
         assert_eq!(err.kind, ErrorKind::TemplateSyntax);
         let detail = err.detail.unwrap();
-        assert!(detail.starts_with("template: {{ 1 + }}\n"), "{detail}");
+        assert!(
+            detail.starts_with("at column 8 of the template:\n{{ 1 + }}\n       ^^"),
+            "{detail}"
+        );
         assert!(detail.contains('^'), "{detail}");
     }
 
@@ -571,9 +576,6 @@ mod tests {
     #[test]
     fn snippet_marks_the_failing_line_of_a_multiline_template() {
         let s = snippet("a\n{{ b + }}\nc", Some(7..8), None);
-        assert_eq!(
-            s,
-            format!("template line 2: {{{{ b + }}}}\n{}^", " ".repeat(22))
-        );
+        assert_eq!(s, "at line 2, column 6 of the template:\n{{ b + }}\n     ^");
     }
 }

@@ -735,3 +735,14 @@ fn invalid_configs_are_argument_errors() {
     }
     assert_eq!(Run::new("{}").stored().unwrap(), "{}");
 }
+
+#[test]
+fn nul_characters_are_refused_in_every_form() {
+    assert_eq!(err("{{ '\\u0000' }}", "{}").kind, ErrorKind::NulCharacter);
+    assert_eq!(err("x{{ '\\u0000' }}y", "{}").kind, ErrorKind::NulCharacter);
+    assert_eq!(err("{{ ['\\u0000'] }}", "{}").kind, ErrorKind::NulCharacter);
+    assert_eq!(
+        err("{{ {'\\u0000': 1} }}", "{}").kind,
+        ErrorKind::NulCharacter
+    );
+}

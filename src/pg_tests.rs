@@ -1,0 +1,192 @@
+//! `#[pg_test]`s: the functions inside a real PostgreSQL backend, called through SPI.
+
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn text(sql: &str) -> Option<String> {
+        Spi::get_one::<String>(sql).expect("query failed")
+    }
+
+    fn int(sql: &str) -> i64 {
+        Spi::get_one::<i64>(sql)
+            .expect("query failed")
+            .expect("NULL")
+    }
+
+    fn run(sql: &str) {
+        Spi::run(sql).expect("statement failed");
+    }
+
+    #[pg_test]
+    fn set_then_get_returns_the_value_exactly() {
+        run("SELECT noetl.set_var(1, 'big', '12345678901234567890123'::jsonb)");
+        run("SELECT noetl.set_var(1, 'huge', '1e400'::jsonb)");
+        run("SELECT noetl.set_var(1, 'frac', '0.1000000000000000000001'::jsonb)");
+        assert_eq!(
+            text("SELECT noetl.get_var(1, 'big')::text").as_deref(),
+            Some("12345678901234567890123")
+        );
+        assert_eq!(
+            text("SELECT (noetl.get_var(1, 'huge') = '1e400'::jsonb)::text").as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            text("SELECT noetl.get_var(1, 'frac')::text").as_deref(),
+            Some("0.1000000000000000000001")
+        );
+    }
+
+    #[pg_test]
+    fn json_null_is_a_value_and_absence_is_sql_null() {
+        run("SELECT noetl.set_var(2, 'n', 'null'::jsonb)");
+        assert_eq!(
+            text("SELECT noetl.get_var(2, 'n')::text").as_deref(),
+            Some("null")
+        );
+        assert_eq!(text("SELECT noetl.get_var(2, 'absent')::text"), None);
+        assert_eq!(text("SELECT noetl.vars_get(2, 'absent')::text"), None);
+    }
+
+    #[pg_test]
+    fn a_new_row_starts_untouched_and_an_overwrite_keeps_created_at_and_access_count() {
+        run("SELECT noetl.set_var(3, 'x', '1', 'computed', 'a')");
+        assert_eq!(
+            int("SELECT access_count::int8 FROM noetl.transient WHERE execution_id = 3"),
+            0
+        );
+        run("SELECT noetl.get_var(3, 'x'), noetl.get_var(3, 'x')");
+        // Make the overwrite's now() differ from the first write's.
+        run(
+            "CREATE TEMP TABLE t0 AS SELECT created_at FROM noetl.transient WHERE execution_id = 3",
+        );
+        run("UPDATE noetl.transient SET created_at = created_at - interval '1 hour', accessed_at = accessed_at - interval '1 hour' WHERE execution_id = 3");
+        run("SELECT noetl.set_var(3, 'x', '\"two\"', 'user_defined', NULL)");
+        assert_eq!(
+            text("SELECT format('%s|%s|%s|%s|%s', var_value, var_type, coalesce(source_step, 'NULL'), access_count, created_at < accessed_at) FROM noetl.transient WHERE execution_id = 3").as_deref(),
+            Some("\"two\"|user_defined|NULL|2|t")
+        );
+    }
+
+    #[pg_test]
+    fn tracked_reads_report_the_count_after_the_increment() {
+        run("SELECT noetl.set_var(4, 'x', '1')");
+        assert_eq!(
+            int("SELECT (noetl.vars_get(4, 'x')->>'access_count')::int8"),
+            1
+        );
+        assert_eq!(
+            int("SELECT (noetl.vars_get(4, 'x')->>'access_count')::int8"),
+            2
+        );
+        run("SELECT noetl.get_var(4, 'x')");
+        // Untracked readers do not move it.
+        run("SELECT noetl.get_all_vars(4), noetl.vars_list(4)");
+        assert_eq!(
+            int("SELECT access_count::int8 FROM noetl.transient WHERE execution_id = 4"),
+            3
+        );
+    }
+
+    #[pg_test]
+    fn execution_ids_are_exact_json_integers() {
+        run("SELECT noetl.set_var(9223372036854775807, 'x', '1')");
+        assert_eq!(
+            text("SELECT noetl.vars_list(9223372036854775807)->>'execution_id'").as_deref(),
+            Some("9223372036854775807")
+        );
+        assert_eq!(
+            text("SELECT jsonb_typeof(noetl.vars_cleanup(9223372036854775807)->'execution_id')")
+                .as_deref(),
+            Some("number")
+        );
+    }
+
+    #[pg_test(error = "variable name must not be empty (\"\")")]
+    fn set_vars_refuses_an_empty_name_among_good_ones() {
+        run("SELECT noetl.set_vars(5, '{\"ok\": 1, \"\": 2}')");
+    }
+
+    #[pg_test(error = "variables must not be empty")]
+    fn set_vars_refuses_an_empty_object() {
+        run("SELECT noetl.set_vars(5, '{}')");
+    }
+
+    #[pg_test(error = "var_value must not be NULL")]
+    fn set_var_refuses_sql_null_values() {
+        run("SELECT noetl.set_var(6, 'x', NULL)");
+    }
+
+    #[pg_test]
+    fn render_vars_stores_typed_values_and_returns_them() {
+        let out = text(
+            "SELECT noetl.render_vars(7, 'fetch', '{\"data\": {\"id\": 12345678901234567890123, \"items\": [1,2,3]}}', \
+             '{\"id\": \"{{ result.id }}\", \"n\": \"{{ this.data.items | length }}\", \"s\": \"id={{ result.id }}\"}')::text",
+        );
+        assert_eq!(
+            out.as_deref(),
+            Some(r#"{"n": 3, "s": "id=12345678901234567890123", "id": 12345678901234567890123}"#)
+        );
+        assert_eq!(
+            text("SELECT string_agg(var_name || ':' || var_type || ':' || source_step, ',' ORDER BY var_name) FROM noetl.transient WHERE execution_id = 7").as_deref(),
+            Some("id:step_result:fetch,n:step_result:fetch,s:step_result:fetch")
+        );
+    }
+
+    #[pg_test]
+    fn render_vars_reads_a_large_result_lazily_and_exactly() {
+        run("CREATE TEMP TABLE big AS SELECT jsonb_build_object('data', jsonb_build_object('rows', \
+             (SELECT jsonb_agg(jsonb_build_object('i', g, 'pad', repeat('x', 100))) FROM generate_series(1, 5000) g), 'total', 1e400)) AS r");
+        let out = text("SELECT noetl.render_vars(8, 's', r, '{\"last\": \"{{ result.rows[-1].i }}\", \"t\": \"{{ result.total }}\"}')->>'last' FROM big");
+        assert_eq!(out.as_deref(), Some("5000"));
+        assert_eq!(
+            text("SELECT (noetl.get_var(8, 't') = '1e400'::jsonb)::text").as_deref(),
+            Some("true")
+        );
+    }
+
+    #[pg_test]
+    fn render_iteration_counts_and_stores_iterator_state() {
+        for i in 0..3 {
+            run(&format!("SELECT noetl.render_iteration(9, 'loop', '{{\"k\": {i}}}', {i}, 3, NULL, '{{\"last\": \"{{{{ item.k }}}}\"}}')"));
+        }
+        assert_eq!(
+            text("SELECT string_agg(var_name || '=' || var_value::text || ':' || var_type, ',' ORDER BY var_name) FROM noetl.transient WHERE execution_id = 9").as_deref(),
+            Some("last=2:step_result,loop_count=3:iterator_state,loop_index=2:iterator_state,loop_item={\"k\": 2}:iterator_state,loop_total=3:iterator_state")
+        );
+    }
+
+    #[pg_test]
+    fn deeply_nested_template_values_do_not_crash_the_backend() {
+        // Builds a list nested 100,000 levels deep inside the backend: only the evaluation
+        // stack keeps minijinja's recursive drop from overflowing.
+        let ok = text(
+            "SELECT noetl.render_vars(10, 's', '{}', '{\"n\": \"{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}\"}')->>'n'",
+        );
+        assert_eq!(ok.as_deref(), Some("1"));
+    }
+
+    #[pg_test]
+    fn locks_are_held_until_the_end_of_the_transaction() {
+        run(
+            "SELECT noetl.render_vars(11, 's', '{}', '{\"c\": \"{{ vars.c | default(0) + 1 }}\"}')",
+        );
+        // One shared execution lock and one exclusive name lock, in the extension's key space.
+        assert_eq!(
+            text("SELECT string_agg(mode || '/' || objsubid, ',' ORDER BY objsubid) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").as_deref(),
+            Some("ShareLock/20054,ExclusiveLock/20055")
+        );
+    }
+
+    #[pg_test]
+    fn cleanup_takes_the_whole_execution() {
+        run("SELECT noetl.set_vars(12, '{\"a\": 1, \"b\": 2}')");
+        assert_eq!(int("SELECT noetl.cleanup_execution(12)::int8"), 2);
+        assert_eq!(int("SELECT noetl.cleanup_execution(12)::int8"), 0);
+    }
+
+    #[pg_test(error = "step \"s\", variable \"bad\": undefined value in template {{ vars.nope }}")]
+    fn render_errors_name_step_variable_and_template() {
+        run("SELECT noetl.render_vars(13, 's', '{}', '{\"keep\": 2, \"bad\": \"{{ vars.nope }}\"}')");
+    }
+}

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# No lost updates (SPEC §5, Concurrency): 8 sessions each incrementing one counter 1000 times
+# through render_vars must leave exactly 8000, starting with and without an existing row, and
+# render_iteration's {step}_count must count every iteration; two blocks writing the same
+# variables in opposite orders must not deadlock. Uses the cluster in PGHOST/PGPORT.
+set -euo pipefail
+CLIENTS=${CLIENTS:-8}
+PER_CLIENT=${PER_CLIENT:-1000}
+EXPECTED=$((CLIENTS * PER_CLIENT))
+DB=noetl_vars_concurrency
+work=$(mktemp -d /tmp/noetl_vars_concurrency.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+fail=0
+
+psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql -X -q -d $DB -c "CREATE EXTENSION noetl_vars"
+q() { psql -X -At -d $DB -c "$1"; }
+
+# bench NAME SCRIPT...: runs pgbench, fails the test on any failed transaction.
+bench() {
+    local name=$1; shift
+    local args=()
+    for s in "$@"; do args+=(-f "$s"); done
+    if ! pgbench -n -c "$CLIENTS" -j "$CLIENTS" -t "$PER_CLIENT" -M prepared "${args[@]}" $DB >"$work/$name.log" 2>&1; then
+        echo "FAIL $name: pgbench failed"; tail -20 "$work/$name.log"; fail=1; return
+    fi
+    local done_tx
+    done_tx=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$work/$name.log")
+    if [ "$done_tx" != "$EXPECTED" ]; then
+        echo "FAIL $name: $done_tx of $EXPECTED transactions processed"; tail -20 "$work/$name.log"; fail=1
+    fi
+    grep "^tps" "$work/$name.log" | head -1 | sed "s/^/      $name: /"
+}
+
+check() {
+    local name=$1 got=$2 want=$3
+    if [ "$got" = "$want" ]; then echo "ok   $name: $got"; else echo "FAIL $name: got $got, want $want"; fail=1; fi
+}
+
+cat >"$work/counter_new.sql" <<'SQL'
+SELECT noetl.render_vars(7001, 'count', '{}', '{"counter": "{{ vars.counter | default(0) + 1 }}"}');
+SQL
+bench counter_without_row "$work/counter_new.sql"
+check "render_vars counter, no row at start" "$(q "SELECT noetl.get_all_vars(7001)->'counter'")" "$EXPECTED"
+
+q "SELECT noetl.set_var(7002, 'counter', '0')" >/dev/null
+sed 's/7001/7002/' "$work/counter_new.sql" >"$work/counter_existing.sql"
+bench counter_with_row "$work/counter_existing.sql"
+check "render_vars counter, existing row" "$(q "SELECT noetl.get_all_vars(7002)->'counter'")" "$EXPECTED"
+
+cat >"$work/iteration.sql" <<'SQL'
+\set i random(0, 99999)
+SELECT noetl.render_iteration(7003, 'loop', jsonb_build_object('i', :i::int), :i, 8000, NULL, '{"seen": "{{ vars.seen | default(0) + 1 }}"}');
+SQL
+bench iterations "$work/iteration.sql"
+check "render_iteration {step}_count" "$(q "SELECT noetl.get_all_vars(7003)->'loop_count'")" "$EXPECTED"
+check "render_iteration block counter" "$(q "SELECT noetl.get_all_vars(7003)->'seen'")" "$EXPECTED"
+
+# Same variables, opposite orders in the block: sorted locking means no deadlock.
+cat >"$work/ab.sql" <<'SQL'
+SELECT noetl.render_vars(7004, 'ab', '{}', '{"a": "{{ vars.a | default(0) + 1 }}", "b": "{{ vars.b | default(0) + 1 }}"}');
+SQL
+cat >"$work/ba.sql" <<'SQL'
+SELECT noetl.render_vars(7004, 'ba', '{}', '{"b": "{{ vars.b | default(0) + 1 }}", "a": "{{ vars.a | default(0) + 1 }}"}');
+SQL
+bench opposite_orders "$work/ab.sql" "$work/ba.sql"
+check "two blocks, opposite orders: a" "$(q "SELECT noetl.get_all_vars(7004)->'a'")" "$EXPECTED"
+check "two blocks, opposite orders: b" "$(q "SELECT noetl.get_all_vars(7004)->'b'")" "$EXPECTED"
+
+# Two counters read and written by the same block.
+cat >"$work/mixed.sql" <<'SQL'
+SELECT noetl.render_vars(7005, 'mix', '{}', '{"n": "{{ vars.n | default(0) + 1 }}", "total": "{{ vars.total | default(0) + 1 }}"}');
+SQL
+bench mixed_block "$work/mixed.sql"
+check "two counters in one block" "$(q "SELECT (noetl.get_all_vars(7005)->>'n')::int + (noetl.get_all_vars(7005)->>'total')::int")" "$((2 * EXPECTED))"
+
+psql -X -q -d postgres -c "DROP DATABASE $DB"
+exit $fail
