@@ -8,7 +8,7 @@ BEGIN
         RAISE EXCEPTION 'noetl.transient already exists'
             USING ERRCODE = '42P07',
                   DETAIL = 'The table was probably created by the NoETL server''s own DDL.',
-                  HINT = 'Rename it (ALTER TABLE noetl.transient RENAME TO transient_legacy), CREATE EXTENSION noetl_vars, then move its rows with noetl.adopt_transient(''noetl.transient_legacy''); see the README, "Adopting an existing database".';
+                  HINT = 'Rename it (ALTER TABLE noetl.transient RENAME TO transient_legacy), then CREATE EXTENSION noetl_vars and move its rows; see the README.';
     END IF;
 END
 $$;
