@@ -9,4 +9,12 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 sudo_flag=()
 if [ "$(id -u)" -ne 0 ]; then sudo_flag=(--sudo); fi
 cargo pgrx install --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}"
+# pgrx installs the current version's script and the upgrade scripts (sql/noetl_vars--A--B.sql);
+# the scripts of earlier versions let `CREATE EXTENSION noetl_vars VERSION '…'` install them.
+extdir="$("$PG_CONFIG" --sharedir)/extension"
+if [ "$(id -u)" -eq 0 ]; then
+    cp sql/versions/noetl_vars--*.sql "$extdir/"
+else
+    sudo cp sql/versions/noetl_vars--*.sql "$extdir/"
+fi
 echo "installed into $("$PG_CONFIG" --sharedir)/extension; now run: CREATE EXTENSION noetl_vars;"

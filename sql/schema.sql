@@ -8,7 +8,7 @@ BEGIN
         RAISE EXCEPTION 'noetl.transient already exists'
             USING ERRCODE = '42P07',
                   DETAIL = 'The table was probably created by the NoETL server''s own DDL.',
-                  HINT = 'Rename it (ALTER TABLE noetl.transient RENAME TO transient_legacy), then CREATE EXTENSION noetl_vars and move its rows; see the README.';
+                  HINT = 'Move it aside (CREATE SCHEMA noetl_legacy; ALTER TABLE noetl.transient SET SCHEMA noetl_legacy), CREATE EXTENSION noetl_vars, then SELECT noetl.adopt_transient(''noetl_legacy.transient''); see the README.';
     END IF;
 END
 $$;

@@ -1,7 +1,8 @@
 //! The response bodies of the server's `/api/vars` endpoints (SPEC §4), produced in-database.
 
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::shape;
+use noetl_vars_core::redact::redact;
+use noetl_vars_core::shape::{self, VarRow};
 use noetl_vars_core::validate;
 use pgrx::prelude::*;
 
@@ -10,7 +11,16 @@ use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::{Locks, Mode};
 use crate::spi::Connection;
 use crate::store::execution;
-use crate::table;
+use crate::{guc, table};
+
+/// A stored value as the API shows it: credentials redacted unless the operator turned it off.
+fn shown(row: &VarRow) -> OutValue {
+    if guc::redact_secrets() {
+        redact(&row.name, &row.value)
+    } else {
+        OutValue::Doc(row.value.clone())
+    }
+}
 
 /// `GET /api/vars/{execution_id}`: every variable with its metadata, untracked.
 #[pg_extern(stable, parallel_restricted)]
@@ -19,7 +29,7 @@ fn vars_list(execution_id: Option<i64>) -> PgJsonb {
     let conn = Connection::open();
     let life = Lifetime::new();
     let rows = table::read_all(execution_id, &life, true);
-    let body = shape::vars_list(execution_id, &rows, |row| OutValue::Doc(row.value.clone()));
+    let body = shape::vars_list(execution_id, &rows, shown);
     let out = conn.in_caller(|| jsonb::build(&body));
     life.end();
     out
@@ -34,7 +44,7 @@ fn vars_get(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb
     let conn = Connection::open();
     let life = Lifetime::new();
     let row = table::tracked_read(execution_id, name, &life)?;
-    let body = shape::vars_get(execution_id, &row, OutValue::Doc(row.value.clone()));
+    let body = shape::vars_get(execution_id, &row, shown(&row));
     let out = conn.in_caller(|| jsonb::build(&body));
     life.end();
     Some(out)

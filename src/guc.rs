@@ -22,6 +22,9 @@ pub static TEMPLATE_CACHE_SIZE: GucSetting<i32> =
     GucSetting::<i32>::new(template::DEFAULT_CACHE_SIZE as i32);
 pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
     GucSetting::<OnRenderError>::new(OnRenderError::Error);
+pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static TRACK_HISTORY: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
 /// container addresses 256 MB).
@@ -66,6 +69,30 @@ pub fn init() {
         GucContext::Userset,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.redact_secrets",
+        c"Show credential-like values as \"[REDACTED]\" in vars_list and vars_get.",
+        c"Keys such as token, secret, password, api_key, authorization or cookie, and values shaped like Bearer/Basic headers or JWTs. Stored data, get_var, get_all_vars and templates are never redacted.",
+        &REDACT_SECRETS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.track_history",
+        c"Append every write and delete of a variable to noetl.transient_history.",
+        c"Recorded in the writing transaction (a rollback leaves no history); tracked reads are not recorded. Query it with noetl.var_at().",
+        &TRACK_HISTORY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.notify",
+        c"Send NOTIFY noetl_vars with the execution id and changed variable names when a transaction commits.",
+        c"One notification per changed execution and committing transaction; names only, never values.",
+        &NOTIFY,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
     reserve_prefix(c"noetl_vars");
 }
 
@@ -88,4 +115,16 @@ pub fn limits() -> Limits {
 
 pub fn skip_errors() -> bool {
     ON_RENDER_ERROR.get() == OnRenderError::Skip
+}
+
+pub fn redact_secrets() -> bool {
+    REDACT_SECRETS.get()
+}
+
+pub fn track_history() -> bool {
+    TRACK_HISTORY.get()
+}
+
+pub fn notify() -> bool {
+    NOTIFY.get()
 }

@@ -10,7 +10,9 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod admin;
 mod api;
+mod changes;
 mod errors;
 mod guc;
 mod jsonb;
@@ -22,12 +24,34 @@ mod store;
 mod table;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
-extension_sql_file!("../sql/comments.sql", name = "comments", finalize);
+extension_sql_file!(
+    "../sql/history.sql",
+    name = "history",
+    requires = ["schema"]
+);
+extension_sql_file!(
+    "../sql/triggers.sql",
+    name = "triggers",
+    requires = [
+        "history",
+        changes::transient_changed,
+        changes::capture_changes
+    ]
+);
+extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
+    changes::init();
     noetl_vars_core::stack::set_enter_hook(|| Box::new(StackBase::enter()));
+    // Long template evaluations poll here, so cancel and statement_timeout take effect.
+    noetl_vars_core::interrupt::set_poll_hook(poll_interrupts);
+}
+
+fn poll_interrupts() {
+    pgrx::check_for_interrupts!();
 }
 
 /// PostgreSQL measures stack depth from a base address. Templates run on their own stack

@@ -38,13 +38,16 @@ fn tag(key: u64, space: u16) -> pg_sys::LOCKTAG {
     }
 }
 
-fn acquire(tag: pg_sys::LOCKTAG, mode: Mode) {
-    let lockmode = match mode {
+fn lockmode(mode: Mode) -> pg_sys::LOCKMODE {
+    (match mode {
         Mode::Shared => pg_sys::ShareLock,
         Mode::Exclusive => pg_sys::ExclusiveLock,
-    } as pg_sys::LOCKMODE;
+    }) as pg_sys::LOCKMODE
+}
+
+fn acquire(tag: pg_sys::LOCKTAG, mode: Mode) {
     unsafe {
-        pg_sys::LockAcquire(&tag, lockmode, false, false);
+        pg_sys::LockAcquire(&tag, lockmode(mode), false, false);
     }
 }
 
@@ -112,6 +115,17 @@ impl Locks {
             whole: true,
             held: HashSet::new(),
         }
+    }
+
+    /// Locks the whole execution exclusively if that is possible without waiting.
+    pub fn try_whole(execution_id: i64) -> Option<Locks> {
+        let tag = tag(execution_id as u64, EXECUTION_SPACE);
+        let got = unsafe { pg_sys::LockAcquire(&tag, lockmode(Mode::Exclusive), false, true) };
+        (got != pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL).then(|| Locks {
+            execution_id,
+            whole: true,
+            held: HashSet::new(),
+        })
     }
 
     /// Shares a name discovered while rendering (`vars[name]`), if not covered already.

@@ -11,6 +11,8 @@ const TEXT: Oid = pg_sys::TEXTOID;
 const JSONB: Oid = pg_sys::JSONBOID;
 const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
 const JSONB_ARRAY: Oid = pg_sys::JSONBARRAYOID;
+const INTERVAL: Oid = pg_sys::INTERVALOID;
+const INT4: Oid = pg_sys::INT4OID;
 
 /// Upsert of one variable: a new row starts with `access_count = 0`; an overwrite keeps
 /// `created_at` and `access_count` and moves `accessed_at`.
@@ -87,4 +89,35 @@ pub static DELETE_ALL: Query = Query {
     name: "delete_all",
     sql: "DELETE FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1",
     args: &[INT8],
+};
+
+/// One history row (noetl_vars.track_history).
+pub static HISTORY_INSERT: Query = Query {
+    name: "history_insert",
+    sql: "INSERT INTO noetl.transient_history \
+          (execution_id, var_name, operation, old_value, new_value, var_type, source_step) \
+          VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    args: &[INT8, TEXT, TEXT, JSONB, JSONB, TEXT, TEXT],
+};
+
+/// Executions whose variables were all last written or read before now() - $1, oldest
+/// first, at most $2 of them.
+pub static STALE_EXECUTIONS: Query = Query {
+    name: "stale_executions",
+    sql: "SELECT execution_id FROM noetl.transient GROUP BY execution_id \
+          HAVING pg_catalog.max(GREATEST(created_at, accessed_at)) OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1) \
+          ORDER BY pg_catalog.max(GREATEST(created_at, accessed_at)), execution_id LIMIT $2",
+    args: &[INTERVAL, INT4],
+};
+
+/// Deletes an execution's variables if it is still untouched since now() - $2; returns how
+/// many there were and its last activity.
+pub static PURGE_EXECUTION: Query = Query {
+    name: "purge_execution",
+    sql: "WITH gone AS (DELETE FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
+              AND NOT EXISTS (SELECT 1 FROM noetl.transient r WHERE r.execution_id OPERATOR(pg_catalog.=) $1 \
+                  AND GREATEST(r.created_at, r.accessed_at) OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $2)) \
+              RETURNING GREATEST(created_at, accessed_at) AS activity) \
+          SELECT pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) FROM gone",
+    args: &[INT8, INTERVAL],
 };

@@ -66,6 +66,7 @@ impl Object for LazyJson {
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        crate::interrupt::poll();
         let child = if self.is_array() {
             self.doc.at(usize::try_from(key.as_i64()?).ok()?)
         } else {
@@ -75,6 +76,7 @@ impl Object for LazyJson {
     }
 
     fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
+        crate::interrupt::poll();
         if self.is_array() {
             return None;
         }

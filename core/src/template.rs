@@ -116,6 +116,7 @@ fn build_environment(limits: &Limits) -> Environment<'static> {
     env.set_debug(false);
     env.set_fuel(limits.fuel);
     env.set_formatter(|out, _state, value| {
+        crate::interrupt::poll();
         let captured = OUTPUT.with(|frames| {
             if let Some(Frame::Capture(values)) = frames.borrow_mut().last_mut() {
                 values.push(value.clone());
@@ -175,6 +176,9 @@ fn build_environment(limits: &Limits) -> Environment<'static> {
             })
         },
     );
+    // Jinja2's range, with the same 100,000-item limit as minijinja's, but polling the host so
+    // that loops can be cancelled.
+    env.add_function("range", range);
     env.add_function("now", || {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -182,6 +186,46 @@ fn build_environment(limits: &Limits) -> Environment<'static> {
             .unwrap_or(0.0)
     });
     env
+}
+
+/// The most items `range()` produces, as minijinja's own `range` allows.
+const MAX_RANGE: i128 = 100_000;
+
+fn range(
+    lower: i64,
+    upper: Option<i64>,
+    step: Option<i64>,
+) -> std::result::Result<Value, minijinja::Error> {
+    let (start, stop) = match upper {
+        Some(upper) => (lower as i128, upper as i128),
+        None => (0, lower as i128),
+    };
+    let step = step.unwrap_or(1) as i128;
+    if step == 0 {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "cannot create range with step of 0",
+        ));
+    }
+    let len = if step > 0 {
+        ((stop - start + step - 1) / step).max(0)
+    } else {
+        ((start - stop - step - 1) / -step).max(0)
+    };
+    if len > MAX_RANGE {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "range has too many elements",
+        ));
+    }
+    Ok(Value::make_iterable(move || {
+        (0..len).map(move |i| {
+            if i % 1024 == 0 {
+                crate::interrupt::poll();
+            }
+            Value::from((start + i * step) as i64)
+        })
+    }))
 }
 
 fn with_engine<R>(limits: &Limits, f: impl FnOnce(&mut Engine) -> R) -> R {

@@ -746,3 +746,27 @@ fn nul_characters_are_refused_in_every_form() {
         ErrorKind::NulCharacter
     );
 }
+
+#[test]
+fn range_behaves_like_jinja2s() {
+    assert_eq!(ok("{{ range(3) | list }}", "{}"), "[0, 1, 2]");
+    assert_eq!(ok("{{ range(1, 7, 2) | list }}", "{}"), "[1, 3, 5]");
+    assert_eq!(ok("{{ range(5, 0, -2) | list }}", "{}"), "[5, 3, 1]");
+    assert_eq!(ok("{{ range(0) | list }}", "{}"), "[]");
+    assert_eq!(ok("{{ range(3, 1) | list }}", "{}"), "[]");
+    assert_eq!(ok("{{ range(4) | length }}", "{}"), "4");
+    assert_eq!(ok("{{ range(10)[2] }}", "{}"), "2");
+    assert_eq!(
+        ok("{% for i in range(3) %}{{ i }}{% endfor %}", "{}"),
+        r#""012""#
+    );
+    assert_eq!(
+        err("{{ range(1, 2, 0) | list }}", "{}").kind,
+        ErrorKind::Evaluation
+    );
+    assert_eq!(
+        err("{{ range(100001) | list }}", "{}").kind,
+        ErrorKind::TooComplex
+    );
+    assert_eq!(ok("{{ range(100000) | length }}", "{}"), "100000");
+}

@@ -1,0 +1,209 @@
+//! Redaction of credentials in the API response bodies (`vars_list`, `vars_get`).
+//!
+//! NoETL stores bearer tokens and API responses in variables; the `/api/vars` endpoints are read
+//! by dashboards and logs. Values that look like credentials are shown as `"[REDACTED]"` there.
+//! The stored data, the value functions (`get_var`, `get_all_vars`) and templates see the real
+//! value: redaction is for display only.
+
+use crate::doc::{DocRef, View};
+use crate::output::{OutValue, MAX_DEPTH};
+
+pub const REDACTED: &str = "[REDACTED]";
+
+/// Words that make a key (or a variable name) a credential wherever they appear in it, after
+/// lower-casing and ignoring `-`, `_` and `.`: `access_token`, `X-Api-Key`, `db.password`.
+const SECRET_WORDS: [&str; 12] = [
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "apikey",
+    "authorization",
+    "cookie",
+    "credential",
+    "privatekey",
+    "accesskey",
+    "sessionid",
+    "clientsecret",
+];
+
+/// Whether a key or variable name names a credential.
+pub fn is_secret_name(name: &str) -> bool {
+    let folded: String = name
+        .chars()
+        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
+        .flat_map(char::to_lowercase)
+        .collect();
+    SECRET_WORDS.iter().any(|w| folded.contains(w))
+}
+
+/// Whether a string value is shaped like a credential: an HTTP `Bearer`/`Basic` header value
+/// or a JSON Web Token.
+pub fn is_secret_value(s: &str) -> bool {
+    let t = s.trim();
+    let after_scheme = ["bearer ", "basic "].iter().find_map(|scheme| {
+        let head = t.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme)
+            .then(|| t[scheme.len()..].trim())
+    });
+    if after_scheme.is_some_and(|credential| !credential.is_empty()) {
+        return true;
+    }
+    is_jwt(t)
+}
+
+/// Three base64url segments separated by dots, the first one a JSON object (`eyJ` is `{"`).
+fn is_jwt(t: &str) -> bool {
+    let parts: Vec<&str> = t.split('.').collect();
+    parts.len() == 3
+        && t.starts_with("eyJ")
+        && parts[..2].iter().all(|p| p.len() >= 4)
+        && parts.iter().all(|p| {
+            p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+        })
+}
+
+/// The value of variable `name` as the API shows it.
+pub fn redact(name: &str, value: &DocRef) -> OutValue {
+    if is_secret_name(name) {
+        return OutValue::String(REDACTED.into());
+    }
+    walk(value, 0)
+}
+
+fn walk(doc: &DocRef, depth: usize) -> OutValue {
+    match doc.view() {
+        View::String(s) if is_secret_value(&s) => OutValue::String(REDACTED.into()),
+        View::Array(len) if depth < MAX_DEPTH && contains_secret(doc, depth) => OutValue::Array(
+            (0..len)
+                .filter_map(|i| doc.at(i))
+                .map(|item| walk(&item, depth + 1))
+                .collect(),
+        ),
+        View::Object(_) if depth < MAX_DEPTH && contains_secret(doc, depth) => OutValue::Object(
+            doc.keys()
+                .into_iter()
+                .filter_map(|k| {
+                    let item = doc.get(&k)?;
+                    let shown = if is_secret_name(&k) {
+                        OutValue::String(REDACTED.into())
+                    } else {
+                        walk(&item, depth + 1)
+                    };
+                    Some((k, shown))
+                })
+                .collect(),
+        ),
+        // Nothing to hide (or nested too deep to look into): shown exactly as stored.
+        _ => OutValue::Doc(doc.clone()),
+    }
+}
+
+/// Whether anything under `doc` would be redacted; containers without secrets are copied as
+/// they are instead of being rebuilt.
+fn contains_secret(doc: &DocRef, depth: usize) -> bool {
+    if depth >= MAX_DEPTH {
+        return false;
+    }
+    match doc.view() {
+        View::String(s) => is_secret_value(&s),
+        View::Array(len) => (0..len)
+            .filter_map(|i| doc.at(i))
+            .any(|item| contains_secret(&item, depth + 1)),
+        View::Object(_) => doc.keys().into_iter().any(|k| {
+            is_secret_name(&k)
+                || doc
+                    .get(&k)
+                    .is_some_and(|item| contains_secret(&item, depth + 1))
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::doc::SerdeDoc;
+
+    fn shown(name: &str, json: &str) -> String {
+        redact(name, &SerdeDoc::parse(json).unwrap()).to_json()
+    }
+
+    #[test]
+    fn credential_names_hide_the_whole_value() {
+        for name in [
+            "api_token",
+            "API-KEY",
+            "x_api_key",
+            "db.password",
+            "Authorization",
+            "session_cookie",
+            "client_secret",
+            "aws_access_key",
+        ] {
+            assert_eq!(
+                shown(name, r#"{"anything": 1}"#),
+                r#""[REDACTED]""#,
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn ordinary_names_and_values_are_shown_exactly() {
+        assert_eq!(shown("user_id", "1234567890123"), "1234567890123");
+        assert_eq!(
+            shown("note", r#""a token of thanks is not a token""#),
+            r#""a token of thanks is not a token""#
+        );
+        assert_eq!(
+            shown("tokens_used", "42"),
+            r#""[REDACTED]""#,
+            "a name containing 'token' is treated as a secret"
+        );
+    }
+
+    #[test]
+    fn nested_secret_keys_and_credential_shaped_values_are_redacted() {
+        assert_eq!(
+            shown(
+                "response",
+                r#"{"headers": {"Authorization": "Bearer abc", "Accept": "json"}, "user": "ada"}"#
+            ),
+            r#"{"headers": {"Authorization": "[REDACTED]", "Accept": "json"}, "user": "ada"}"#
+        );
+        assert_eq!(
+            shown("auth_header", r#""Bearer eyJabc""#),
+            r#""[REDACTED]""#
+        );
+        assert_eq!(
+            shown("h", r#"["Basic dXNlcjpwYXNz", "plain"]"#),
+            r#"["[REDACTED]", "plain"]"#
+        );
+        assert_eq!(
+            shown(
+                "jwt_like",
+                r#""eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl""#
+            ),
+            r#""[REDACTED]""#
+        );
+        assert_eq!(
+            shown(
+                "claims",
+                r#"{"raw": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"}"#
+            ),
+            r#"{"raw": "[REDACTED]"}"#
+        );
+    }
+
+    #[test]
+    fn things_that_only_resemble_credentials_are_kept() {
+        assert!(!is_secret_value("Bearer"));
+        assert!(!is_secret_value("basic"));
+        assert!(!is_secret_value("version 1.2.3"));
+        assert!(!is_secret_value("eyJ.a.b"));
+        assert!(!is_secret_name("author"));
+        assert!(!is_secret_name("status"));
+    }
+}

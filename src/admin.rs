@@ -1,0 +1,79 @@
+//! Functions for operators: purging executions nobody touches any more.
+
+use pgrx::datum::{Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, IntoDatum};
+
+use noetl_vars_core::Error;
+
+use crate::errors::{OrRaise, Raise};
+use crate::locks::Locks;
+use crate::queries;
+use crate::spi::{execute, Connection};
+
+/// Deletes the variables of executions whose every variable was last written or read longer
+/// than `older_than` ago, at most `max_executions` per call (oldest first), and returns what
+/// it removed. An execution that is in use right now is skipped, never waited for.
+#[pg_extern(volatile, parallel_unsafe)]
+fn purge_stale(
+    older_than: Option<Interval>,
+    max_executions: default!(Option<i32>, 1000),
+) -> TableIterator<
+    'static,
+    (
+        name!(execution_id, i64),
+        name!(variables, i32),
+        name!(last_activity, TimestampWithTimeZone),
+    ),
+> {
+    let older_than = older_than
+        .ok_or_else(|| Error::null_argument("older_than"))
+        .or_raise();
+    if older_than.micros() < 0 || older_than.days() < 0 || older_than.months() < 0 {
+        Error::invalid("older_than must not be negative").raise();
+    }
+    let max_executions = max_executions
+        .ok_or_else(|| Error::null_argument("max_executions"))
+        .or_raise();
+    if max_executions < 1 {
+        Error::invalid("max_executions must be at least 1").raise();
+    }
+    let interval = (
+        older_than
+            .into_datum()
+            .unwrap_or(pg_sys::Datum::from(0usize)),
+        false,
+    );
+    let _conn = Connection::open();
+    let stale = execute(
+        &queries::STALE_EXECUTIONS,
+        &[interval, (pg_sys::Datum::from(max_executions), false)],
+        false,
+    );
+    let candidates: Vec<i64> = (0..stale.len())
+        .filter_map(|i| stale.get(i, 1).map(|d| d.value() as i64))
+        .collect();
+    let mut removed = Vec::new();
+    for execution_id in candidates {
+        // Someone holding a lock on it is using it: not stale after all.
+        let Some(_locks) = Locks::try_whole(execution_id) else {
+            continue;
+        };
+        let rows = execute(
+            &queries::PURGE_EXECUTION,
+            &[(pg_sys::Datum::from(execution_id), false), interval],
+            false,
+        );
+        let count = rows.get(0, 1).map(|d| d.value() as i32).unwrap_or(0);
+        if count == 0 {
+            continue;
+        }
+        let last = rows
+            .get(0, 2)
+            .and_then(|d| unsafe { TimestampWithTimeZone::from_datum(d, false) });
+        if let Some(last) = last {
+            removed.push((execution_id, count, last));
+        }
+    }
+    TableIterator::new(removed)
+}

@@ -1,0 +1,52 @@
+-- Operating: the executions view, purging stale executions, redaction in the API bodies.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS noetl_vars;
+RESET client_min_messages;
+
+CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE sql;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ' ' || SQLERRM;
+END
+$$;
+
+SELECT noetl.set_vars(800, '{"a": 1, "b": "xx", "c": [1, 2, 3]}');
+SELECT noetl.set_var(801, 'only', 'true');
+SELECT noetl.get_var(800, 'a'), noetl.get_var(800, 'a'), noetl.get_var(800, 'b');
+SELECT execution_id, variables, value_bytes, reads, most_read,
+       first_write <= last_write AS ordered, last_read IS NOT NULL AS was_read
+FROM noetl.executions WHERE execution_id IN (800, 801) ORDER BY 1;
+
+-- Purge: 800 untouched for ten days goes, 801 stays.
+UPDATE noetl.transient SET created_at = now() - interval '10 days', accessed_at = now() - interval '10 days'
+WHERE execution_id = 800;
+SELECT execution_id, variables, last_activity < now() - interval '9 days' AS old
+FROM noetl.purge_stale('7 days');
+SELECT execution_id FROM noetl.executions WHERE execution_id IN (800, 801) ORDER BY 1;
+SELECT count(*) AS purged_again FROM noetl.purge_stale('7 days') WHERE execution_id IN (800, 801);
+-- At most max_executions per call, oldest first.
+SELECT noetl.set_var(802, 'x', '1'), noetl.set_var(803, 'x', '1');
+UPDATE noetl.transient SET created_at = now() - interval '3 days', accessed_at = now() - interval '3 days' WHERE execution_id = 802;
+UPDATE noetl.transient SET created_at = now() - interval '2 days', accessed_at = now() - interval '2 days' WHERE execution_id = 803;
+SELECT execution_id FROM noetl.purge_stale('1 day', max_executions => 1);
+SELECT execution_id FROM noetl.purge_stale('1 day', max_executions => 1);
+SELECT pg_temp.try($$SELECT * FROM noetl.purge_stale(NULL)$$) AS null_interval,
+       pg_temp.try($$SELECT * FROM noetl.purge_stale('-1 day')$$) AS negative,
+       pg_temp.try($$SELECT * FROM noetl.purge_stale('1 day', 0)$$) AS zero_batch;
+SELECT noetl.cleanup_execution(801);
+
+-- Redaction: the API bodies hide credentials; the stored data and the value functions do not.
+SELECT noetl.set_vars(804, '{"api_token": "abc123", "user": "ada",
+    "response": {"headers": {"Authorization": "Bearer xyz", "Accept": "json"}, "rows": 3},
+    "id_token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "basic": "Basic dXNlcjpwYXNz"}');
+SELECT e.key, e.v->'value' AS shown FROM jsonb_each(noetl.vars_list(804)->'variables') AS e(key, v) ORDER BY e.key;
+SELECT noetl.vars_get(804, 'api_token')->'value' AS vars_get_value;
+SELECT noetl.get_var(804, 'api_token') AS get_var, noetl.get_all_vars(804)->'response'->'headers' AS get_all_vars;
+SELECT noetl.render_vars(804, 's', '{}', '{"auth": "Bearer {{ vars.api_token }}"}') AS templates_see_values;
+SELECT var_value AS stored FROM noetl.transient WHERE execution_id = 804 AND var_name = 'auth';
+SET noetl_vars.redact_secrets = off;
+SELECT noetl.vars_get(804, 'api_token')->'value' AS unredacted;
+RESET noetl_vars.redact_secrets;
+SELECT noetl.cleanup_execution(804);
