@@ -42,6 +42,7 @@ run_suite() {
     if ! "$@"; then failed+=("$name"); fi
 }
 run_suite "SQL tests (pg_regress: tests/sql vs tests/expected)" scripts/regress.sh
+run_suite "corpus: real NoETL templates against Jinja2 3.1's answers" tests/corpus.sh
 run_suite "concurrency (pgbench, 8 sessions)" tests/concurrency.sh
 run_suite "pg_dump / pg_restore round trip" tests/dump_restore.sh
 

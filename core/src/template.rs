@@ -142,6 +142,17 @@ fn build_environment(limits: &Limits) -> Environment<'static> {
     env.add_filter("string", |value: Value| {
         pyfmt::py_str(&value).map_err(to_minijinja)
     });
+    env.add_filter("int", jinja2_int);
+    env.add_filter("float", jinja2_float);
+    // Jinja2: anything with a length and items is a sequence, strings and dicts included.
+    env.add_test("sequence", |value: Value| {
+        use minijinja::value::ValueKind as K;
+        match value.kind() {
+            K::String | K::Seq | K::Map | K::Bytes => true,
+            K::Iterable => value.len().is_some(),
+            _ => false,
+        }
+    });
     env.add_filter(
         "b64encode",
         |value: Value| -> std::result::Result<String, minijinja::Error> {
@@ -186,6 +197,274 @@ fn build_environment(limits: &Limits) -> Environment<'static> {
             .unwrap_or(0.0)
     });
     env
+}
+
+fn undefined_argument(filter: &str) -> minijinja::Error {
+    minijinja::Error::new(
+        minijinja::ErrorKind::UndefinedError,
+        format!("{filter} was given an undefined value"),
+    )
+}
+
+/// Jinja2's `int`: `int(value)`, for text `int(value, base)`, else `int(float(value))`, else
+/// `default` (so `'abc' | int` is 0 and `'3.7' | int` is 3).
+fn jinja2_int(
+    value: Value,
+    default: Option<Value>,
+    base: Option<u32>,
+    kwargs: Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
+    use minijinja::value::ValueKind as K;
+    let default = match default {
+        Some(d) => d,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0)),
+    };
+    let base = match base {
+        Some(b) => b,
+        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
+    };
+    kwargs.assert_all_used()?;
+    if !(2..=36).contains(&base) {
+        return Err(minijinja::Error::new(
+            minijinja::ErrorKind::InvalidOperation,
+            "int() base must be between 2 and 36",
+        ));
+    }
+    match value.kind() {
+        K::Undefined => Err(undefined_argument("int")),
+        K::Bool => Ok(Value::from(value.is_true() as i64)),
+        K::Number if value.is_integer() => Ok(value),
+        K::Number => Ok(f64::try_from(value)
+            .ok()
+            .and_then(float_to_int)
+            .unwrap_or(default)),
+        K::String => {
+            let text = value.as_str().unwrap_or_default();
+            Ok(parse_python_int(text, base)
+                .or_else(|| parse_python_float(text).and_then(float_to_int))
+                .unwrap_or(default))
+        }
+        _ => Ok(default),
+    }
+}
+
+/// Jinja2's `float`: `float(value)`, else `default`.
+fn jinja2_float(
+    value: Value,
+    default: Option<Value>,
+    kwargs: Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
+    use minijinja::value::ValueKind as K;
+    let default = match default {
+        Some(d) => d,
+        None => kwargs
+            .get::<Option<Value>>("default")?
+            .unwrap_or(Value::from(0.0)),
+    };
+    kwargs.assert_all_used()?;
+    match value.kind() {
+        K::Undefined => Err(undefined_argument("float")),
+        K::Bool => Ok(Value::from(value.is_true() as i64 as f64)),
+        K::Number => Ok(f64::try_from(value).map(Value::from).unwrap_or(default)),
+        K::String => Ok(parse_python_float(value.as_str().unwrap_or_default())
+            .map(Value::from)
+            .unwrap_or(default)),
+        _ => Ok(default),
+    }
+}
+
+fn float_to_int(f: f64) -> Option<Value> {
+    if !f.is_finite() {
+        return None;
+    }
+    let t = f.trunc();
+    if t.abs() < 9.0e15 {
+        Some(Value::from(t as i64))
+    } else {
+        Some(Value::from(t as i128))
+    }
+}
+
+/// Python's `int(text, base)`: surrounding whitespace, a sign, `_` between digits, and for
+/// bases 2, 8 and 16 an optional `0b`/`0o`/`0x` prefix.
+fn parse_python_int(text: &str, base: u32) -> Option<Value> {
+    let t = text.trim();
+    let (negative, t) = match t.as_bytes().first()? {
+        b'-' => (true, &t[1..]),
+        b'+' => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let prefixes: &[&str] = match base {
+        16 => &["0x", "0X"],
+        8 => &["0o", "0O"],
+        2 => &["0b", "0B"],
+        _ => &[],
+    };
+    let t = prefixes.iter().find_map(|p| t.strip_prefix(p)).unwrap_or(t);
+    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+        return None;
+    }
+    let digits: String = t.chars().filter(|c| *c != '_').collect();
+    let n = i128::from_str_radix(&digits, base).ok()?;
+    let n = if negative { -n } else { n };
+    Some(i64::try_from(n).map(Value::from).unwrap_or(Value::from(n)))
+}
+
+/// Python's `float(text)`: whitespace, `_` between digits, `inf` and `nan` spellings.
+fn parse_python_float(text: &str) -> Option<f64> {
+    let t = text.trim();
+    if t.is_empty() || t.starts_with('_') || t.ends_with('_') || t.contains("__") {
+        return None;
+    }
+    let cleaned: String = t.chars().filter(|c| *c != '_').collect();
+    let lower = cleaned.to_ascii_lowercase();
+    let unsigned = lower.trim_start_matches(['+', '-']);
+    if matches!(unsigned, "inf" | "infinity" | "nan") {
+        return lower.parse().ok();
+    }
+    if unsigned
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | '+' | '-'))
+    {
+        cleaned.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Python rejects integer literals with leading zeros (`{{ 007 }}` is a syntax error in
+/// Jinja2); minijinja reads them as decimal. Finds the first one, if any.
+fn zero_padded_integer(source: &str) -> Option<minijinja::Error> {
+    use minijinja::machinery::{tokenize, Token};
+    for token in tokenize(source, false, Default::default()) {
+        let Ok((Token::Int(_) | Token::Int128(_), span)) = token else {
+            continue;
+        };
+        let text = source.get(span.start_offset as usize..span.end_offset as usize)?;
+        if text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Some(minijinja::Error::new(
+                minijinja::ErrorKind::SyntaxError,
+                format!("leading zeros in an integer literal ({text}) are not allowed"),
+            ));
+        }
+    }
+    None
+}
+
+/// Python's `'%s rows' % count` (`%`-formatting of a string literal), which minijinja's `%`
+/// does not do: rewritten to minijinja's printf-style `'%s rows' | format(count)` before
+/// compiling. A parenthesised tuple on the right gives the arguments (`'%s-%s' % (a, b)`).
+/// Returns `None` when there is nothing to rewrite.
+fn rewrite_percent_format(source: &str) -> Option<String> {
+    use minijinja::machinery::{tokenize, Span, Token};
+    let mut text = source.to_string();
+    let mut changed = false;
+    // Each pass rewrites the first occurrence; a template has few.
+    for _ in 0..64 {
+        let tokens: Vec<(Token<'_>, Span)> = tokenize(&text, false, Default::default())
+            .collect::<std::result::Result<_, _>>()
+            .ok()?;
+        let start = |t: &(Token<'_>, Span)| t.1.start_offset as usize;
+        let end = |t: &(Token<'_>, Span)| t.1.end_offset as usize;
+        // Index of the token closing the bracket opened at `i`.
+        let closing = |i: usize| -> Option<usize> {
+            let mut depth = 0usize;
+            for (k, (token, _)) in tokens.iter().enumerate().skip(i) {
+                match token {
+                    Token::ParenOpen | Token::BracketOpen | Token::BraceOpen => depth += 1,
+                    Token::ParenClose | Token::BracketClose | Token::BraceClose => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(k);
+                        }
+                    }
+                    Token::VariableEnd | Token::BlockEnd => return None,
+                    _ => {}
+                }
+            }
+            None
+        };
+        let found = tokens.windows(2).position(|w| {
+            matches!(w[0].0, Token::Str(_) | Token::String(_)) && matches!(w[1].0, Token::Mod)
+        });
+        let Some(i) = found else { break };
+        let percent = i + 1;
+        let mut j = percent + 1;
+        while matches!(
+            tokens.get(j).map(|t| &t.0),
+            Some(Token::Minus | Token::Plus)
+        ) {
+            j += 1;
+        }
+        let first = j;
+        let mut last = match tokens.get(j)?.0 {
+            Token::ParenOpen | Token::BracketOpen | Token::BraceOpen => closing(j)?,
+            Token::Ident(_)
+            | Token::Str(_)
+            | Token::String(_)
+            | Token::Int(_)
+            | Token::Int128(_)
+            | Token::Float(_) => j,
+            _ => return None,
+        };
+        let tuple = matches!(tokens[first].0, Token::ParenOpen)
+            && tokens[first + 1..last]
+                .iter()
+                .scan(0i32, |depth, (t, _)| {
+                    match t {
+                        Token::ParenOpen | Token::BracketOpen | Token::BraceOpen => *depth += 1,
+                        Token::ParenClose | Token::BracketClose | Token::BraceClose => *depth -= 1,
+                        _ => {}
+                    }
+                    Some(*depth == 0 && matches!(t, Token::Comma))
+                })
+                .any(|top_level_comma| top_level_comma);
+        let mut postfix = false;
+        loop {
+            match tokens.get(last + 1).map(|t| &t.0) {
+                Some(Token::Dot)
+                    if matches!(tokens.get(last + 2).map(|t| &t.0), Some(Token::Ident(_))) =>
+                {
+                    last += 2
+                }
+                Some(Token::BracketOpen | Token::ParenOpen) => last = closing(last + 1)?,
+                Some(Token::Pipe)
+                    if matches!(tokens.get(last + 2).map(|t| &t.0), Some(Token::Ident(_))) =>
+                {
+                    last += 2;
+                    if matches!(tokens.get(last + 1).map(|t| &t.0), Some(Token::ParenOpen)) {
+                        last = closing(last + 1)?;
+                    }
+                }
+                _ => break,
+            }
+            postfix = true;
+        }
+        let args = if tuple && !postfix {
+            text[end(&tokens[first])..start(&tokens[last])].to_string()
+        } else {
+            text[start(&tokens[j.min(first)])..end(&tokens[last])].to_string()
+        };
+        let args = if first > percent + 1 {
+            // Keep a leading sign: `'%d' % -x`.
+            format!(
+                "{}{args}",
+                &text[start(&tokens[percent + 1])..start(&tokens[first])]
+            )
+        } else {
+            args
+        };
+        let rewritten = format!(
+            "{}| format({args}){}",
+            &text[..start(&tokens[percent])],
+            &text[end(&tokens[last])..]
+        );
+        text = rewritten;
+        changed = true;
+    }
+    changed.then_some(text)
 }
 
 /// The most items `range()` produces, as minijinja's own `range` allows.
@@ -283,7 +562,15 @@ pub fn compile(source: &str, limits: &Limits) -> Arc<Compiled> {
     })
 }
 
-fn compile_new(engine: &mut Engine, source: &str) -> Compiled {
+fn compile_new(engine: &mut Engine, original: &str) -> Compiled {
+    // Jinja2 reads every line ending of a template as "\n".
+    let normalized;
+    let source = if original.contains('\r') {
+        normalized = original.replace("\r\n", "\n").replace('\r', "\n");
+        normalized.as_str()
+    } else {
+        original
+    };
     let trimmed = source.trim();
     let expression_like = path::expression_tag(trimmed).is_some();
     let (text, offset, suffix) = if expression_like {
@@ -296,9 +583,13 @@ fn compile_new(engine: &mut Engine, source: &str) -> Compiled {
     engine.next_id += 1;
     let name = format!("noetl_vars#{}", engine.next_id);
     let env = Arc::make_mut(&mut engine.env);
-    let body = env
-        .add_template_owned(name.clone(), text.to_string())
-        .map(|()| name.clone());
+    let compiled_text = rewrite_percent_format(text).unwrap_or_else(|| text.to_string());
+    let body = match zero_padded_integer(text) {
+        Some(err) => Err(err),
+        None => env
+            .add_template_owned(name.clone(), compiled_text)
+            .map(|()| name.clone()),
+    };
     let form = match (expression_like, path::parse(trimmed)) {
         (true, Some(p)) => Form::Path(p),
         (true, None) => Form::Expression,

@@ -770,3 +770,85 @@ fn range_behaves_like_jinja2s() {
     );
     assert_eq!(ok("{{ range(100000) | length }}", "{}"), "100000");
 }
+
+#[test]
+fn int_and_float_filters_behave_like_jinja2s() {
+    assert_eq!(ok("{{ 'abc' | int }}", "{}"), "0");
+    assert_eq!(ok("{{ 'abc' | int(7) }}", "{}"), "7");
+    assert_eq!(ok("{{ '3.7' | int }}", "{}"), "3");
+    assert_eq!(ok("{{ ' 42 ' | int }}", "{}"), "42");
+    assert_eq!(ok("{{ '1_000' | int }}", "{}"), "1000");
+    assert_eq!(ok("{{ '0x1A' | int }}", "{}"), "0");
+    assert_eq!(ok("{{ '0x1A' | int(base=16) }}", "{}"), "26");
+    assert_eq!(ok("{{ none | int }}", "{}"), "0");
+    assert_eq!(ok("{{ true | int }}", "{}"), "1");
+    assert_eq!(ok("{{ -3.9 | int }}", "{}"), "-3");
+    assert_eq!(
+        ok("{{ '12345678901234567890123' | int }}", "{}"),
+        "12345678901234567890123"
+    );
+    assert_eq!(ok("{{ 'n/a' | float }}", "{}"), "0.0");
+    assert_eq!(ok("{{ '2.5' | float }}", "{}"), "2.5");
+    assert_eq!(ok("{{ 3 | float }}", "{}"), "3.0");
+    assert_eq!(
+        err("{{ vars.nope | int }}", "{}").kind,
+        ErrorKind::Undefined
+    );
+}
+
+#[test]
+fn strings_and_dicts_are_sequences_as_in_jinja2() {
+    assert_eq!(
+        ok(
+            "{{ ['abc' is sequence, {} is sequence, [] is sequence, 1 is sequence] }}",
+            "{}"
+        ),
+        "[true, true, true, false]"
+    );
+}
+
+#[test]
+fn line_endings_are_normalized_like_jinja2() {
+    assert_eq!(ok("a\r\nb={{ 1 }}\r\n", "{}"), r#""a\nb=1""#);
+}
+
+#[test]
+fn zero_padded_integer_literals_are_syntax_errors_as_in_python() {
+    assert_eq!(err("{{ 007 }}", "{}").kind, ErrorKind::TemplateSyntax);
+    assert_eq!(ok("{{ 0 }}", "{}"), "0");
+    assert_eq!(ok("{{ 10 + 0.5 }}", "{}"), "10.5");
+    assert_eq!(ok("{{ '007' }}", "{}"), r#""007""#);
+}
+
+#[test]
+fn python_percent_formatting_of_string_literals_works() {
+    assert_eq!(
+        ok("{{ '%s rows' % result.count }}", r#"{"count": 4}"#),
+        r#""4 rows""#
+    );
+    assert_eq!(
+        ok("{{ '%.2f' % result.price }}", r#"{"price": 3.14159}"#),
+        r#""3.14""#
+    );
+    assert_eq!(
+        ok(
+            "{{ '%s-%s' % (result.a, result.b) }}",
+            r#"{"a": 1, "b": 2}"#
+        ),
+        r#""1-2""#
+    );
+    assert_eq!(ok("{{ '%d%%' % 50 }}", "{}"), r#""50%""#);
+    assert_eq!(ok("{{ '%05d' % result.n }}", r#"{"n": 42}"#), r#""00042""#);
+    assert_eq!(
+        ok("{{ '%s' % result.name | upper }}", r#"{"name": "ada"}"#),
+        r#""ADA""#
+    );
+    assert_eq!(
+        ok("id={{ 'x%sy' % result.items[0] }}!", r#"{"items": [7]}"#),
+        r#""id=x7y!""#
+    );
+    assert_eq!(ok("{{ 'a' ~ '%s' % 1 ~ 'b' }}", "{}"), r#""a1b""#);
+    // Not a string literal on the left: the ordinary remainder.
+    assert_eq!(ok("{{ 7 % 3 }}", "{}"), "1");
+    assert_eq!(ok("{{ result.n % 5 }}", r#"{"n": 42}"#), "2");
+}
