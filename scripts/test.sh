@@ -45,6 +45,10 @@ run_suite "SQL tests (pg_regress: tests/sql vs tests/expected)" scripts/regress.
 run_suite "corpus: real NoETL templates against Jinja2 3.1's answers" tests/corpus.sh
 run_suite "concurrency (pgbench, 8 sessions)" tests/concurrency.sh
 run_suite "pg_dump / pg_restore round trip" tests/dump_restore.sh
+run_suite "upgrades from earlier versions" tests/upgrade.sh
+run_suite "change events to a LISTEN client" tests/notify.sh
+run_suite "memory over 100,000 calls" tests/memory.sh
+run_suite "faults: SIGKILL, immediate shutdown, cancel (own cluster)" tests/faults.sh
 
 step "server log: no backend terminated by a signal"
 crashes=$(cluster_crashes)

@@ -121,3 +121,55 @@ pub static PURGE_EXECUTION: Query = Query {
           SELECT pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) FROM gone",
     args: &[INT8, INTERVAL],
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every statement of a per-execution function touches exactly one execution, `$1`: each
+    /// reference to a table is filtered on `execution_id = $1` or inserts `$1` as it. This is
+    /// what lets a distributed setup (Citus) send each call to the shard holding that
+    /// execution; `tests/sql/single_execution.sql` checks the same from the outside.
+    #[test]
+    fn per_execution_statements_touch_execution_one_only() {
+        let per_execution = [
+            &UPSERT_ONE,
+            &UPSERT_MANY,
+            &TRACKED_READ,
+            &READ_SOME,
+            &READ_ALL,
+            &NAMES,
+            &DELETE_ONE,
+            &DELETE_ALL,
+            &HISTORY_INSERT,
+            &PURGE_EXECUTION,
+        ];
+        for q in per_execution {
+            assert_eq!(
+                q.args.first(),
+                Some(&INT8),
+                "{}: $1 must be the execution id",
+                q.name
+            );
+            let tables = q.sql.matches("noetl.transient").count();
+            let filters = q
+                .sql
+                .matches("execution_id OPERATOR(pg_catalog.=) $1")
+                .count();
+            let inserts = usize::from(
+                q.sql.starts_with("INSERT")
+                    && (q.sql.contains("VALUES ($1,") || q.sql.contains("SELECT $1,")),
+            );
+            assert!(tables >= 1, "{}: touches no table", q.name);
+            assert_eq!(
+                filters + inserts,
+                tables,
+                "{}: every table reference must be confined to execution $1:\n{}",
+                q.name,
+                q.sql
+            );
+        }
+        // STALE_EXECUTIONS spans executions by design: it belongs to purge_stale, an
+        // operator function that is never delegated to a shard.
+    }
+}

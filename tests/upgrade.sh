@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Upgrades: from every earlier version shipped in sql/versions, ALTER EXTENSION noetl_vars
+# UPDATE must keep every row exactly and leave a schema identical to a fresh install of the
+# current version (tests/describe.sql). Uses the cluster in PGHOST/PGPORT.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/noetl_vars_upgrade.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+[ -z "${KEEP_UPGRADE_WORK:-}" ] || trap - EXIT
+quiet() { psql -X -q -d postgres -c "SET client_min_messages = warning" "$@"; }
+current=$(psql -X -At -d postgres -c "SELECT default_version FROM pg_available_extensions WHERE name = 'noetl_vars'")
+olds=$(psql -X -At -d postgres -c "SELECT version FROM pg_available_extension_versions WHERE name = 'noetl_vars' AND version <> '$current' ORDER BY version")
+[ -n "$olds" ] || { echo "FAIL upgrade: no earlier version is installed"; exit 1; }
+fail=0
+rows="SELECT execution_id, var_name, var_type, var_value::text, source_step, access_count, created_at, accessed_at FROM noetl.transient ORDER BY 1, 2"
+
+quiet -c "DROP DATABASE IF EXISTS noetl_vars_fresh" -c "CREATE DATABASE noetl_vars_fresh"
+psql -X -q -d noetl_vars_fresh -c "CREATE EXTENSION noetl_vars"
+psql -X -q -d noetl_vars_fresh -f "$here/describe.sql" >"$work/fresh.txt"
+
+for old in $olds; do
+    db=noetl_vars_from_${old//./_}
+    quiet -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" >/dev/null <<SQL
+CREATE EXTENSION noetl_vars VERSION '$old';
+SELECT noetl.set_vars(7205759403792793600, '{"big": 12345678901234567890123, "huge": 1e400, "s": "it''s", "n": null}', 'computed', 'prep');
+SELECT noetl.render_vars(7205759403792793600, 'fetch', '{"data": {"users": [{"id": 7}]}}', '{"uid": "{{ result.users[0].id }}", "n": "{{ vars.big }}"}');
+SELECT noetl.render_iteration(7205759403792793600, 'loop', '{"k": 1}', 0, 2, NULL, '{}');
+SELECT noetl.get_var(7205759403792793600, 'uid');
+SQL
+    psql -X -At -d "$db" -c "$rows" >"$work/$old.before"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$db" -c "ALTER EXTENSION noetl_vars UPDATE"
+    version=$(psql -X -At -d "$db" -c "SELECT extversion FROM pg_extension WHERE extname = 'noetl_vars'")
+    psql -X -At -d "$db" -c "$rows" >"$work/$old.after"
+    psql -X -q -d "$db" -f "$here/describe.sql" >"$work/$old.txt"
+    # The upgraded extension works, new features included.
+    works=$(psql -X -At -v ON_ERROR_STOP=1 -d "$db" <<'SQL' | tail -1
+SET noetl_vars.track_history = on;
+CREATE TEMP TABLE out AS
+    SELECT noetl.render_vars(7205759403792793600, 'after_upgrade', '{}', '{"sum": "{{ vars.uid + 1 }}"}')->>'sum' AS sum;
+SELECT sum || '/' || (SELECT count(*) FROM noetl.transient_history) FROM out;
+SQL
+)
+    quiet -c "DROP DATABASE $db"
+    if [ "$version" != "$current" ]; then echo "FAIL upgrade from $old: extversion is $version, not $current"; fail=1; fi
+    if [ "$(wc -l <"$work/$old.before")" -lt 8 ] || ! diff "$work/$old.before" "$work/$old.after"; then
+        echo "FAIL upgrade from $old: rows changed"; fail=1
+    else
+        echo "ok   upgrade $old -> $current kept all $(wc -l <"$work/$old.before") rows exactly"
+    fi
+    if diff -u "$work/fresh.txt" "$work/$old.txt" >"$work/$old.diff"; then
+        echo "ok   upgrade $old -> $current: schema identical to a fresh install ($(wc -l <"$work/fresh.txt") catalog facts)"
+    else
+        echo "FAIL upgrade $old -> $current: schema differs from a fresh install"; head -60 "$work/$old.diff"; fail=1
+    fi
+    if [ "$works" = "8/1" ]; then
+        echo "ok   upgrade $old -> $current: render_vars and history work afterwards"
+    else
+        echo "FAIL upgrade $old -> $current: after the upgrade got '$works', want '8/1'"; fail=1
+    fi
+done
+quiet -c "DROP DATABASE noetl_vars_fresh"
+exit $fail
