@@ -79,6 +79,8 @@ pub struct Compiled {
     body: std::result::Result<String, minijinja::Error>,
     /// Where the compiled text starts in `source` (it is trimmed for `Expression`).
     offset: usize,
+    /// The text minijinja compiled (trimmed, `%`-formatting rewritten): error spans refer to it.
+    compiled: String,
     /// What was trimmed off the end, re-added when an `Expression` turns out to be text.
     suffix: String,
 }
@@ -339,9 +341,13 @@ fn parse_python_float(text: &str) -> Option<f64> {
 fn zero_padded_integer(source: &str) -> Option<minijinja::Error> {
     use minijinja::machinery::{tokenize, Token};
     for token in tokenize(source, false, Default::default()) {
-        let Ok((Token::Int(_) | Token::Int128(_), span)) = token else {
-            continue;
+        // The tokenizer repeats an error forever; the compiler reports it.
+        let Ok((token, span)) = token else {
+            return None;
         };
+        if !matches!(token, Token::Int(_) | Token::Int128(_)) {
+            continue;
+        }
         let text = source.get(span.start_offset as usize..span.end_offset as usize)?;
         if text.len() > 1 && text.starts_with('0') && text.bytes().all(|b| b.is_ascii_digit()) {
             return Some(minijinja::Error::new(
@@ -587,7 +593,7 @@ fn compile_new(engine: &mut Engine, original: &str) -> Compiled {
     let body = match zero_padded_integer(text) {
         Some(err) => Err(err),
         None => env
-            .add_template_owned(name.clone(), compiled_text)
+            .add_template_owned(name.clone(), compiled_text.clone())
             .map(|()| name.clone()),
     };
     let form = match (expression_like, path::parse(trimmed)) {
@@ -616,6 +622,7 @@ fn compile_new(engine: &mut Engine, original: &str) -> Compiled {
         reads,
         body,
         offset,
+        compiled: compiled_text,
         suffix,
     }
 }
@@ -705,10 +712,7 @@ impl Compiled {
     /// An engine error, with the template shown and the failing spot marked.
     pub fn error(&self, err: &minijinja::Error) -> Error {
         let mut error = eval_error_ref(err);
-        let range = err
-            .range()
-            .map(|r| (r.start + self.offset)..(r.end + self.offset));
-        error.detail = Some(snippet(&self.source, range, err.line()));
+        error.detail = Some(snippet(&self.compiled, err.range(), err.line()));
         error
     }
 }
@@ -718,8 +722,16 @@ impl Compiled {
 /// whatever the client prints before the first line (psql prints `DETAIL:  `).
 pub fn snippet(source: &str, range: Option<std::ops::Range<usize>>, line: Option<usize>) -> String {
     const WIDTH: usize = 200;
-    let Some(range) = range.filter(|r| r.start <= source.len() && source.is_char_boundary(r.start))
-    else {
+    // Spans come from the engine; never trust them to fall on character boundaries.
+    let floor = |mut i: usize| {
+        i = i.min(source.len());
+        while !source.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let range = range.map(|r| floor(r.start)..floor(r.end.max(r.start)));
+    let Some(range) = range else {
         let line_no = line.unwrap_or(1).max(1);
         let text = source.lines().nth(line_no - 1).unwrap_or(source);
         return format!("in the template:\n{}", shorten(text, WIDTH));

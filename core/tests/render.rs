@@ -852,3 +852,33 @@ fn python_percent_formatting_of_string_literals_works() {
     assert_eq!(ok("{{ 7 % 3 }}", "{}"), "1");
     assert_eq!(ok("{{ result.n % 5 }}", r#"{"n": 42}"#), "2");
 }
+
+/// Found by the fuzzer: a template whose lexing fails used to make the zero-padded-literal
+/// check loop forever (the tokenizer repeats its error).
+#[test]
+fn a_lexing_error_is_a_syntax_error_not_a_hang() {
+    let t = "{{ output.data.rows[0].facility_mapping_id if (output.data.row_noetl_vars#270t(0) | int) > 0 else 1 }}";
+    assert_eq!(err(t, "{}").kind, ErrorKind::TemplateSyntax);
+    assert_eq!(
+        err("{{ 'unterminated }}", "{}").kind,
+        ErrorKind::TemplateSyntax
+    );
+    assert_eq!(err("{{ a ` b }}", "{}").kind, ErrorKind::TemplateSyntax);
+}
+
+/// Found by the fuzzer: error spans refer to the text the engine compiled, which may differ
+/// from the template as written (trimmed, `%`-formatting rewritten, line endings), and must
+/// never be cut inside a character.
+#[test]
+fn error_spans_never_cut_characters() {
+    for t in [
+        "{{ 'ͅ' % (1 + ) }}",
+        "  {{ 'é' % x.y | }}",
+        "{{ 'ää' %}}",
+        "\r\n{{ 'ü' % ( }}\r\n",
+        "{{ ؄ }}",
+    ] {
+        let e = err(t, "{}");
+        assert!(e.detail.is_some(), "{t}: {e:?}");
+    }
+}

@@ -1,0 +1,201 @@
+"""Writes BENCHMARKS.md and the plot from the results of bench/run.py."""
+
+import datetime
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def fmt(x, digits=0):
+    return f"{x:,.{digits}f}"
+
+
+def cell(s, digits=0):
+    """A measurement as 'median (min-max)'."""
+    return f"{fmt(s['median'], digits)} ({fmt(s['min'], digits)}–{fmt(s['max'], digits)})"
+
+
+def verdict(ok):
+    return "**met**" if ok else "**not met**"
+
+
+def write(results, out_path, plot_path):
+    env = results["environment"]
+    t = results["typical"]
+    lines = []
+    w = lines.append
+    w("# Benchmarks")
+    w("")
+    w("What `noetl_vars` costs and what it saves, measured by `./scripts/bench.sh` "
+      f"on {datetime.date.today().isoformat()} (a run took {results['seconds'] / 60:.0f} minutes). "
+      "Every number is the median of repeated runs, with the spread (min–max) in parentheses; "
+      "ratios compare medians measured in the same run. Nothing here is asserted by a test.")
+    w("")
+    w(f"![benchmarks]({os.path.relpath(plot_path, os.path.dirname(os.path.abspath(out_path)))})")
+    w("")
+    w("## Machine and settings")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w(f"| CPU | {env['cpu']}, {env['cores']} cores |")
+    w(f"| memory | {env['memory']} |")
+    w(f"| kernel | {env['kernel']} |")
+    w(f"| PostgreSQL | {env['postgresql']} (throwaway cluster, `fsync = {env['settings'].get('fsync')}`, `shared_buffers = {env['settings'].get('shared_buffers')}` × 8 kB) |")
+    w(f"| noetl_vars | {env['noetl_vars']} (release build), `template_fuel = {env['settings'].get('noetl_vars.template_fuel')}` |")
+    w(f"| baseline A | Python {env['python']}, Jinja2 {env['jinja2']}, psycopg {env['psycopg']} |")
+    w(f"| repetitions | {env['runs']} runs per measurement; pgbench runs of {env['duration']} s (`-M prepared`); "
+      f"{env['python_steps']} steps per Python client; {env['loop_calls']} calls per in-server measurement |")
+    w("")
+    w("## The typical step")
+    w("")
+    w("A 5-variable block over a ~1 KB result: a path, a filter, a conditional, an increment and a "
+      "text template (`bench/workloads.py`). Throughput in steps per second:")
+    w("")
+    w("- **noetl_vars**: `SELECT noetl.render_vars(…)`, one call per step (pgbench custom script);")
+    w("- **A, server-side path**: read the variables, render with Jinja2 in Python (compiled templates "
+      "cached), one autocommitted `INSERT … ON CONFLICT` per variable over psycopg (`bench/baseline_a.py`);")
+    w("- **B1, floor**: the step's values precomputed, written by one `INSERT … SELECT … FROM jsonb_each(…) ON CONFLICT`;")
+    w("- **B2, floor**: the same values extracted from the result with native `->` operators and the "
+      "increment read from the table, in one plain statement.")
+    w("")
+    w("| synchronous_commit | clients | noetl_vars | A | B1 | B2 | noetl_vars / A |")
+    w("|---|---|---|---|---|---|---|")
+    for sync in ("on", "off"):
+        for c in (1, 2, 8):
+            row = t[f"sync_{sync}_c{c}"]
+            ratio = row["render_vars"]["median"] / row["baseline_a"]["median"]
+            w(f"| {sync} | {c} | {cell(row['render_vars'])} | {cell(row['baseline_a'])} | "
+              f"{cell(row['baseline_b_precomputed'])} | {cell(row['baseline_b_native'])} | {ratio:.1f}× |")
+    py = t["python_client_c1_sync_off"]
+    w("")
+    w(f"Driven by the same Python client as baseline A (one connection, `synchronous_commit = off`): "
+      f"noetl_vars {cell(py['render_vars'])} steps/s against A {cell(py['baseline_a'])}, "
+      f"{py['render_vars']['median'] / py['baseline_a']['median']:.1f}×.")
+    w("")
+
+    s = results["scaling"]
+    w("## Scaling")
+    w("")
+    w("Per-call time in µs, measured inside the server (a procedure calling the function and "
+      "committing after each call, `synchronous_commit = off`), so that only the work itself is timed.")
+    w("")
+    w("A block reading three fields of a result of growing size. *Text round trip* is what merely "
+      "converting the whole result to text costs, the first half of a serde-based conversion:")
+    w("")
+    w("| result | noetl_vars | B2 (native `->`) | text round trip alone |")
+    w("|---|---|---|---|")
+    for label, row in s["result_size"].items():
+        w(f"| {label} | {cell(row['render_vars'], 1)} | {cell(row['baseline_b_native'], 1)} | {cell(row['text_round_trip'], 1)} |")
+    w("")
+    w("A read-modify-write block (`counter: {{ vars.counter | default(0) + 1 }}`, plus one more "
+      "variable read) on an execution holding more and more variables:")
+    w("")
+    w("| variables | noetl_vars | B2 (plain SQL) |")
+    w("|---|---|---|")
+    for n, row in s["variables"].items():
+        w(f"| {int(n):,} | {cell(row['render_vars'], 1)} | {cell(row['baseline_b_native'], 1)} |")
+    big = results["big_table"]
+    w("")
+    w(f"The typical step on an execution with 100 variables, in a table of 100 rows and then of "
+      f"{big['rows']:,} rows across 10,000 executions: {cell(big['small_table'], 1)} µs and "
+      f"{cell(big['million_rows'], 1)} µs per call.")
+    w("")
+
+    st = results["store"]
+    w("## The store")
+    w("")
+    w("One client, calls per second (pgbench, `-M prepared`). `get_var` and `vars_get` are tracked "
+      "reads: each one is an `UPDATE` and a commit, where the primary-key `SELECT` commits nothing.")
+    w("")
+    w("| synchronous_commit | get_var | vars_get | primary-key SELECT | set_vars, 10 variables | B1, 10 variables |")
+    w("|---|---|---|---|---|---|")
+    for sync in ("on", "off"):
+        row = st[f"sync_{sync}"]
+        w(f"| {sync} | {cell(row['get_var'])} | {cell(row['vars_get'])} | {cell(row['pk_select'])} | "
+          f"{cell(row['set_vars_10'])} | {cell(row['baseline_b_set_10'])} |")
+    w("")
+    it = results["iterations"]
+    w("## Iterations")
+    w("")
+    w(f"`render_iteration` for a 1,000-item iteration (each item its own transaction, all counting the "
+      f"same `{{step}}_count`): {cell(it['c1'])} items/s sequentially, {cell(it['c8'])} items/s with 8 "
+      "concurrent workers (which serialize on the count, by design: every one of the 1,000 is counted).")
+    w("")
+    h = results["history"]
+    w("## History")
+    w("")
+    w(f"The typical step with `noetl_vars.track_history` off and on (one client, "
+      f"`synchronous_commit = off`): {cell(h['off'])} and {cell(h['on'])} steps/s, a cost of "
+      f"{(1 - h['on']['median'] / h['off']['median']) * 100:.0f}%.")
+    w("")
+
+    # Targets.
+    w("## Targets")
+    w("")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    worst_a = min(t[f"sync_{sync}_c{c}"]["render_vars"]["median"] / t[f"sync_{sync}_c{c}"]["baseline_a"]["median"]
+                  for sync in ("on", "off") for c in (1, 2, 8))
+    w(f"| typical step: ≥ 5× the throughput of baseline A | {worst_a:.1f}× at worst (all rows above) | {verdict(worst_a >= 5)} |")
+    for sync in ("on", "off"):
+        row = t[f"sync_{sync}_c1"]
+        for b, name in (("baseline_b_precomputed", "B1"), ("baseline_b_native", "B2")):
+            r = row[b]["median"] / row["render_vars"]["median"]
+            w(f"| typical step: per-call time within 1.5× of {name} (1 client, sync {sync}) | {r:.2f}× | {verdict(r <= 1.5)} |")
+    sizes = [row["render_vars"]["median"] for row in s["result_size"].values()]
+    r = max(sizes) / min(sizes)
+    w(f"| per-call time flat (±25%) from a 1 KB to a 1 MB result | {r:.2f}× from the fastest to the slowest | {verdict(r <= 1.25)} |")
+    counts = [row["render_vars"]["median"] for row in s["variables"].values()]
+    r = max(counts) / min(counts)
+    w(f"| per-call time flat (±25%) from 10 to 10,000 variables | {r:.2f}× from the fastest to the slowest | {verdict(r <= 1.25)} |")
+    for sync in ("on", "off"):
+        row = st[f"sync_{sync}"]
+        r = row["pk_select"]["median"] / row["get_var"]["median"]
+        w(f"| tracked `get_var` within 2× of a primary-key SELECT (sync {sync}) | {r:.2f}× | {verdict(r <= 2)} |")
+    w("")
+    with open(out_path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    plot(results, plot_path)
+
+
+def plot(results, path):
+    t = results["typical"]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.8))
+
+    ax = axes[0]
+    names = ["noetl_vars", "A (server)", "B1 (floor)", "B2 (floor)"]
+    keys = ["render_vars", "baseline_a", "baseline_b_precomputed", "baseline_b_native"]
+    xs = range(3)
+    width = 0.2
+    for i, (name, key) in enumerate(zip(names, keys)):
+        ys = [t[f"sync_off_c{c}"][key]["median"] for c in (1, 2, 8)]
+        ax.bar([x + i * width for x in xs], ys, width, label=name)
+    ax.set_xticks([x + 1.5 * width for x in xs], ["1 client", "2 clients", "8 clients"])
+    ax.set_ylabel("steps per second")
+    ax.set_title("Typical step throughput (synchronous_commit off)")
+    ax.legend()
+
+    s = results["scaling"]
+    ax = axes[1]
+    labels = list(s["result_size"].keys())
+    for key, name in (("render_vars", "noetl_vars"), ("baseline_b_native", "B2 (native ->)"), ("text_round_trip", "text round trip alone")):
+        ax.plot(labels, [s["result_size"][l][key]["median"] for l in labels], marker="o", label=name)
+    ax.set_yscale("log")
+    ax.set_ylabel("µs per call (log)")
+    ax.set_title("Block reading 3 fields vs result size")
+    ax.legend()
+
+    ax = axes[2]
+    labels = list(s["variables"].keys())
+    for key, name in (("render_vars", "noetl_vars"), ("baseline_b_native", "B2 (plain SQL)")):
+        ax.plot([f"{int(l):,}" for l in labels], [s["variables"][l][key]["median"] for l in labels], marker="o", label=name)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("µs per call")
+    ax.set_title("Read-modify-write vs variables in the execution")
+    ax.legend()
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)

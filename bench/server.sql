@@ -1,0 +1,122 @@
+-- In-server measurements for bench/run.py: procedures that time N calls, committing after
+-- each one (as a NoETL step commits), so neither client round trips nor version chains inside
+-- one long transaction distort the per-call time. The result of the last measurement is in
+-- bench_last.per_call_us.
+
+CREATE TABLE IF NOT EXISTS bench_results (label text PRIMARY KEY, r jsonb NOT NULL);
+CREATE TABLE IF NOT EXISTS bench_last (per_call_us float8);
+
+CREATE OR REPLACE PROCEDURE bench_record(started timestamptz, calls int) LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM bench_last;
+    INSERT INTO bench_last VALUES (extract(epoch FROM clock_timestamp() - started) * 1e6 / calls);
+END
+$$;
+
+-- Per-call time of a block reading three fields of a result of the given size.
+CREATE OR REPLACE PROCEDURE bench_result_size(kind text, size_label text, calls int) LANGUAGE plpgsql AS $$
+DECLARE
+    r jsonb;
+    cfg jsonb := '{"first_id": "{{ result.rows[0].id }}", "last_id": "{{ result.rows[-1].id }}", "total": "{{ result.total }}"}';
+    started timestamptz;
+BEGIN
+    -- Fetched and decompressed once, as an argument arrives in memory.
+    SELECT b.r || '{}' INTO r FROM bench_results b WHERE b.label = size_label;
+    started := clock_timestamp();
+    FOR i IN 1..calls LOOP
+        IF kind = 'render_vars' THEN
+            PERFORM noetl.render_vars(1000000 + i, 'scale', r, cfg);
+        ELSIF kind = 'baseline_b_native' THEN
+            INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step)
+            SELECT 2000000 + i, e.key, 'step_result', e.value, 'scale'
+            FROM jsonb_each(jsonb_build_object('first_id', r->'data'->'rows'->0->'id',
+                                               'last_id', r->'data'->'rows'->-1->'id',
+                                               'total', r->'data'->'total')) AS e
+            ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
+                var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now();
+        ELSE
+            -- What converting the whole result to text (as a serde round trip does) costs alone.
+            PERFORM length(r::text);
+        END IF;
+        COMMIT;
+    END LOOP;
+    CALL bench_record(started, calls);
+    DELETE FROM noetl.transient WHERE execution_id BETWEEN 1000000 AND 2999999;
+    COMMIT;
+END
+$$;
+
+-- Execution 3000000 with n variables v0 .. v(n-1).
+CREATE OR REPLACE PROCEDURE bench_fill_execution(n int) LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM noetl.cleanup_execution(3000000);
+    PERFORM noetl.set_vars(3000000, (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(0, n - 1) g));
+    COMMIT;
+END
+$$;
+
+-- Per-call time of a read-modify-write block on execution 3000000 (whatever it holds).
+CREATE OR REPLACE PROCEDURE bench_variables(kind text, n int, calls int) LANGUAGE plpgsql AS $$
+DECLARE
+    cfg jsonb := '{"counter": "{{ vars.counter | default(0) + 1 }}", "seen": "{{ vars.v5 }}"}';
+    started timestamptz := clock_timestamp();
+BEGIN
+    FOR i IN 1..calls LOOP
+        IF kind = 'render_vars' THEN
+            PERFORM noetl.render_vars(3000000, 'scale', '{}', cfg);
+        ELSE
+            INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step)
+            SELECT 3000000, e.key, 'step_result', e.value, 'scale'
+            FROM jsonb_each(jsonb_build_object(
+                'counter', coalesce((SELECT var_value::int FROM noetl.transient
+                                     WHERE execution_id = 3000000 AND var_name = 'counter'), 0) + 1,
+                'seen', (SELECT var_value FROM noetl.transient WHERE execution_id = 3000000 AND var_name = 'v5'))) AS e
+            ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
+                var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now();
+        END IF;
+        COMMIT;
+    END LOOP;
+    CALL bench_record(started, calls);
+    COMMIT;
+END
+$$;
+
+-- The typical step, repeated on execution 5 (which holds 100 variables).
+CREATE OR REPLACE PROCEDURE bench_typical(kind text, unused int, calls int) LANGUAGE plpgsql AS $$
+DECLARE
+    result jsonb := '{"status": "ok", "data": {"users": [{"id": 1000, "email": "user0@example.com", "name": "User Number 0", "roles": ["reader"], "active": false}, {"id": 1001, "email": "user1@example.com", "name": "User Number 1", "roles": ["reader", "writer"], "active": true}, {"id": 1002, "email": "user2@example.com", "name": "User Number 2", "roles": ["reader"], "active": true}, {"id": 1003, "email": "user3@example.com", "name": "User Number 3", "roles": ["reader", "writer"], "active": false}, {"id": 1004, "email": "user4@example.com", "name": "User Number 4", "roles": ["reader"], "active": true}, {"id": 1005, "email": "user5@example.com", "name": "User Number 5", "roles": ["reader", "writer"], "active": true}, {"id": 1006, "email": "user6@example.com", "name": "User Number 6", "roles": ["reader"], "active": false}], "total": 7, "next": null}}';
+    cfg jsonb := '{"first_user_id": "{{ result.users[0].id }}", "user_count": "{{ result.users | length }}", "status_label": "{{ ''done'' if this.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}';
+    started timestamptz;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM noetl.transient WHERE execution_id = 5) THEN
+        PERFORM noetl.set_vars(5, (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(0, 99) g));
+        COMMIT;
+    END IF;
+    started := clock_timestamp();
+    FOR i IN 1..calls LOOP
+        PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, '{"workload": {"api_base": "https://api.example.com"}}');
+        COMMIT;
+    END LOOP;
+    CALL bench_record(started, calls);
+    COMMIT;
+END
+$$;
+
+-- noetl.transient with `total` rows spread over `executions` executions (1 .. executions).
+CREATE OR REPLACE PROCEDURE bench_fill_table(total int, executions int) LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO noetl.transient (execution_id, var_name, var_type, var_value, source_step)
+    SELECT 1 + g % executions, 'v' || (g / executions), 'step_result', to_jsonb(g), 'fill'
+    FROM generate_series(0, total - 1) g
+    ON CONFLICT DO NOTHING;
+    COMMIT;
+    ANALYZE noetl.transient;
+END
+$$;
+
+CREATE OR REPLACE PROCEDURE bench_empty_table() LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE noetl.transient;
+    COMMIT;
+END
+$$;

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The benchmark suite: builds and installs the release build, starts a throwaway PostgreSQL 15
+# cluster with durable commits (fsync on), runs bench/run.py (noetl_vars against the NoETL
+# server's path and against plain SQL) and writes BENCHMARKS.md, bench/benchmarks.png and
+# bench/results.json. About 20 minutes; `./scripts/bench.sh --runs 2 --duration 2` is quicker.
+# Needs root or sudo, like the other commands.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
+export PATH="$(dirname "$PG_CONFIG"):$PATH"
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+./scripts/setup.sh
+venv=${BENCH_VENV:-$HOME/.cache/noetl_vars/bench-venv}
+if [ ! -x "$venv/bin/python" ]; then
+    say "creating the Python environment of baseline A in $venv"
+    /usr/bin/python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q --disable-pip-version-check 'psycopg[binary]>=3.1,<4' 'jinja2>=3.1,<3.2' 'matplotlib>=3.6,<4'
+
+say "installing the release build"
+./scripts/install.sh 2>&1 | grep -E "Finished|installed into|error" || true
+
+source scripts/cluster.sh
+dir=$(mktemp -d /tmp/noetl_vars_bench.XXXXXX)
+trap 'cluster_stop; rm -rf "$dir"' EXIT
+say "starting a throwaway cluster in $dir"
+cluster_start "$dir" "fsync = on" "shared_buffers = 256MB" "max_wal_size = 4GB" "checkpoint_timeout = 30min"
+
+say "running the benchmarks"
+(cd bench && "$venv/bin/python" run.py --out ../BENCHMARKS.md --plot benchmarks.png --json results.json "$@")
+crashes=$(cluster_crashes)
+[ -z "$crashes" ] || { echo "$crashes"; exit 1; }
+say "wrote BENCHMARKS.md, bench/benchmarks.png and bench/results.json"
