@@ -193,10 +193,9 @@ fn render(
     let mut kept = Vec::with_capacity(stored.len());
     for (name, var_type, value) in &stored {
         let datum = jsonb::build(value);
-        if let Err(err) = check_size(
-            &datum,
-            &format!("step {}, variable {}", quote(step), quote(name)),
-        ) {
+        if let Err(err) = check_size(&datum, || {
+            format!("step {}, variable {}", quote(step), quote(name))
+        }) {
             if skip && *var_type == VarType::StepResult {
                 errors::warn(&skipping(err));
                 continue;

@@ -58,7 +58,15 @@ fn plan(query: &'static Query) -> pg_sys::SPIPlanPtr {
     let sql = CString::new(query.sql).unwrap_or_default();
     let mut types: Vec<pg_sys::Oid> = query.args.to_vec();
     unsafe {
-        let plan = pg_sys::SPI_prepare(sql.as_ptr(), types.len() as i32, types.as_mut_ptr());
+        // Every statement is a point lookup or write by primary key: the generic plan is the
+        // right one, and forcing it spares re-planning on every call (with array parameters
+        // the plan cache would otherwise keep choosing custom plans).
+        let plan = pg_sys::SPI_prepare_cursor(
+            sql.as_ptr(),
+            types.len() as i32,
+            types.as_mut_ptr(),
+            pg_sys::CURSOR_OPT_GENERIC_PLAN as i32,
+        );
         if plan.is_null() {
             pgrx::error!(
                 "noetl_vars: could not prepare internal query {}",

@@ -22,14 +22,17 @@ pub fn execution(execution_id: Option<i64>) -> i64 {
         .or_raise()
 }
 
-/// Refuses a value larger than `noetl_vars.max_value_bytes`.
-pub fn check_size(value: &PgJsonb, what: &str) -> Result<(), Error> {
+/// Refuses a value larger than `noetl_vars.max_value_bytes`; `what` names it in the error.
+pub fn check_size(value: &PgJsonb, what: impl FnOnce() -> String) -> Result<(), Error> {
     let limit = guc::max_value_bytes();
     let size = value.size();
     if size > limit {
         return Err(Error::new(
             ErrorKind::ValueTooLarge,
-            format!("{what} is {size} bytes, more than noetl_vars.max_value_bytes ({limit})"),
+            format!(
+                "{} is {size} bytes, more than noetl_vars.max_value_bytes ({limit})",
+                what()
+            ),
         )
         .with_hint("store less, or raise noetl_vars.max_value_bytes"));
     }
@@ -63,7 +66,7 @@ fn set_var(
         })
         .or_raise();
     let var_type = VarType::parse(var_type).or_raise();
-    check_size(&value, &format!("the value of {}", quote(name))).or_raise();
+    check_size(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
     let _locks = lock_names(execution_id, [name]);
     table::upsert_one(
@@ -141,7 +144,7 @@ fn set_vars(
             .or_raise();
         let Some(value) = doc.get(name) else { continue };
         let value = jsonb::build(&OutValue::Doc(value));
-        check_size(&value, &format!("the value of {}", quote(name))).or_raise();
+        check_size(&value, || format!("the value of {}", quote(name))).or_raise();
         writes.push(Write {
             name,
             var_type: var_type.as_str(),
