@@ -98,6 +98,8 @@ impl IntoDatum for PgJsonb {
 }
 
 unsafe impl<'fcx> ArgAbi<'fcx> for PgJsonb {
+    // pgrx calls this only for arguments declared without `Option`, i.e. of STRICT functions,
+    // where PostgreSQL never passes NULL; every jsonb argument here is an `Option`.
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         unsafe {
@@ -447,6 +449,52 @@ fn owned(doc: &DocRef) -> OutValue {
                 .collect(),
         ),
     }
+}
+
+/// An upper bound of the size `build(out)` would have, in bytes, computed without building
+/// it: exact for containers copied from a document (their byte length is known), generous
+/// for the rest (every element is given its entry, header and alignment).
+pub fn size_bound(out: &OutValue) -> usize {
+    const ELEMENT: usize = 16;
+    let header = pg_sys::VARHDRSZ + 8;
+    fn inner(out: &OutValue) -> usize {
+        match out {
+            OutValue::Null | OutValue::Bool(_) => ELEMENT,
+            OutValue::Int(_) | OutValue::Float(_) => ELEMENT + 32,
+            OutValue::BigInt(s) => ELEMENT + 16 + s.len(),
+            OutValue::String(s) => ELEMENT + s.len(),
+            OutValue::Array(items) => ELEMENT + items.iter().map(inner).sum::<usize>(),
+            OutValue::Object(fields) => {
+                ELEMENT
+                    + fields
+                        .iter()
+                        .map(|(k, v)| ELEMENT + k.len() + inner(v))
+                        .sum::<usize>()
+            }
+            OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
+                Some(node) => match node.repr {
+                    Repr::Container { len, .. } => ELEMENT + len.max(0) as usize,
+                    Repr::Scalar(_) => match node.view() {
+                        View::String(s) => ELEMENT + s.len(),
+                        View::Number(_) => ELEMENT + 32,
+                        _ => ELEMENT,
+                    },
+                },
+                // Not a jsonb node: measured the slow way.
+                None => ELEMENT + build(out).size(),
+            },
+        }
+    }
+    header + inner(out)
+}
+
+/// The exact size of `out` as a stored value: built only when the bound says it might matter.
+pub fn size_if_over(out: &OutValue, limit: usize) -> Option<usize> {
+    if size_bound(out) <= limit {
+        return None;
+    }
+    let size = build(out).size();
+    (size > limit).then_some(size)
 }
 
 /// A timestamp as ISO-8601 with offset, exactly as `to_json(timestamptz)` writes it.

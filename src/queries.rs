@@ -10,7 +10,6 @@ const INT8: Oid = pg_sys::INT8OID;
 const TEXT: Oid = pg_sys::TEXTOID;
 const JSONB: Oid = pg_sys::JSONBOID;
 const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
-const JSONB_ARRAY: Oid = pg_sys::JSONBARRAYOID;
 const INTERVAL: Oid = pg_sys::INTERVALOID;
 const INT4: Oid = pg_sys::INT4OID;
 
@@ -26,19 +25,39 @@ pub static UPSERT_ONE: Query = Query {
     args: &[INT8, TEXT, TEXT, JSONB, TEXT],
 };
 
-/// Upsert of many variables in one statement, in name order so that concurrent writers of
-/// overlapping sets lock rows in the same order.
-pub static UPSERT_MANY: Query = Query {
-    name: "upsert_many",
+/// Upsert of every member of a JSON object `$2` in one statement, each with the type named
+/// in the object `$3` (`{name: var_type}`). `jsonb_each` yields keys in jsonb's own order, the
+/// same in every session, so concurrent writers of overlapping sets lock rows in one order.
+pub static UPSERT_OBJECT: Query = Query {
+    name: "upsert_object",
     sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
-          SELECT $1, u.n, u.t, u.v, $5 \
-          FROM ROWS FROM (pg_catalog.unnest($2::pg_catalog.text[]), pg_catalog.unnest($3::pg_catalog.text[]), \
-                          pg_catalog.unnest($4::pg_catalog.jsonb[])) AS u(n, t, v) \
-          ORDER BY u.n \
+          SELECT $1, e.key, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, e.value, $4 \
+          FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
           ON CONFLICT (execution_id, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
               source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
-    args: &[INT8, TEXT_ARRAY, TEXT_ARRAY, JSONB_ARRAY, TEXT],
+    args: &[INT8, JSONB, JSONB, TEXT],
+};
+
+/// The same with one type for every member (set_vars).
+pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
+    name: "upsert_object_one_type",
+    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+          SELECT $1, e.key, $3, e.value, $4 \
+          FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
+          ON CONFLICT (execution_id, var_name) DO UPDATE \
+          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
+              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+    args: &[INT8, JSONB, TEXT, TEXT],
+};
+
+/// The value of one variable, untracked: a full primary-key lookup, the cheapest statement
+/// there is; blocks usually read one to three variables.
+pub static READ_ONE: Query = Query {
+    name: "read_one",
+    sql: "SELECT var_name, var_value FROM noetl.transient \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
+    args: &[INT8, TEXT],
 };
 
 /// A tracked read: counts the access and returns the row as it is after it.
@@ -140,7 +159,9 @@ mod tests {
     fn per_execution_statements_touch_execution_one_only() {
         let per_execution = [
             &UPSERT_ONE,
-            &UPSERT_MANY,
+            &UPSERT_OBJECT,
+            &UPSERT_OBJECT_ONE_TYPE,
+            &READ_ONE,
             &TRACKED_READ,
             &READ_SOME,
             &READ_ALL,

@@ -14,11 +14,12 @@ use noetl_vars_core::{block, Error};
 use pgrx::prelude::*;
 
 use crate::errors::{self, OrRaise, Raise};
+use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::{Locks, Mode};
 use crate::spi::Connection;
-use crate::store::{check_size, execution};
-use crate::{guc, table};
+use crate::store::{check_out_size, execution};
+use crate::table::{self, Types};
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -189,29 +190,36 @@ fn render(
         }
     }
 
-    let mut writes = Vec::with_capacity(stored.len());
     let mut kept = Vec::with_capacity(stored.len());
-    for (name, var_type, value) in &stored {
-        let datum = jsonb::build(value);
-        if let Err(err) = check_size(&datum, || {
-            format!("step {}, variable {}", quote(step), quote(name))
+    let mut types = Vec::with_capacity(stored.len());
+    for (name, var_type, value) in stored {
+        if let Err(err) = check_out_size(&value, || {
+            format!("step {}, variable {}", quote(step), quote(&name))
         }) {
-            if skip && *var_type == VarType::StepResult {
+            if skip && var_type == VarType::StepResult {
                 errors::warn(&skipping(err));
                 continue;
             }
             errors::raise(err);
         }
-        writes.push(table::Write {
-            name,
-            var_type: var_type.as_str(),
-            value: datum,
-        });
-        kept.push((name.clone(), value.clone()));
+        types.push((name.clone(), var_type));
+        kept.push((name, value));
     }
-    table::upsert_many(execution_id, &writes, Some(step));
-
+    // What the function returns is exactly what it writes: one object, built once.
     let out = conn.in_caller(|| jsonb::build(&OutValue::Object(kept)));
+    if !types.is_empty() {
+        let types = if types.iter().all(|(_, t)| *t == VarType::StepResult) {
+            Types::All(VarType::StepResult.as_str())
+        } else {
+            Types::Each(jsonb::build(&OutValue::Object(
+                types
+                    .into_iter()
+                    .map(|(n, t)| (n, OutValue::String(t.as_str().to_string())))
+                    .collect(),
+            )))
+        };
+        table::upsert_object(execution_id, out, types, Some(step));
+    }
     life.end();
     out
 }

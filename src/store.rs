@@ -14,7 +14,7 @@ use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::{Locks, Mode};
 use crate::spi::Connection;
-use crate::table::{self, Write};
+use crate::table::{self, Types, Write};
 
 pub fn execution(execution_id: Option<i64>) -> i64 {
     execution_id
@@ -24,8 +24,19 @@ pub fn execution(execution_id: Option<i64>) -> i64 {
 
 /// Refuses a value larger than `noetl_vars.max_value_bytes`; `what` names it in the error.
 pub fn check_size(value: &PgJsonb, what: impl FnOnce() -> String) -> Result<(), Error> {
+    too_large(value.size(), what)
+}
+
+/// The same for a value that is not built yet (measured only when it might be too large).
+pub fn check_out_size(value: &OutValue, what: impl FnOnce() -> String) -> Result<(), Error> {
+    match jsonb::size_if_over(value, guc::max_value_bytes()) {
+        Some(size) => too_large(size, what),
+        None => Ok(()),
+    }
+}
+
+fn too_large(size: usize, what: impl FnOnce() -> String) -> Result<(), Error> {
     let limit = guc::max_value_bytes();
-    let size = value.size();
     if size > limit {
         return Err(Error::new(
             ErrorKind::ValueTooLarge,
@@ -137,22 +148,24 @@ fn set_vars(
         .raise(),
     }
     let names = doc.keys();
-    let mut writes = Vec::with_capacity(names.len());
     for name in &names {
         validate::check_name("variable name", name)
             .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
             .or_raise();
-        let Some(value) = doc.get(name) else { continue };
-        let value = jsonb::build(&OutValue::Doc(value));
-        check_size(&value, || format!("the value of {}", quote(name))).or_raise();
-        writes.push(Write {
-            name,
-            var_type: var_type.as_str(),
-            value,
-        });
+        if let Some(value) = doc.get(name) {
+            check_out_size(&OutValue::Doc(value), || {
+                format!("the value of {}", quote(name))
+            })
+            .or_raise();
+        }
     }
     let _locks = lock_names(execution_id, names.iter().map(String::as_str));
-    table::upsert_many(execution_id, &writes, source_step);
+    table::upsert_object(
+        execution_id,
+        variables,
+        Types::All(var_type.as_str()),
+        source_step,
+    );
     let body = shape::set_vars(execution_id, &names);
     let out = conn.in_caller(|| jsonb::build(&body));
     life.end();

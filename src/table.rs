@@ -68,21 +68,31 @@ pub fn upsert_one(execution_id: i64, write: &Write<'_>, source_step: Option<&str
     );
 }
 
-/// Upserts many variables in one statement (names must be unique).
-pub fn upsert_many(execution_id: i64, writes: &[Write<'_>], source_step: Option<&str>) {
-    if writes.is_empty() {
-        return;
-    }
-    let mut names: Vec<pg_sys::Datum> = writes.iter().map(|w| text(w.name).0).collect();
-    let mut types: Vec<pg_sys::Datum> = writes.iter().map(|w| text(w.var_type).0).collect();
-    let mut values: Vec<pg_sys::Datum> = writes.iter().map(|w| w.value.datum()).collect();
+/// The types of the variables of one write.
+pub enum Types<'a> {
+    /// Every variable has this type.
+    All(&'a str),
+    /// A JSON object `{name: var_type}`.
+    Each(PgJsonb),
+}
+
+/// Upserts every member of the JSON object `values` in one statement.
+pub fn upsert_object(
+    execution_id: i64,
+    values: PgJsonb,
+    types: Types<'_>,
+    source_step: Option<&str>,
+) {
+    let (query, types) = match types {
+        Types::All(t) => (&queries::UPSERT_OBJECT_ONE_TYPE, text(t)),
+        Types::Each(object) => (&queries::UPSERT_OBJECT, (object.datum(), false)),
+    };
     execute(
-        &queries::UPSERT_MANY,
+        query,
         &[
             int8(execution_id),
-            array(&mut names, pg_sys::TEXTOID),
-            array(&mut types, pg_sys::TEXTOID),
-            array(&mut values, pg_sys::JSONBOID),
+            (values.datum(), false),
+            types,
             opt_text(source_step),
         ],
         false,
@@ -134,10 +144,23 @@ pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, read_only: bool) -> Vec
         .collect()
 }
 
-/// The values of `names` that exist, untracked.
+/// The values of `names` that exist, untracked. A few names are read one primary-key lookup
+/// each (the cheapest statement to start); more in one statement.
 pub fn read_some(execution_id: i64, names: &[&str], life: &Arc<Lifetime>) -> Vec<(String, DocRef)> {
-    if names.is_empty() {
-        return Vec::new();
+    const ONE_BY_ONE: usize = 4;
+    let found = |rows: &Rows, i: usize| -> Option<(String, DocRef)> {
+        let name = jsonb::text(rows.get(i, 1)?);
+        let value = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)? };
+        Some((name, value.doc(life)))
+    };
+    if names.len() <= ONE_BY_ONE {
+        return names
+            .iter()
+            .filter_map(|name| {
+                let rows = execute(&queries::READ_ONE, &[int8(execution_id), text(name)], false);
+                found(&rows, 0)
+            })
+            .collect();
     }
     let mut datums: Vec<pg_sys::Datum> = names.iter().map(|n| text(n).0).collect();
     let rows = execute(
@@ -145,14 +168,7 @@ pub fn read_some(execution_id: i64, names: &[&str], life: &Arc<Lifetime>) -> Vec
         &[int8(execution_id), array(&mut datums, pg_sys::TEXTOID)],
         false,
     );
-    (0..rows.len())
-        .filter_map(|i| {
-            let name = jsonb::text(rows.get(i, 1)?);
-            let value =
-                unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)? };
-            Some((name, value.doc(life)))
-        })
-        .collect()
+    (0..rows.len()).filter_map(|i| found(&rows, i)).collect()
 }
 
 /// The names of all variables, oldest first.
