@@ -43,7 +43,7 @@ def write(results, out_path, plot_path):
     w(f"| CPU | {env['cpu']}, {env['cores']} cores |")
     w(f"| memory | {env['memory']} |")
     w(f"| kernel | {env['kernel']} |")
-    w(f"| PostgreSQL | {env['postgresql']} (throwaway cluster, `fsync = {env['settings'].get('fsync')}`, `shared_buffers = {env['settings'].get('shared_buffers')}` × 8 kB) |")
+    w(f"| PostgreSQL | {env['postgresql']} (throwaway cluster, `fsync = {env['settings'].get('fsync')}`, `shared_buffers = {env['settings'].get('shared_buffers')}`) |")
     w(f"| noetl_vars | {env['noetl_vars']} (release build), `template_fuel = {env['settings'].get('noetl_vars.template_fuel')}` |")
     w(f"| baseline A | Python {env['python']}, Jinja2 {env['jinja2']}, psycopg {env['psycopg']} |")
     w(f"| repetitions | {env['runs']} runs per measurement; pgbench runs of {env['duration']} s (`-M prepared`); "

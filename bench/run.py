@@ -282,13 +282,16 @@ class Bench:
 
     def environment(self):
         with connect() as conn:
+            # Load the library so that its settings are defined in this session.
+            conn.execute("SELECT noetl.capture_changes()")
             pg = conn.execute("SHOW server_version").fetchone()[0]
             ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'noetl_vars'").fetchone()[0]
             settings = dict(conn.execute(
-                "SELECT name, setting FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'max_connections', 'wal_level', 'noetl_vars.template_fuel', 'noetl_vars.max_value_bytes')"
+                "SELECT name, current_setting(name) FROM pg_settings WHERE name IN ('shared_buffers', 'fsync', 'max_connections', 'wal_level', 'noetl_vars.template_fuel', 'noetl_vars.max_value_bytes')"
             ).fetchall())
         cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
-        mem = next((l.split(":", 1)[1].strip() for l in open("/proc/meminfo") if l.startswith("MemTotal")), "?")
+        kb = next((int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+        mem = f"{kb / 1024 / 1024:.0f} GiB"
         import jinja2
 
         self.results["environment"] = {
