@@ -9,7 +9,10 @@ tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
     for f in "$here"/tests/sql/*.sql; do tests+=("$(basename "$f" .sql)"); done
 fi
-mkdir -p "$out" && chmod 777 "$out"
+mkdir -p "$out" && chmod 777 "$out" && out=$(cd "$out" && pwd)
+# pg_regress feeds each file to psql on stdin, so `\ir helpers.psql` resolves against the
+# working directory.
+cd "$here/tests/sql"
 # With --use-existing pg_regress neither drops nor creates the database; start from a fresh one.
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS noetl_vars_regress" -c "CREATE DATABASE noetl_vars_regress"
 if ! "$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user=postgres \

@@ -208,6 +208,22 @@ fn undefined_argument(filter: &str) -> minijinja::Error {
     )
 }
 
+/// An argument given by position or, failing that, by keyword (Jinja2 accepts both).
+fn argument<T>(
+    positional: Option<T>,
+    kwargs: &Kwargs,
+    name: &str,
+    fallback: T,
+) -> std::result::Result<T, minijinja::Error>
+where
+    T: for<'a> minijinja::value::ArgType<'a, Output = T>,
+{
+    match positional {
+        Some(v) => Ok(v),
+        None => Ok(kwargs.get::<Option<T>>(name)?.unwrap_or(fallback)),
+    }
+}
+
 /// Jinja2's `int`: `int(value)`, for text `int(value, base)`, else `int(float(value))`, else
 /// `default` (so `'abc' | int` is 0 and `'3.7' | int` is 3).
 fn jinja2_int(
@@ -217,16 +233,8 @@ fn jinja2_int(
     kwargs: Kwargs,
 ) -> std::result::Result<Value, minijinja::Error> {
     use minijinja::value::ValueKind as K;
-    let default = match default {
-        Some(d) => d,
-        None => kwargs
-            .get::<Option<Value>>("default")?
-            .unwrap_or(Value::from(0)),
-    };
-    let base = match base {
-        Some(b) => b,
-        None => kwargs.get::<Option<u32>>("base")?.unwrap_or(10),
-    };
+    let default = argument(default, &kwargs, "default", Value::from(0))?;
+    let base = argument(base, &kwargs, "base", 10)?;
     kwargs.assert_all_used()?;
     if !(2..=36).contains(&base) {
         return Err(minijinja::Error::new(
@@ -259,12 +267,7 @@ fn jinja2_float(
     kwargs: Kwargs,
 ) -> std::result::Result<Value, minijinja::Error> {
     use minijinja::value::ValueKind as K;
-    let default = match default {
-        Some(d) => d,
-        None => kwargs
-            .get::<Option<Value>>("default")?
-            .unwrap_or(Value::from(0.0)),
-    };
+    let default = argument(default, &kwargs, "default", Value::from(0.0))?;
     kwargs.assert_all_used()?;
     match value.kind() {
         K::Undefined => Err(undefined_argument("float")),

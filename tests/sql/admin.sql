@@ -1,16 +1,5 @@
 -- Operating: the executions view, purging stale executions, redaction in the API bodies.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ' ' || SQLERRM;
-END
-$$;
+\ir helpers.psql
 
 SELECT noetl.set_vars(800, '{"a": 1, "b": "xx", "c": [1, 2, 3]}');
 SELECT noetl.set_var(801, 'only', 'true');

@@ -1,7 +1,5 @@
 -- Response bodies (SPEC §4), field by field: names, JSON types, exact ids, ISO timestamps.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
+\ir helpers.psql
 
 -- 2^53 + 1: a JSON number must carry it exactly.
 SELECT noetl.set_var(9007199254740993, 'user_id', '12345', 'step_result', 'fetch');

@@ -1,16 +1,5 @@
 -- Bad input: an ERROR with a specific SQLSTATE, and the table exactly as it was.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ' ' || SQLERRM;
-END
-$$;
+\ir helpers.psql
 
 SELECT noetl.set_vars(200, '{"keep": 1, "other": {"a": [1]}}');
 CREATE TEMP TABLE snapshot AS SELECT * FROM noetl.transient;

@@ -1,7 +1,5 @@
 -- History (noetl_vars.track_history): every write and delete, in the writing transaction.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
+\ir helpers.psql
 
 -- Off by default: nothing is recorded.
 SHOW noetl_vars.track_history;

@@ -1,24 +1,18 @@
 -- Hostile input across every function: each case ends in an ERROR with a documented SQLSTATE
 -- or a documented non-error answer; the table is unchanged by the failures, and the backend
 -- survives all of it (scripts/test.sh checks the server log for crashes).
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
+\ir helpers.psql
 
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ' ' || left(SQLERRM, 110);
-END
+-- Messages cut to keep the tables readable.
+CREATE FUNCTION pg_temp.try_short(sql text) RETURNS text LANGUAGE sql AS $$
+    SELECT left(pg_temp.try(sql), 116)
 $$;
 
 SELECT noetl.set_vars(500, '{"keep": 1, "deep": {"a": [1, {"b": 2}]}}');
 CREATE TEMP TABLE snapshot AS SELECT * FROM noetl.transient;
 
 -- Failures: every one must leave the table as it was.
-SELECT n, label, pg_temp.try(sql) AS outcome FROM (VALUES
+SELECT n, label, pg_temp.try_short(sql) AS outcome FROM (VALUES
  (1,  'set_var: 10 kB name',                 $$SELECT noetl.set_var(500, repeat('x', 10240), '1')$$),
  (2,  'set_var: empty name',                 $$SELECT noetl.set_var(500, '', '1')$$),
  (3,  'set_var: NULL every argument',        $$SELECT noetl.set_var(NULL, NULL, NULL, NULL, NULL)$$),
@@ -86,7 +80,7 @@ SELECT count(*) = (SELECT count(*) FROM snapshot) AND NOT EXISTS (
 ) AS unchanged FROM noetl.transient;
 
 -- Documented non-error answers: these are stored, exactly.
-SELECT n, label, pg_temp.try(sql) AS outcome FROM (VALUES
+SELECT n, label, pg_temp.try_short(sql) AS outcome FROM (VALUES
  (1, 'names with quotes, %, \, newline, Unicode', $$SELECT noetl.set_vars(501, jsonb_build_object('it''s', 1, '100%s%n', 2, 'a\b', 3, E'two\nlines', 4, 'naïve ☃ 😀', 5, E'\u200b', 6))$$),
  (2, '1e400 and -0',                        $$SELECT noetl.set_vars(501, '{"huge": 1e400, "minus_zero": -0}')$$),
  (3, '10,000-deep value through set_var',   $$SELECT noetl.set_var(501, 'deep', (repeat('[', 10000) || repeat(']', 10000))::jsonb)$$),

@@ -1,16 +1,5 @@
 -- render_vars and render_iteration end to end (SPEC §5–7).
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
-
-CREATE FUNCTION pg_temp.try(sql text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-    EXECUTE sql;
-    RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-    RETURN SQLSTATE || ' ' || SQLERRM;
-END
-$$;
+\ir helpers.psql
 
 -- The value one template stores, rendered for execution 300 with this result and context.
 CREATE FUNCTION pg_temp.one(template jsonb, result jsonb DEFAULT '{}', context jsonb DEFAULT '{}')

@@ -2,9 +2,7 @@
 -- it when noetl.transient is distributed by execution_id): run each on execution 900 with
 -- neighbours 899 and 901 holding the same names, and check the neighbours stay exactly as
 -- they were and nothing of theirs shows up in any answer.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
+\ir helpers.psql
 
 SELECT noetl.set_vars(e, '{"a": "neighbour", "b": 2, "counter": 100}') FROM (VALUES (899), (901)) v(e);
 SELECT noetl.get_var(899, 'a'), noetl.get_var(901, 'a');

@@ -1,7 +1,5 @@
 -- The store functions (SPEC §3): write rules, tracked reads, isolation between executions.
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS noetl_vars;
-RESET client_min_messages;
+\ir helpers.psql
 
 -- New rows: access_count 0, created_at = accessed_at.
 SELECT noetl.set_var(100, 'user_id', '12345');
