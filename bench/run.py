@@ -2,7 +2,9 @@
 report (BENCHMARKS.md) and the plot. Started by scripts/bench.sh, which sets everything up.
 
 Timings are measured, never asserted: each measurement is repeated and reported as the median
-with its spread (min-max); ratios are taken between measurements of the same run.
+with its spread (min-max); ratios are taken between measurements of the same run. Measurements
+that are compared with each other are taken in alternation (one run of each, in rotating order,
+then again), so that a slow spell of a shared machine lands on all of them alike.
 """
 
 import argparse
@@ -150,6 +152,16 @@ class Bench:
     def repeat(self, fn):
         return summary([fn() for _ in range(self.args.runs)])
 
+    def alternate(self, fns):
+        """Runs each of `fns` once per round, the order rotating from round to round."""
+        keys = list(fns)
+        samples = {k: [] for k in keys}
+        for r in range(self.args.runs):
+            shift = r % len(keys)
+            for k in keys[shift:] + keys[:shift]:
+                samples[k].append(fns[k]())
+        return {k: summary(v) for k, v in samples.items()}
+
     # ---- typical step -------------------------------------------------------------------
     def typical(self):
         out = {}
@@ -157,18 +169,17 @@ class Bench:
             self.set_sync(sync)
             for clients in (1, 2, 8):
                 key = f"sync_{'on' if sync else 'off'}_c{clients}"
-                row = {}
-                for script in ("render_vars", "baseline_b_precomputed", "baseline_b_native"):
-                    row[script] = self.repeat(lambda s=script: self.pgbench(s, clients)[0])
-                row["baseline_a"] = self.repeat(lambda: self.baseline_a_tps(clients))
-                out[key] = row
+                runs = {s: (lambda s=s: self.pgbench(s, clients)[0])
+                        for s in ("render_vars", "baseline_b_precomputed", "baseline_b_native")}
+                runs["baseline_a"] = lambda: self.baseline_a_tps(clients)
+                row = out[key] = self.alternate(runs)
                 self.log(key, {k: round(v["median"], 1) for k, v in row.items()}, "steps/s")
         # The in-database path driven by the same Python client as baseline A.
         self.set_sync(False)
-        out["python_client_c1_sync_off"] = {
-            "render_vars": self.repeat(lambda: self.python_render_tps()),
-            "baseline_a": self.repeat(lambda: self.baseline_a_tps(1)),
-        }
+        out["python_client_c1_sync_off"] = self.alternate({
+            "render_vars": self.python_render_tps,
+            "baseline_a": lambda: self.baseline_a_tps(1),
+        })
         self.results["typical"] = out
 
     def baseline_a_tps(self, clients):
@@ -202,26 +213,59 @@ class Bench:
                 r = dumps(sized_result(size))
                 conn.execute("DELETE FROM bench_results WHERE label = %s", (label,))
                 conn.execute("INSERT INTO bench_results VALUES (%s, %s::jsonb)", (label, r))
-            for label in ("1 KB", "100 KB", "1 MB"):
-                row = {}
-                for kind in ("render_vars", "baseline_b_native", "text_round_trip"):
-                    row[kind] = self.repeat(lambda k=kind, l=label: self.call_proc("bench_result_size", k, l))
-                out["result_size"][label] = row
+            labels = ("1 KB", "100 KB", "1 MB")
+            kinds = ("render_vars", "baseline_b_native", "text_round_trip")
+            measured = self.alternate({(l, k): (lambda k=k, l=l: self.call_proc("bench_result_size", k, l))
+                                       for l in labels for k in kinds})
+            for label in labels:
+                row = out["result_size"][label] = {k: measured[(label, k)] for k in kinds}
                 self.log("result", label, {k: round(v["median"], 1) for k, v in row.items()}, "µs/call")
-            for n in (10, 1_000, 10_000):
+            counts = (10, 1_000, 10_000)
+            kinds = ("render_vars", "baseline_b_native")
+            for n in counts:
                 conn.execute("CALL bench_fill_execution(%s)", (n,))
-                row = {}
-                for kind in ("render_vars", "baseline_b_native"):
-                    row[kind] = self.repeat(lambda k=kind, n=n: self.call_proc("bench_variables", k, n))
-                out["variables"][str(n)] = row
+            measured = self.alternate({(n, k): (lambda k=k, n=n: self.call_proc("bench_variables", k, n))
+                                       for n in counts for k in kinds})
+            for n in counts:
+                row = out["variables"][str(n)] = {k: measured[(n, k)] for k in kinds}
                 self.log("variables", n, {k: round(v["median"], 1) for k, v in row.items()}, "µs/call")
         self.results["scaling"] = out
 
     def call_proc(self, proc, kind, arg):
         with connect() as conn:
             conn.execute("SET synchronous_commit = off")
+            # A few calls first, so that loading the library and preparing its statements in
+            # this new session are not counted.
+            conn.execute(f"CALL {proc}(%s, %s, %s)", (kind, arg, 10))
             conn.execute(f"CALL {proc}(%s, %s, %s)", (kind, arg, self.args.loop_calls))
             return conn.execute("SELECT per_call_us FROM bench_last").fetchone()[0]
+
+    # ---- where the time of the typical call goes --------------------------------------------
+    def parts(self):
+        """The typical step beside its parts, in the server: its write alone (through set_vars
+        and as baseline B1's plain statement), a call with an empty block, a bare COMMIT; and
+        the core's template work alone, outside the database."""
+        with connect() as conn:
+            conn.execute(open(os.path.join(os.path.dirname(__file__), "server.sql")).read())
+        kinds = ("render_vars", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
+        out = self.alternate({k: (lambda k=k: self.call_proc("bench_typical", k, 0)) for k in kinds})
+        out["core"] = self.core_share()
+        self.results["parts"] = out
+        self.log("parts", {k: round(v["median"], 1) for k, v in out.items()}, "µs/call")
+
+    def core_share(self):
+        """Parsing, planning and evaluating the typical block in the core alone (µs per call),
+        with the variable it reads already in memory."""
+        def once():
+            out = subprocess.run(
+                [self.args.core_bench, dumps(TYPICAL_RESULT), dumps(TYPICAL_CONFIG),
+                 dumps(TYPICAL_CONTEXT), dumps({"attempts": 1}), "20000"],
+                capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{self.args.core_bench} failed: {out.stderr}")
+            t = json.loads(out.stdout)
+            return t["parse_us"] + t["plan_us"] + t["evaluate_us"]
+        return self.repeat(once)
 
     def big_table(self):
         with connect() as conn:
@@ -242,39 +286,42 @@ class Bench:
         out = {}
         for sync in (True, False):
             self.set_sync(sync)
-            row = {}
-            for script in ("get_var", "vars_get", "pk_select", "set_vars_10", "baseline_b_set_10"):
-                row[script] = self.repeat(lambda s=script: self.pgbench(s, 1)[0])
-            out[f"sync_{'on' if sync else 'off'}"] = row
+            row = out[f"sync_{'on' if sync else 'off'}"] = self.alternate(
+                {s: (lambda s=s: self.pgbench(s, 1)[0])
+                 for s in ("get_var", "vars_get", "pk_select", "set_vars_10", "baseline_b_set_10")})
             self.log("store sync", sync, {k: round(v["median"], 1) for k, v in row.items()}, "calls/s")
         self.results["store"] = out
 
     # ---- iterations ---------------------------------------------------------------------------
     def iterations(self):
         self.set_sync(False)
-        out = {}
-        for clients in (1, 8):
-            def one(c=clients):
-                self.sql("SELECT noetl.cleanup_execution(700000)")
-                start = time.perf_counter()
-                self.pgbench("render_iteration", c, transactions=1000 // c)
-                elapsed = time.perf_counter() - start
-                count = self.sql("SELECT noetl.get_var(700000, 'fetch_page_count')")[0][0]
-                if count != 1000:
-                    raise RuntimeError(f"render_iteration counted {count}, not 1000")
-                return 1000 / elapsed
-            out[f"c{clients}"] = self.repeat(one)
-            self.log("render_iteration 1000 items, clients", clients, round(out[f"c{clients}"]["median"], 1), "items/s")
+
+        def one(c):
+            self.sql("SELECT noetl.cleanup_execution(700000)")
+            start = time.perf_counter()
+            self.pgbench("render_iteration", c, transactions=1000 // c)
+            elapsed = time.perf_counter() - start
+            count = self.sql("SELECT noetl.get_var(700000, 'fetch_page_count')")[0][0]
+            if count != 1000:
+                raise RuntimeError(f"render_iteration counted {count}, not 1000")
+            return 1000 / elapsed
+
+        out = self.alternate({f"c{c}": (lambda c=c: one(c)) for c in (1, 8)})
+        for key, s in out.items():
+            self.log("render_iteration 1000 items, clients", key[1:], round(s["median"], 1), "items/s")
         self.results["iterations"] = out
 
     # ---- history -------------------------------------------------------------------------------
     def history(self):
         self.set_sync(False)
-        out = {}
-        for on in (False, True):
+
+        def steps(on):
+            # A database setting reaches the new sessions pgbench opens.
             with connect("postgres") as conn:
                 conn.execute(f"ALTER DATABASE {DB} SET noetl_vars.track_history = {'on' if on else 'off'}")
-            out["on" if on else "off"] = self.repeat(lambda: self.pgbench("render_vars", 1)[0])
+            return self.pgbench("render_vars", 1)[0]
+
+        out = self.alternate({"off": lambda: steps(False), "on": lambda: steps(True)})
         with connect("postgres") as conn:
             conn.execute(f"ALTER DATABASE {DB} RESET noetl_vars.track_history")
         self.results["history"] = out
@@ -318,6 +365,8 @@ def main():
     parser.add_argument("--duration", type=int, default=5, help="seconds per pgbench run")
     parser.add_argument("--loop-calls", type=int, default=2000, help="calls per in-server measurement")
     parser.add_argument("--python-steps", type=int, default=400, help="steps per Python client run")
+    parser.add_argument("--core-bench", default="../target/release/examples/typical_step",
+                        help="the core's timing program (cargo build --release --example typical_step)")
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--plot", default="bench/benchmarks.png")
     parser.add_argument("--json", default="bench/results.json")
@@ -331,7 +380,7 @@ def main():
     bench = Bench(args)
     bench.environment()
     started = time.time()
-    for part in (bench.typical, bench.store, bench.scaling, bench.big_table, bench.iterations, bench.history):
+    for part in (bench.typical, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
         part()
     bench.results["seconds"] = time.time() - started
     with open(args.json, "w") as f:

@@ -46,31 +46,33 @@ BEGIN
 END
 $$;
 
--- Execution 3000000 with n variables v0 .. v(n-1).
+-- Execution 3000000 + n with n variables v0 .. v(n-1) (one execution per size, so that the
+-- sizes can be measured in alternation).
 CREATE OR REPLACE PROCEDURE bench_fill_execution(n int) LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM noetl.cleanup_execution(3000000);
-    PERFORM noetl.set_vars(3000000, (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(0, n - 1) g));
+    PERFORM noetl.cleanup_execution(3000000 + n);
+    PERFORM noetl.set_vars(3000000 + n, (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(0, n - 1) g));
     COMMIT;
 END
 $$;
 
--- Per-call time of a read-modify-write block on execution 3000000 (whatever it holds).
+-- Per-call time of a read-modify-write block on execution 3000000 + n.
 CREATE OR REPLACE PROCEDURE bench_variables(kind text, n int, calls int) LANGUAGE plpgsql AS $$
 DECLARE
     cfg jsonb := '{"counter": "{{ vars.counter | default(0) + 1 }}", "seen": "{{ vars.v5 }}"}';
+    ex bigint := 3000000 + n;
     started timestamptz := clock_timestamp();
 BEGIN
     FOR i IN 1..calls LOOP
         IF kind = 'render_vars' THEN
-            PERFORM noetl.render_vars(3000000, 'scale', '{}', cfg);
+            PERFORM noetl.render_vars(ex, 'scale', '{}', cfg);
         ELSE
             INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step)
-            SELECT 3000000, e.key, 'step_result', e.value, 'scale'
+            SELECT ex, x.key, 'step_result', x.value, 'scale'
             FROM jsonb_each(jsonb_build_object(
                 'counter', coalesce((SELECT var_value::int FROM noetl.transient
-                                     WHERE execution_id = 3000000 AND var_name = 'counter'), 0) + 1,
-                'seen', (SELECT var_value FROM noetl.transient WHERE execution_id = 3000000 AND var_name = 'v5'))) AS e
+                                     WHERE execution_id = ex AND var_name = 'counter'), 0) + 1,
+                'seen', (SELECT var_value FROM noetl.transient WHERE execution_id = ex AND var_name = 'v5'))) AS x
             ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
                 var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now();
         END IF;
@@ -81,11 +83,18 @@ BEGIN
 END
 $$;
 
--- The typical step, repeated on execution 5 (which holds 100 variables).
+-- The typical step, repeated on execution 5 (which holds 100 variables), and its parts:
+--   render_vars              the whole step;
+--   set_vars                 only its write: the five values it produces, stored by set_vars;
+--   baseline_b_precomputed   the same write as one plain statement (baseline B1);
+--   empty_block              a render_vars call whose block is empty (argument handling only);
+--   commit                   nothing but the COMMIT every call is followed by.
 CREATE OR REPLACE PROCEDURE bench_typical(kind text, unused int, calls int) LANGUAGE plpgsql AS $$
 DECLARE
     result jsonb := '{"status": "ok", "data": {"users": [{"id": 1000, "email": "user0@example.com", "name": "User Number 0", "roles": ["reader"], "active": false}, {"id": 1001, "email": "user1@example.com", "name": "User Number 1", "roles": ["reader", "writer"], "active": true}, {"id": 1002, "email": "user2@example.com", "name": "User Number 2", "roles": ["reader"], "active": true}, {"id": 1003, "email": "user3@example.com", "name": "User Number 3", "roles": ["reader", "writer"], "active": false}, {"id": 1004, "email": "user4@example.com", "name": "User Number 4", "roles": ["reader"], "active": true}, {"id": 1005, "email": "user5@example.com", "name": "User Number 5", "roles": ["reader", "writer"], "active": true}, {"id": 1006, "email": "user6@example.com", "name": "User Number 6", "roles": ["reader"], "active": false}], "total": 7, "next": null}}';
     cfg jsonb := '{"first_user_id": "{{ result.users[0].id }}", "user_count": "{{ result.users | length }}", "status_label": "{{ ''done'' if this.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}';
+    ctx jsonb := '{"workload": {"api_base": "https://api.example.com"}}';
+    vals jsonb := '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}';
     started timestamptz;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM noetl.transient WHERE execution_id = 5) THEN
@@ -94,7 +103,18 @@ BEGIN
     END IF;
     started := clock_timestamp();
     FOR i IN 1..calls LOOP
-        PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, '{"workload": {"api_base": "https://api.example.com"}}');
+        IF kind = 'render_vars' THEN
+            PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
+        ELSIF kind = 'set_vars' THEN
+            PERFORM noetl.set_vars(5, vals, 'step_result', 'fetch_users');
+        ELSIF kind = 'baseline_b_precomputed' THEN
+            INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step)
+            SELECT 5, e.key, 'step_result', e.value, 'fetch_users' FROM jsonb_each(vals) AS e
+            ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
+                var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now();
+        ELSIF kind = 'empty_block' THEN
+            PERFORM noetl.render_vars(5, 'fetch_users', result, '{}', ctx);
+        END IF;
         COMMIT;
     END LOOP;
     CALL bench_record(started, calls);

@@ -20,6 +20,8 @@ fi
 
 say "installing the release build"
 ./scripts/install.sh 2>&1 | grep -E "Finished|installed into|error" || true
+say "building the core's timing program"
+cargo build --release --quiet -p noetl_vars_core --example typical_step
 
 source scripts/cluster.sh
 dir=$(mktemp -d /tmp/noetl_vars_bench.XXXXXX)
