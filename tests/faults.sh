@@ -50,7 +50,7 @@ grep -q "terminated by signal 9" "$dir/server.log" && echo "ok   (the server log
 q "SELECT noetl.render_vars(1, 's', '{}', '{\"before_stop\": 3}')" >/dev/null
 victim stopped "SELECT noetl.set_vars(1, '{\"lost\": 1, \"committed\": 100}')"
 as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null
-as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 wait_ready
 check "immediate shutdown: committed kept, open transaction gone" \
     "$(q "SELECT noetl.get_all_vars(1)")" '{"also": 2, "committed": 1, "before_stop": 3}'
