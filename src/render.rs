@@ -10,7 +10,7 @@ use noetl_vars_core::doc::{self, DocRef, Number, View};
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Settings};
 use noetl_vars_core::validate::{self, quote, Phase, VarType};
-use noetl_vars_core::{block, Error};
+use noetl_vars_core::{block, Error, ErrorKind};
 use pgrx::prelude::*;
 
 use crate::errors::{self, OrRaise, Raise};
@@ -152,7 +152,14 @@ fn render(
         let stored_count = store.get(&names[3]);
         let count = match stored_count.as_ref().map(|d| d.view()) {
             None => 1,
-            Some(View::Number(Number::Int(n))) => n.saturating_add(1),
+            Some(View::Number(Number::Int(n))) => n.checked_add(1).unwrap_or_else(|| {
+                Error::new(
+                    ErrorKind::NumberOutOfRange,
+                    format!("the stored {} is at the bigint maximum", quote(&names[3])),
+                )
+                .with_hint("delete it with noetl.delete_var to restart the count")
+                .raise()
+            }),
             Some(other) => Error::invalid(format!(
                 "the stored {} is {}, not an integer count",
                 quote(&names[3]),

@@ -89,9 +89,10 @@ struct Engine {
     env: Arc<Environment<'static>>,
     limits: Limits,
     cache: LruCache<String, Arc<Compiled>>,
-    /// Templates evicted from the cache; removed from the environment at the next compile,
-    /// never during a render that may still use them.
-    evicted: Vec<String>,
+    /// Templates evicted from the cache. Each leaves the environment at a later compile once
+    /// nothing else holds it: a block keeps every template it planned until it has run them
+    /// all, however small the cache.
+    evicted: Vec<Arc<Compiled>>,
     next_id: u64,
 }
 
@@ -535,9 +536,7 @@ fn with_engine<R>(limits: &Limits, f: impl FnOnce(&mut Engine) -> R) -> R {
             let size = NonZeroUsize::new(limits.cache_size.max(1)).unwrap_or(NonZeroUsize::MIN);
             while engine.cache.len() > size.get() {
                 if let Some((_, old)) = engine.cache.pop_lru() {
-                    if let Ok(name) = &old.body {
-                        engine.evicted.push(name.clone());
-                    }
+                    engine.evicted.push(old);
                 }
             }
             engine.cache.resize(size);
@@ -553,18 +552,22 @@ pub fn compile(source: &str, limits: &Limits) -> Arc<Compiled> {
         if let Some(hit) = engine.cache.get(source) {
             return hit.clone();
         }
-        if !engine.evicted.is_empty() {
+        if engine.evicted.iter().any(|c| Arc::strong_count(c) == 1) {
             let env = Arc::make_mut(&mut engine.env);
-            for name in engine.evicted.drain(..) {
-                env.remove_template(&name);
-            }
+            engine.evicted.retain(|c| {
+                if Arc::strong_count(c) > 1 {
+                    return true;
+                }
+                if let Ok(name) = &c.body {
+                    env.remove_template(name);
+                }
+                false
+            });
         }
         let compiled = Arc::new(compile_new(engine, source));
         if let Some((_, old)) = engine.cache.push(source.to_string(), compiled.clone()) {
             if !Arc::ptr_eq(&old, &compiled) {
-                if let Ok(name) = &old.body {
-                    engine.evicted.push(name.clone());
-                }
+                engine.evicted.push(old);
             }
         }
         compiled
@@ -614,7 +617,7 @@ fn compile_new(engine: &mut Engine, original: &str) -> Compiled {
             }
         }
         (_, Ok(name)) => match env.get_template(name) {
-            Ok(t) => analyse(t.undeclared_variables(true)),
+            Ok(t) => analyse(t.undeclared_variables(true), &compiled_text),
             Err(_) => Reads::default(),
         },
         (_, Err(_)) => Reads::default(),
@@ -630,13 +633,22 @@ fn compile_new(engine: &mut Engine, original: &str) -> Compiled {
     }
 }
 
-fn analyse(undeclared: std::collections::HashSet<String>) -> Reads {
+fn analyse(undeclared: std::collections::HashSet<String>, text: &str) -> Reads {
     let mut reads = Reads::default();
     for item in undeclared {
         let mut parts = item.split('.');
         let root = parts.next().unwrap_or_default();
         if root == "vars" {
             match parts.next() {
+                // `vars.get('x')` reads `x`; minijinja reports it as the attribute `get`.
+                Some(method @ ("get" | "items" | "keys" | "values")) if calls(text, method) => {
+                    let constant = constant_get_arguments(text);
+                    if method == "get" && !constant.is_empty() {
+                        reads.vars.extend(constant);
+                    } else {
+                        reads.all_vars = true;
+                    }
+                }
                 Some(name) => {
                     reads.vars.insert(name.to_string());
                 }
@@ -647,6 +659,63 @@ fn analyse(undeclared: std::collections::HashSet<String>) -> Reads {
         }
     }
     reads
+}
+
+/// The parts of a template between `{{ }}` or `{% %}`, where expressions are.
+fn tags(text: &str) -> impl Iterator<Item = &str> {
+    text.split("{{")
+        .flat_map(|s| s.split("{%"))
+        .skip(1)
+        .map(|s| s.split(['}', '%']).next().unwrap_or_default())
+}
+
+fn skip_space(s: &str) -> &str {
+    s.trim_start()
+}
+
+/// Each place an expression continues with `vars.<method>(`, as the text after the `(`.
+fn method_calls<'a>(text: &'a str, method: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    tags(text).flat_map(move |tag| {
+        tag.match_indices("vars").filter_map(move |(at, _)| {
+            let before = tag[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                return None;
+            }
+            let rest = skip_space(&tag[at + 4..]).strip_prefix('.')?;
+            let rest = skip_space(rest).strip_prefix(method)?;
+            skip_space(rest).strip_prefix('(')
+        })
+    })
+}
+
+fn calls(text: &str, method: &str) -> bool {
+    method_calls(text, method).next().is_some()
+}
+
+/// The names of `vars.get('name', …)` calls whose first argument is a string literal; empty
+/// if any `vars.get` call has another first argument (the name is only known at run time).
+fn constant_get_arguments(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for args in method_calls(text, "get") {
+        let args = skip_space(args);
+        let literal = args
+            .chars()
+            .next()
+            .filter(|q| *q == '\'' || *q == '"')
+            .and_then(|q| {
+                let body = &args[1..];
+                let end = body.find(q)?;
+                let name = &body[..end];
+                let after = skip_space(&body[end + 1..]);
+                (!name.contains('\\') && (after.starts_with(',') || after.starts_with(')')))
+                    .then(|| name.to_string())
+            });
+        match literal {
+            Some(name) => names.push(name),
+            None => return Vec::new(),
+        }
+    }
+    names
 }
 
 /// What running a template gave.
@@ -889,6 +958,27 @@ mod tests {
     }
 
     #[test]
+    fn analysis_reads_the_names_of_constant_vars_get_calls() {
+        let c = compile("{{ vars.get('a') ~ vars.get(\"b\", 0) }}", &limits());
+        assert_eq!(
+            c.reads.vars,
+            ["a", "b"].iter().map(|s| s.to_string()).collect()
+        );
+        assert!(!c.reads.all_vars);
+        // A name known only at run time, or a whole-vars method, reads every variable.
+        for source in ["{{ vars.get(result.key) }}", "{{ vars.items() | list }}"] {
+            let c = compile(source, &limits());
+            assert!(c.reads.all_vars, "{source}");
+            assert!(!c.reads.vars.contains("get") && !c.reads.vars.contains("items"));
+        }
+        // A variable that is really called `get` is still read as one.
+        assert!(compile("{{ vars.get }}", &limits())
+            .reads
+            .vars
+            .contains("get"));
+    }
+
+    #[test]
     fn a_syntax_error_is_reported_when_run_with_the_spot_marked() {
         let c = compile("{{ 1 + }}", &limits());
         let err = match c.run(Value::from(()), &limits()) {
@@ -921,6 +1011,29 @@ mod tests {
             Rendered::Text(t) => panic!("expected a value, got text {t}"),
         }
         drop(first);
+    }
+
+    #[test]
+    fn templates_held_by_a_block_survive_a_cache_smaller_than_the_block() {
+        let tiny = Limits {
+            cache_size: 1,
+            ..Limits::default()
+        };
+        let planned: Vec<_> = (0..5)
+            .map(|i| compile(&format!("{{{{ {i} + 100 }}}}"), &tiny))
+            .collect();
+        compile("{{ 'one more compile, which sweeps the evicted' }}", &tiny);
+        for (i, template) in planned.iter().enumerate() {
+            match template.run(Value::from(()), &tiny).unwrap() {
+                Rendered::Value(v) => assert_eq!(v, Value::from(i as i64 + 100)),
+                Rendered::Text(t) => panic!("expected a value, got text {t}"),
+            }
+        }
+        drop(planned);
+        // Once nothing holds them, the next compile removes them from the environment.
+        compile("{{ 'and another' }}", &tiny);
+        let left = with_engine(&tiny, |engine| engine.evicted.len());
+        assert!(left <= 1, "{left} evicted templates still kept");
     }
 
     #[test]

@@ -351,6 +351,16 @@ fn rule5_a_variable_reading_itself_sees_the_stored_value() {
 }
 
 #[test]
+fn rule5_vars_get_with_a_constant_name_is_a_dependency() {
+    let out = Run::new(r#"{"y": "{{ vars.get('z') }}", "z": "{{ 6 }}"}"#).stored();
+    assert_eq!(out.unwrap(), r#"{"z": 6, "y": 6}"#);
+    let e = Run::new(r#"{"a": "{{ vars['b'] }}", "b": "{{ vars.get('a') }}"}"#)
+        .stored()
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Cycle);
+}
+
+#[test]
 fn rule5_a_cycle_is_an_error_naming_the_variables() {
     let e = Run::new(r#"{"a": "{{ vars.b }}", "b": "{{ vars.a }}", "c": 1}"#)
         .stored()

@@ -112,3 +112,19 @@ SET noetl_vars.on_render_error = 'skip';
 SELECT noetl.render_vars(306, 's', '{}', '{"good": 1, "bad": "{{ vars.nope }}", "later": "{{ vars.good + 1 }}", "c1": "{{ vars.c2 }}", "c2": "{{ vars.c1 }}"}') AS skipped;
 RESET noetl_vars.on_render_error;
 SELECT var_name, var_value FROM noetl.transient WHERE execution_id = 306 ORDER BY var_name;
+
+-- A block with more templates than the template cache holds keeps all of them until it ran.
+SET noetl_vars.template_cache_size = 1;
+SELECT noetl.render_vars(307, 's', '{}', '{"x": "{{ 11 }}", "y": "{{ 12 }}", "z": "{{ vars.x + vars.y }}"}') AS tiny_cache;
+RESET noetl_vars.template_cache_size;
+SELECT count(*) AS more_templates_than_the_cache FROM jsonb_object_keys(noetl.render_vars(307, 's', '{}',
+    (SELECT jsonb_object_agg('v' || g, 'k-{{ ' || g || ' }}') FROM generate_series(1, 1100) g)));
+
+-- vars.get('name') is a dependency like vars.name; a circle through it is a cycle.
+SELECT noetl.render_vars(307, 's', '{}', $j${"y": "{{ vars.get('z') }}", "z": "{{ 6 }}"}$j$) AS get_is_a_dependency;
+SELECT pg_temp.try($$SELECT noetl.render_vars(307, 's', '{}', $j${"a": "{{ vars['b'] }}", "b": "{{ vars.get('a') }}"}$j$)$$) AS get_cycle;
+
+-- {step}_count at the bigint maximum is an error, not a count that stops moving.
+SELECT noetl.set_var(307, 'c_count', '9223372036854775806', 'iterator_state');
+SELECT noetl.render_iteration(307, 'c', '1', 0, 1, '{}', '{}') -> 'c_count' AS last_count;
+SELECT pg_temp.try($$SELECT noetl.render_iteration(307, 'c', '1', 0, 1, '{}', '{}')$$) AS count_overflow;
