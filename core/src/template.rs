@@ -669,10 +669,6 @@ fn tags(text: &str) -> impl Iterator<Item = &str> {
         .map(|s| s.split(['}', '%']).next().unwrap_or_default())
 }
 
-fn skip_space(s: &str) -> &str {
-    s.trim_start()
-}
-
 /// Each place an expression continues with `vars.<method>(`, as the text after the `(`.
 fn method_calls<'a>(text: &'a str, method: &'a str) -> impl Iterator<Item = &'a str> + 'a {
     tags(text).flat_map(move |tag| {
@@ -681,9 +677,9 @@ fn method_calls<'a>(text: &'a str, method: &'a str) -> impl Iterator<Item = &'a 
             if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
                 return None;
             }
-            let rest = skip_space(&tag[at + 4..]).strip_prefix('.')?;
-            let rest = skip_space(rest).strip_prefix(method)?;
-            skip_space(rest).strip_prefix('(')
+            let rest = tag[at + 4..].trim_start().strip_prefix('.')?;
+            let rest = rest.trim_start().strip_prefix(method)?;
+            rest.trim_start().strip_prefix('(')
         })
     })
 }
@@ -697,7 +693,7 @@ fn calls(text: &str, method: &str) -> bool {
 fn constant_get_arguments(text: &str) -> Vec<String> {
     let mut names = Vec::new();
     for args in method_calls(text, "get") {
-        let args = skip_space(args);
+        let args = args.trim_start();
         let literal = args
             .chars()
             .next()
@@ -706,7 +702,7 @@ fn constant_get_arguments(text: &str) -> Vec<String> {
                 let body = &args[1..];
                 let end = body.find(q)?;
                 let name = &body[..end];
-                let after = skip_space(&body[end + 1..]);
+                let after = body[end + 1..].trim_start();
                 (!name.contains('\\') && (after.starts_with(',') || after.starts_with(')')))
                     .then(|| name.to_string())
             });
