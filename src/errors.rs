@@ -20,6 +20,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::NotJson => C::ERRCODE_DATATYPE_MISMATCH,
         ErrorKind::NumberOutOfRange => C::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         ErrorKind::NulCharacter => C::ERRCODE_UNTRANSLATABLE_CHARACTER,
+        ErrorKind::OutOfMemory => C::ERRCODE_OUT_OF_MEMORY,
     }
 }
 

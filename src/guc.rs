@@ -20,6 +20,8 @@ pub static MAX_VALUE_BYTES: GucSetting<i32> =
 pub static TEMPLATE_FUEL: GucSetting<i32> = GucSetting::<i32>::new(template::DEFAULT_FUEL as i32);
 pub static TEMPLATE_CACHE_SIZE: GucSetting<i32> =
     GucSetting::<i32>::new(template::DEFAULT_CACHE_SIZE as i32);
+pub static TEMPLATE_CACHE_BYTES: GucSetting<i32> =
+    GucSetting::<i32>::new((template::DEFAULT_CACHE_BYTES / 1024) as i32);
 pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
     GucSetting::<OnRenderError>::new(OnRenderError::Error);
 pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);
@@ -60,6 +62,16 @@ pub fn init() {
         1_000_000,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.template_cache_memory",
+        c"Memory the compiled templates of each backend may take.",
+        c"Estimated as four bytes per byte of template source plus 2 kB each; least recently used templates are compiled again when needed.",
+        &TEMPLATE_CACHE_BYTES,
+        64,
+        i32::MAX / 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
     );
     GucRegistry::define_enum_guc(
         c"noetl_vars.on_render_error",
@@ -106,10 +118,18 @@ pub fn max_value_bytes() -> usize {
 }
 
 pub fn limits() -> Limits {
+    // SAFETY: a plain integer setting of the server, read on the backend's own thread.
+    let max_stack_depth_kb = unsafe { pgrx::pg_sys::max_stack_depth }.max(0) as usize;
     Limits {
         fuel: Some(TEMPLATE_FUEL.get().max(1) as u64),
         cache_size: TEMPLATE_CACHE_SIZE.get().max(1) as usize,
+        cache_bytes: (TEMPLATE_CACHE_BYTES.get().max(1) as usize).saturating_mul(1024),
         max_value_bytes: max_value_bytes(),
+        // PostgreSQL checks its own recursion against max_stack_depth from where the
+        // evaluation stack starts; give it that, and a margin for its checks' slack.
+        host_stack: max_stack_depth_kb
+            .saturating_mul(1024)
+            .saturating_add(1 << 20),
     }
 }
 

@@ -186,7 +186,7 @@ fn render(
         limits,
         stop_on_error: !skip,
     };
-    for outcome in render::evaluate(&plan, &scope, &settings) {
+    for outcome in render::evaluate(&plan, &scope, &settings).or_raise() {
         match outcome.value {
             Ok(value) => {
                 stored.retain(|(n, _, _)| *n != outcome.name);

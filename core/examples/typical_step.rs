@@ -81,7 +81,13 @@ fn main() -> ExitCode {
         let parsed = Instant::now();
         let plan = render::plan(entries, &scope);
         let planned = Instant::now();
-        let outcomes = render::evaluate(&plan, &scope, &settings);
+        let outcomes = match render::evaluate(&plan, &scope, &settings) {
+            Ok(outcomes) => outcomes,
+            Err(e) => {
+                eprintln!("the block does not evaluate: {}", e.message);
+                return ExitCode::FAILURE;
+            }
+        };
         let evaluated = Instant::now();
         if let Some(failed) = outcomes.iter().find_map(|o| o.value.as_ref().err()) {
             eprintln!("the block does not evaluate: {}", failed.message);

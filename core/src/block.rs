@@ -78,7 +78,12 @@ pub fn format_of(config: &DocRef) -> Format {
 }
 
 /// The entries of `config` that apply in `phase`. `None`, JSON `null` and `{}` have none.
+/// Templates are compiled on the evaluation stack (parsing recurses per nesting level).
 pub fn parse(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
+    crate::stack::run(limits, || parse_here(config, phase, limits))?
+}
+
+fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
     let Some(config) = config else {
         return Ok(Vec::new());
     };
@@ -104,7 +109,10 @@ pub fn parse(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<V
         },
     };
     let mut entries = Vec::new();
-    for name in block.keys() {
+    for (n, name) in block.keys().into_iter().enumerate() {
+        if n % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
         validate::check_name("variable name", &name).map_err(|e| {
             let shown = validate::quote(&name);
             Error::new(e.kind, format!("{} ({shown})", e.message))

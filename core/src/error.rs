@@ -31,6 +31,8 @@ pub enum ErrorKind {
     NumberOutOfRange,
     /// Text with a NUL character, which PostgreSQL cannot store in `jsonb`.
     NulCharacter,
+    /// Memory (or address space) the work needs could not be had.
+    OutOfMemory,
 }
 
 impl ErrorKind {
@@ -50,6 +52,7 @@ impl ErrorKind {
             ErrorKind::NotJson => "not representable as JSON",
             ErrorKind::NumberOutOfRange => "number out of range",
             ErrorKind::NulCharacter => "NUL character in text",
+            ErrorKind::OutOfMemory => "out of memory",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! What gets stored: a JSON tree whose leaves may be nodes of an input document, copied
 //! verbatim by the host, so that `{{ result.id }}` keeps every digit it had in `result`.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use minijinja::value::{Value, ValueKind};
@@ -88,21 +89,39 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
         ),
         ValueKind::Seq | ValueKind::Iterable => {
             let mut items = Vec::with_capacity(value.len().unwrap_or(0).min(1 << 16));
-            for item in value.try_iter().map_err(crate::template::eval_error)? {
+            for (n, item) in value
+                .try_iter()
+                .map_err(crate::template::eval_error)?
+                .enumerate()
+            {
+                if n % 1024 == 1023 {
+                    crate::interrupt::poll();
+                }
                 items.push(convert(&item, depth + 1)?);
             }
             Ok(OutValue::Array(items))
         }
         ValueKind::Map => {
             let mut entries: Vec<(String, OutValue)> = Vec::new();
-            for key in value.try_iter().map_err(crate::template::eval_error)? {
+            // Distinct template keys can meet as one JSON key (`1` and `'1'`): the last wins.
+            let mut index: HashMap<String, usize> = HashMap::new();
+            for (n, key) in value
+                .try_iter()
+                .map_err(crate::template::eval_error)?
+                .enumerate()
+            {
+                if n % 1024 == 1023 {
+                    crate::interrupt::poll();
+                }
                 let item = value.get_item(&key).map_err(crate::template::eval_error)?;
                 let key = text(&pyfmt::json_key(&key)?)?;
                 let item = convert(&item, depth + 1)?;
-                if let Some(slot) = entries.iter_mut().find(|(k, _)| *k == key) {
-                    slot.1 = item;
-                } else {
-                    entries.push((key, item));
+                match index.get(&key) {
+                    Some(&at) => entries[at].1 = item,
+                    None => {
+                        index.insert(key.clone(), entries.len());
+                        entries.push((key, item));
+                    }
                 }
             }
             Ok(OutValue::Object(entries))
@@ -339,8 +358,9 @@ mod tests {
         }
         // Conversion always runs on the evaluation stack (as `render::evaluate` does), and so
         // does dropping a deep value.
-        let err = crate::stack::run(|| OutValue::from_value(&v).unwrap_err());
+        let limits = crate::template::Limits::default();
+        let err = crate::stack::run(&limits, || OutValue::from_value(&v).unwrap_err()).unwrap();
         assert_eq!(err.kind, ErrorKind::TooComplex);
-        crate::stack::run(move || drop(v));
+        crate::stack::run(&limits, move || drop(v)).unwrap();
     }
 }

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use minijinja::value::{Value, ValueKind};
 
 use crate::context::LazyJson;
-use crate::doc::{Number, View};
+use crate::doc::{DocRef, Number, View};
 use crate::error::{Error, ErrorKind, Result};
 use crate::output::MAX_DEPTH;
 
@@ -120,10 +120,8 @@ fn write_repr(value: &Value, out: &mut String, depth: usize) -> Result<()> {
         return Err(too_deep());
     }
     if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
-        if let View::Number(n) = lazy.doc().view() {
-            out.push_str(&number_text(n));
-            return Ok(());
-        }
+        write_doc_repr(lazy.doc(), out);
+        return Ok(());
     }
     match value.kind() {
         ValueKind::Undefined => {}
@@ -167,6 +165,107 @@ fn write_repr(value: &Value, out: &mut String, depth: usize) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Fails with 54001 when `value` (built by a template) nests deeper than the output limit.
+/// Documents are not measured: everything that walks them does so without recursion.
+pub fn check_depth(value: &Value) -> Result<()> {
+    fn walk(value: &Value, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(too_deep());
+        }
+        if value.downcast_object_ref::<LazyJson>().is_some() {
+            return Ok(());
+        }
+        match value.kind() {
+            ValueKind::Seq | ValueKind::Map => {
+                let Ok(items) = value.try_iter() else {
+                    return Ok(());
+                };
+                for item in items {
+                    walk(&item, depth + 1)?;
+                    if value.kind() == ValueKind::Map {
+                        if let Ok(v) = value.get_item(&item) {
+                            walk(&v, depth + 1)?;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, 0)
+}
+
+/// Appends Python's `repr()` of a document node, at any depth: the walk keeps its own stack.
+pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
+    /// A container being written, and where in it the walk is.
+    struct Open {
+        doc: DocRef,
+        keys: Option<Vec<String>>,
+        next: usize,
+        len: usize,
+    }
+    let mut stack: Vec<Open> = Vec::new();
+    let mut node = Some(doc.clone());
+    let mut visited = 0usize;
+    loop {
+        if let Some(doc) = node.take() {
+            visited += 1;
+            if visited % 4096 == 0 {
+                crate::interrupt::poll();
+            }
+            match doc.view() {
+                View::Null => out.push_str("None"),
+                View::Bool(b) => out.push_str(if b { "True" } else { "False" }),
+                View::Number(n) => out.push_str(&number_text(n)),
+                View::String(text) => repr_str(&text, out),
+                View::Array(len) => {
+                    out.push('[');
+                    stack.push(Open {
+                        doc,
+                        keys: None,
+                        next: 0,
+                        len,
+                    });
+                }
+                View::Object(_) => {
+                    out.push('{');
+                    let keys = doc.keys();
+                    let len = keys.len();
+                    stack.push(Open {
+                        doc,
+                        keys: Some(keys),
+                        next: 0,
+                        len,
+                    });
+                }
+            }
+        }
+        let Some(top) = stack.last_mut() else { break };
+        if top.next == top.len {
+            out.push(if top.keys.is_some() { '}' } else { ']' });
+            stack.pop();
+            continue;
+        }
+        if top.next > 0 {
+            out.push_str(", ");
+        }
+        let i = top.next;
+        top.next += 1;
+        node = match &top.keys {
+            Some(keys) => {
+                repr_str(&keys[i], out);
+                out.push_str(": ");
+                top.doc.get(&keys[i])
+            }
+            None => top.doc.at(i),
+        };
+        if node.is_none() {
+            out.push_str("None");
+        }
+    }
 }
 
 /// Python's `repr(str)`: single quotes unless the text has a single quote and no double one.

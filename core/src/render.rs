@@ -84,10 +84,11 @@ pub struct Outcome {
     pub value: Result<OutValue>,
 }
 
-/// Evaluates the plan in dependency order. Each success is visible to later templates as
-/// `vars.<name>`. With `stop_on_error` the last outcome is the first failure.
-pub fn evaluate(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Outcome> {
-    crate::stack::run(|| evaluate_here(plan, scope, settings))
+/// Evaluates the plan in dependency order, on the evaluation stack. Each success is visible
+/// to later templates as `vars.<name>`. With `stop_on_error` the last outcome is the first
+/// failure. The error is a refused evaluation stack.
+pub fn evaluate(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Result<Vec<Outcome>> {
+    crate::stack::run(&settings.limits, || evaluate_here(plan, scope, settings))
 }
 
 fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Outcome> {
@@ -146,7 +147,9 @@ pub fn evaluate_one(source: &str, scope: &Arc<Scope>, limits: &Limits) -> Result
     if !template::has_template_syntax(source) {
         return Ok(OutValue::String(source.to_string()));
     }
-    crate::stack::run(|| eval_template(&template::compile(source, limits), scope, None, limits))
+    crate::stack::run(limits, || {
+        eval_template(&template::compile(source, limits), scope, None, limits)
+    })?
 }
 
 fn in_context(err: Error, step: &str, var: &str) -> Error {

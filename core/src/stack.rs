@@ -1,24 +1,46 @@
-//! A large stack for template evaluation.
+//! A stack of its own for template work, sized from the fuel.
 //!
-//! minijinja recurses once per nesting level when it drops, compares or prints a nested value,
-//! and a template can build a list nested a hundred thousand levels deep within its fuel
-//! (`{% set ns.x = [ns.x] %}` in a loop). On an 8 MB process stack that ends in a crash, which
-//! inside PostgreSQL takes every session down with it. Evaluation therefore runs on a stack of
-//! its own, reserved once per thread (one thread is one backend) and reused by every call:
-//! 512 MB of address space, committed only as pages are touched, with a guard page below it.
-//! After an evaluation that went deep, the pages it used are given back to the kernel so a
-//! backend does not keep them.
+//! minijinja recurses once per nesting level when it drops, compares, sorts or prints a nested
+//! value, and a template can build a list nested as deep as its fuel allows
+//! (`{% set ns.x = [[[ns.x]]] %}` in a loop: about one level per unit of fuel). On the 8 MB
+//! process stack that ends in a crash, which inside PostgreSQL takes every session down with
+//! it. Compiling and evaluating therefore run on a stack of their own, reserved once per thread
+//! (one thread is one backend) and reused by every call, large enough for what the fuel allows:
+//! [`BYTES_PER_FUEL`] per unit of fuel (the deepest recursions measured take under 530 bytes
+//! per level, and a level costs at least one unit), plus [`FIXED`] for everything that does not
+//! grow with fuel, plus the host's own allowance ([`Limits::host_stack`]).
+//!
+//! Every system call is checked: a reservation the kernel refuses (`ulimit -v`,
+//! `vm.overcommit_memory = 2`) is an [`ErrorKind::OutOfMemory`] error, never a fall-back onto
+//! the process stack. The mapping is never unmapped while the thread lives: a backend that
+//! exits in the middle of an evaluation (a FATAL error after `pg_terminate_backend` or a fast
+//! shutdown runs the process exit on this stack) must not have it taken from under it, so the
+//! region has no destructor and is only replaced, by a larger one, between evaluations.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
-/// Size of the evaluation stack. Only touched pages use memory.
-pub const EVALUATION_STACK: usize = 512 * 1024 * 1024;
+use crate::error::{Error, ErrorKind, Result};
+use crate::template::Limits;
+
+/// Stack reserved per unit of template fuel.
+pub const BYTES_PER_FUEL: usize = 640;
+
+/// Stack for what does not grow with fuel: compiling a template (expressions chain at most
+/// [`crate::template::MAX_CHAIN`] operations, about 300 bytes each), walking documents (at most
+/// [`crate::output::MAX_DEPTH`] levels) and the frames of the engine itself.
+pub const FIXED: usize = 8 << 20;
+
+/// The reservation when fuel is unlimited (tests and tools only; the PostgreSQL layer always
+/// sets fuel).
+const UNLIMITED: usize = 1 << 30;
 
 /// How much of the stack stays committed between evaluations; deeper use is released.
 const KEPT: usize = 2 * 1024 * 1024;
+
+const MIB: usize = 1 << 20;
 
 /// Called first thing on the new stack; what it returns is dropped when evaluation ends.
 /// A host whose runtime measures stack depth (PostgreSQL does) re-bases it here.
@@ -31,24 +53,43 @@ pub fn set_enter_hook(hook: EnterHook) {
     let _ = ENTER.set(hook);
 }
 
-struct Region {
-    /// Lowest address of the mapping (the guard page).
-    base: *mut u8,
-    size: usize,
+/// The bytes of stack an evaluation under `limits` may need.
+pub fn size_for(limits: &Limits) -> usize {
+    let grows = match limits.fuel {
+        Some(fuel) => usize::try_from(fuel)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(BYTES_PER_FUEL),
+        None => UNLIMITED,
+    };
+    let total = FIXED
+        .saturating_add(limits.host_stack)
+        .saturating_add(grows);
+    total.div_ceil(MIB).saturating_mul(MIB)
 }
 
-impl Drop for Region {
-    fn drop(&mut self) {
-        // SAFETY: `base`/`size` are exactly what mmap returned; nothing runs on it any more.
-        unsafe {
-            libc::munmap(self.base.cast(), self.size);
-        }
+/// A mapping: the guard page at `map`, the usable stack above it.
+#[derive(Clone, Copy)]
+struct Region {
+    map: *mut u8,
+    map_len: usize,
+    page: usize,
+}
+
+impl Region {
+    fn low(&self) -> *mut u8 {
+        // SAFETY: `page < map_len`, so this stays inside the mapping.
+        unsafe { self.map.add(self.page) }
+    }
+
+    fn size(&self) -> usize {
+        self.map_len - self.page
     }
 }
 
 thread_local! {
-    static REGION: RefCell<Option<Region>> = const { RefCell::new(None) };
+    static REGION: Cell<Option<Region>> = const { Cell::new(None) };
     static ON_IT: Cell<bool> = const { Cell::new(false) };
+    static RELEASE: Cell<bool> = const { Cell::new(true) };
 }
 
 fn page_size() -> usize {
@@ -57,59 +98,100 @@ fn page_size() -> usize {
     usize::try_from(page).unwrap_or(4096).max(4096)
 }
 
-/// The thread's evaluation stack, mapped on first use: (lowest usable address, usable size).
-fn region() -> Option<(*mut u8, usize)> {
-    REGION.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        if slot.is_none() {
-            let page = page_size();
-            let size = EVALUATION_STACK + page;
-            // SAFETY: an anonymous private mapping; the result is checked.
-            let base = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    size,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
-                    -1,
-                    0,
-                )
-            };
-            if base == libc::MAP_FAILED {
-                return None;
-            }
-            // SAFETY: the first page of our own mapping becomes the guard.
-            unsafe {
-                libc::mprotect(base, page, libc::PROT_NONE);
-            }
-            *slot = Some(Region {
-                base: base.cast(),
-                size,
-            });
-        }
-        slot.as_ref().map(|r| {
-            let page = page_size();
-            // SAFETY: within the mapping.
-            (unsafe { r.base.add(page) }, r.size - page)
-        })
-    })
+fn refused(size: usize, call: &str) -> Error {
+    let cause = std::io::Error::last_os_error();
+    Error::new(
+        ErrorKind::OutOfMemory,
+        format!(
+            "could not reserve {} MB of address space for template evaluation ({call}: {cause})",
+            size / MIB
+        ),
+    )
+    .with_hint(format!(
+        "the evaluation stack takes {BYTES_PER_FUEL} bytes per unit of noetl_vars.template_fuel: \
+         lower the fuel, or give the server more address space (ulimit -v, vm.overcommit_memory)"
+    ))
 }
 
-/// Runs `f` on the evaluation stack. Panics inside `f` propagate to the caller.
-pub fn run<R>(f: impl FnOnce() -> R) -> R {
-    // A nested evaluation (a host callback rendering again) is already on the big stack; and
-    // should mapping fail, the 8 MB stack is still better than nothing.
-    let Some((low, size)) = (!ON_IT.get()).then(region).flatten() else {
-        return f();
+/// The thread's evaluation stack, at least `size` bytes; mapped, or replaced by a larger one,
+/// when needed. Must not be called while running on the current region.
+fn reserve(size: usize) -> Result<Region> {
+    if let Some(region) = REGION.get() {
+        if region.size() >= size {
+            return Ok(region);
+        }
+        // SAFETY: exactly the mapping made below, and nothing runs on it (ON_IT is false).
+        if unsafe { libc::munmap(region.map.cast(), region.map_len) } != 0 {
+            return Err(refused(size, "munmap"));
+        }
+        REGION.set(None);
+    }
+    let page = page_size();
+    let map_len = size
+        .checked_add(page)
+        .ok_or_else(|| refused(size, "size"))?;
+    // SAFETY: an anonymous private mapping at an address of the kernel's choosing.
+    let map = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            map_len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+            -1,
+            0,
+        )
     };
-    ON_IT.set(true);
+    if map == libc::MAP_FAILED {
+        return Err(refused(size, "mmap"));
+    }
+    // SAFETY: the first page of the mapping just made becomes the guard.
+    if unsafe { libc::mprotect(map, page, libc::PROT_NONE) } != 0 {
+        let err = refused(size, "mprotect");
+        // SAFETY: the mapping just made, never used.
+        unsafe { libc::munmap(map, map_len) };
+        return Err(err);
+    }
+    let region = Region {
+        map: map.cast(),
+        map_len,
+        page,
+    };
+    REGION.set(Some(region));
+    Ok(region)
+}
+
+/// Resets the "on the stack" flag however the evaluation ends.
+struct OnIt;
+
+impl OnIt {
+    fn enter() -> OnIt {
+        ON_IT.set(true);
+        OnIt
+    }
+}
+
+impl Drop for OnIt {
+    fn drop(&mut self) {
+        ON_IT.set(false);
+    }
+}
+
+/// Runs `f` on the evaluation stack, reserved for `limits`. Panics inside `f` propagate to the
+/// caller; a reservation the kernel refuses is an error and `f` does not run.
+pub fn run<R>(limits: &Limits, f: impl FnOnce() -> R) -> Result<R> {
+    // A nested evaluation (a host callback rendering again) is already on the big stack.
+    if ON_IT.get() {
+        return Ok(f());
+    }
+    let region = reserve(size_for(limits))?;
+    let on_it = OnIt::enter();
     let mut result: Option<R> = None;
     let mut panic: Option<Box<dyn Any + Send>> = None;
     let mut job = Some(f);
-    // SAFETY: `low..low + size` is a readable, writable mapping used by nobody else (ON_IT),
-    // page-aligned; the callback catches every unwind, so none crosses `on_stack`.
+    // SAFETY: `low..low + size` is a readable, writable, page-aligned mapping used by nobody
+    // else (ON_IT); the callback catches every unwind, so none crosses `on_stack`.
     unsafe {
-        psm::on_stack(low, size, || {
+        psm::on_stack(region.low(), region.size(), || {
             let outcome = catch_unwind(AssertUnwindSafe(|| {
                 let _guard = ENTER.get().map(|enter| enter());
                 job.take().map(|f| f())
@@ -120,13 +202,15 @@ pub fn run<R>(f: impl FnOnce() -> R) -> R {
             }
         });
     }
-    ON_IT.set(false);
-    release_deep_pages(low, size);
+    drop(on_it);
+    if RELEASE.get() {
+        release_deep_pages(region.low(), region.size());
+    }
     if let Some(payload) = panic {
         resume_unwind(payload);
     }
     match result {
-        Some(value) => value,
+        Some(value) => Ok(value),
         // The closure ran exactly once and either returned (result set) or panicked
         // (resumed above); reaching here would mean it did neither.
         None => unreachable!("the evaluation closure neither returned nor panicked"),
@@ -136,7 +220,8 @@ pub fn run<R>(f: impl FnOnce() -> R) -> R {
 /// Gives back the pages below the top `KEPT` bytes, so that one deep evaluation does not keep
 /// hundreds of megabytes committed for the life of the backend. The stack grows down page by
 /// page, so if the 64 kB just below the kept part were never touched, nothing deeper was
-/// either: one `mincore` spares the `madvise` in the usual case.
+/// either: one `mincore` spares the `madvise` in the usual case. Both calls only decide how
+/// much memory stays committed; a failure of either leaves the pages in place, which is safe.
 fn release_deep_pages(low: *mut u8, size: usize) {
     const PROBE: usize = 64 * 1024;
     if size <= KEPT + PROBE {
@@ -162,6 +247,35 @@ fn release_deep_pages(low: *mut u8, size: usize) {
     }
 }
 
+/// The deepest point the current thread's evaluation stack has reached since it was last
+/// painted with [`paint`], in bytes from its top. For tests of the sizing rule.
+#[doc(hidden)]
+pub fn high_water() -> Option<usize> {
+    let region = REGION.get()?;
+    // SAFETY: the usable part of our own mapping, not in use (nothing runs on it now).
+    let bytes = unsafe { std::slice::from_raw_parts(region.low(), region.size()) };
+    let untouched = bytes
+        .iter()
+        .position(|b| *b != PAINT)
+        .unwrap_or(bytes.len());
+    Some(region.size() - untouched)
+}
+
+const PAINT: u8 = 0x5a;
+
+/// Fills the current thread's evaluation stack with a pattern, so that [`high_water`] can
+/// tell how deep the next evaluations go (deep pages are then kept, not given back, until
+/// the thread ends). Reserves it for `limits` first.
+#[doc(hidden)]
+pub fn paint(limits: &Limits) -> Result<usize> {
+    RELEASE.set(false);
+    let region = reserve(size_for(limits))?;
+    // SAFETY: the usable part of our own mapping, not in use (ON_IT is false when called
+    // from outside an evaluation, which `reserve` requires too).
+    unsafe { std::ptr::write_bytes(region.low(), PAINT, region.size()) };
+    Ok(region.size())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,34 +290,74 @@ mod tests {
         }
     }
 
+    fn limits(fuel: u64) -> Limits {
+        Limits {
+            fuel: Some(fuel),
+            ..Limits::default()
+        }
+    }
+
     #[test]
     fn deep_recursion_runs_on_the_evaluation_stack() {
-        assert_eq!(run(|| depth(100_000)), 100_000);
+        assert_eq!(run(&limits(100_000), || depth(100_000)).unwrap(), 100_000);
         // Reused, not remapped.
-        let first = region().map(|r| r.0 as usize);
-        assert_eq!(run(|| depth(10)), 10);
-        assert_eq!(region().map(|r| r.0 as usize), first);
+        let first = REGION.get().map(|r| r.map as usize);
+        assert_eq!(run(&limits(100_000), || depth(10)).unwrap(), 10);
+        assert_eq!(REGION.get().map(|r| r.map as usize), first);
+    }
+
+    #[test]
+    fn the_reservation_grows_with_the_fuel() {
+        let small = size_for(&limits(1_000));
+        let large = size_for(&limits(1_000_000));
+        assert!(small >= FIXED && small < 16 * MIB, "{small}");
+        assert_eq!(
+            large - small,
+            (999_000 * BYTES_PER_FUEL).div_ceil(MIB) * MIB
+        );
+        run(&limits(1_000), || ()).unwrap();
+        let before = REGION.get().map(|r| r.size()).unwrap();
+        run(&limits(1_000_000), || ()).unwrap();
+        let after = REGION.get().map(|r| r.size()).unwrap();
+        assert!(after >= large && after > before, "{before} -> {after}");
+    }
+
+    #[test]
+    fn a_refused_reservation_is_an_error_not_a_smaller_stack() {
+        // More address space than any machine has: mmap fails, and the closure never runs.
+        let absurd = Limits {
+            fuel: Some(u64::MAX / 2),
+            ..Limits::default()
+        };
+        let mut ran = false;
+        let err = run(&absurd, || ran = true).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::OutOfMemory);
+        assert!(err.message.contains("could not reserve"), "{}", err.message);
+        assert!(!ran);
+        // The thread can still evaluate afterwards.
+        assert_eq!(run(&limits(1_000), || 7).unwrap(), 7);
     }
 
     #[test]
     fn panics_cross_back_to_the_caller() {
-        let caught = std::panic::catch_unwind(|| run(|| panic!("inner")));
+        let caught = std::panic::catch_unwind(|| run(&limits(1_000), || panic!("inner")));
         assert!(caught.is_err());
         // And the stack is usable again afterwards.
-        assert_eq!(run(|| 7), 7);
+        assert_eq!(run(&limits(1_000), || 7).unwrap(), 7);
     }
 
     #[test]
     fn deep_use_is_given_back() {
         fn resident_below_kept() -> bool {
-            let (low, size) = region().unwrap();
+            let region = REGION.get().unwrap();
+            let (low, size) = (region.low(), region.size());
             let page = page_size();
             let probe = 64 * 1024;
             let mut v = vec![0u8; probe / page];
             unsafe { libc::mincore(low.add(size - KEPT - probe).cast(), probe, v.as_mut_ptr()) };
             v.iter().any(|r| r & 1 != 0)
         }
-        assert_eq!(run(|| depth(100_000)), 100_000);
+        assert_eq!(run(&limits(100_000), || depth(100_000)).unwrap(), 100_000);
         assert!(
             !resident_below_kept(),
             "deep pages were kept after the evaluation"
@@ -212,6 +366,7 @@ mod tests {
 
     #[test]
     fn nested_evaluations_stay_on_the_same_stack() {
-        assert_eq!(run(|| run(|| depth(1000))), 1000);
+        let l = limits(10_000);
+        assert_eq!(run(&l, || run(&l, || depth(1000)).unwrap()).unwrap(), 1000);
     }
 }

@@ -95,7 +95,7 @@ impl<'a> Run<'a> {
             limits: self.limits,
             stop_on_error: self.stop_on_error,
         };
-        Ok(render::evaluate(&plan, &scope, &settings)
+        Ok(render::evaluate(&plan, &scope, &settings)?
             .into_iter()
             .map(|o| (o.name, o.value.map(|v| v.to_json())))
             .collect())
@@ -690,19 +690,32 @@ fn recursion_is_bounded() {
 
 #[test]
 fn deep_list_building_survives_and_storing_it_is_refused() {
-    // 100,000 levels of nesting, built within the fuel limit: minijinja drops and measures it
-    // recursively, which needs the evaluation stack; storing it hits the depth limit.
+    // 100,000 levels of nesting, built within a raised fuel limit: minijinja drops and measures
+    // it recursively, which the evaluation stack (sized from the fuel) holds; storing it hits
+    // the depth limit.
     let build = "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}";
+    let generous = Limits {
+        fuel: Some(1_000_000),
+        ..Limits::default()
+    };
+    let first = |template: String| {
+        let config = serde_json::json!({ "v": template }).to_string();
+        let out = Run::new(&config).limits(generous).outcomes().unwrap();
+        out.into_iter().next().map(|(_, v)| v).expect("one outcome")
+    };
     assert_eq!(
-        ok(&format!("{build}{{{{ ns.x | length }}}}"), "{}"),
+        first(format!("{build}{{{{ ns.x | length }}}}")).unwrap(),
         r#""1""#
     );
+    for shown in ["{{ ns.x }}", "x{{ ns.x }}"] {
+        assert_eq!(
+            first(format!("{build}{shown}")).unwrap_err().kind,
+            ErrorKind::TooComplex
+        );
+    }
+    // At the default fuel the same loop runs out of fuel instead.
     assert_eq!(
-        err(&format!("{build}{{{{ ns.x }}}}"), "{}").kind,
-        ErrorKind::TooComplex
-    );
-    assert_eq!(
-        err(&format!("{build}x{{{{ ns.x }}}}"), "{}").kind,
+        err(&format!("{build}{{{{ ns.x | length }}}}"), "{}").kind,
         ErrorKind::TooComplex
     );
 }
@@ -891,4 +904,75 @@ fn error_spans_never_cut_characters() {
         let e = err(t, "{}");
         assert!(e.detail.is_some(), "{t}: {e:?}");
     }
+}
+
+/// `[[[…]]]` nested `depth` levels, built without recursion (serde_json's parser stops at 128).
+fn nested(depth: usize) -> DocRef {
+    let mut v = serde_json::Value::Array(Vec::new());
+    for _ in 0..depth {
+        v = serde_json::Value::Array(vec![v]);
+    }
+    noetl_vars_core::doc::SerdeDoc::new(v)
+}
+
+fn with_item(template: &str, item: DocRef) -> Result<String, Error> {
+    let scope = Arc::new(Scope::new(
+        1,
+        "s",
+        None,
+        None,
+        vec![
+            ("item".to_string(), item.clone()),
+            ("other".to_string(), item),
+        ],
+        VarsState::new(Arc::new(noetl_vars_core::context::EmptyStore)),
+    ));
+    render::evaluate_one(template, &scope, &Limits::default()).map(|v| v.to_json())
+}
+
+#[test]
+fn deep_documents_compare_equal_to_themselves_at_any_depth() {
+    for depth in [10, 600, 5_000] {
+        let item = nested(depth);
+        assert_eq!(
+            with_item("{{ item == other }}", item.clone()).unwrap(),
+            "true",
+            "{depth}"
+        );
+        assert_eq!(
+            with_item("{{ item in [other] }}", item.clone()).unwrap(),
+            "true",
+            "{depth}"
+        );
+        assert_eq!(
+            with_item("{{ item != other }}", item.clone()).unwrap(),
+            "false",
+            "{depth}"
+        );
+        assert_eq!(
+            with_item("{{ [item, other] | unique | length }}", item).unwrap(),
+            "1",
+            "{depth}"
+        );
+    }
+    assert_eq!(
+        with_item("{{ item == other[0] }}", nested(600)).unwrap(),
+        "false"
+    );
+}
+
+#[test]
+fn deep_documents_print_without_failing() {
+    let item = nested(600);
+    let expected = format!("{}{}", "[".repeat(601), "]".repeat(601));
+    assert_eq!(
+        with_item("{{ ('' ~ item) | length }}", item.clone()).unwrap(),
+        expected.len().to_string()
+    );
+    let shown = with_item("{{ item | pprint }}", item.clone()).unwrap();
+    assert!(shown.contains(&"[".repeat(601)), "{shown}");
+    assert_eq!(
+        with_item("x{{ item }}", item).unwrap(),
+        format!("\"x{expected}\"")
+    );
 }

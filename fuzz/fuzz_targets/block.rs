@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         fuel: Some(50_000),
         cache_size: 64,
         max_value_bytes: 1 << 20,
+        ..Limits::default()
     };
     for phase in [Phase::Before, Phase::After] {
         let vars = VarsState::new(Arc::new(EmptyStore));
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             limits,
             stop_on_error: false,
         };
-        for outcome in render::evaluate(&plan, &scope, &settings) {
+        for outcome in render::evaluate(&plan, &scope, &settings).unwrap_or_default() {
             if let Ok(value) = outcome.value {
                 let _ = value.to_json();
             }

@@ -34,6 +34,7 @@ fuzz_target!(|input: Input<'_>| {
         fuel: Some(50_000),
         cache_size: 64,
         max_value_bytes: 1 << 20,
+        ..Limits::default()
     };
     let store = MemoryStore::new(input.vars.iter().map(|(n, v)| (n.to_string(), doc(v))).collect());
     let vars = VarsState::new(Arc::new(store));
@@ -60,7 +61,7 @@ fuzz_target!(|input: Input<'_>| {
         limits,
         stop_on_error: !input.skip,
     };
-    for outcome in render::evaluate(&plan, &scope, &settings) {
+    for outcome in render::evaluate(&plan, &scope, &settings).unwrap_or_default() {
         if let Ok(value) = outcome.value {
             // Writing the value out must not fail either.
             let _ = value.to_json();

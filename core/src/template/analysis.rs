@@ -1,0 +1,445 @@
+//! What a template is, read off minijinja's syntax tree rather than its text: whether it is
+//! one `{{ expression }}` (typing rule 2) and whether that expression is a pure path, and
+//! which variables it reads (`vars.x`, `vars['x']`, `vars.get('x')`, bare names), so that
+//! the host can lock exactly those before evaluating. A read whose name is only known at run
+//! time, or any other use of `vars` as a whole, is reported as such ([`Reads::all_vars`]).
+//!
+//! minijinja's parser guards the nesting of brackets and statements, but chains (`a.b.c…`,
+//! `x | f | g …`, `1 + 1 + …`) build a tree as deep as they are long, and compiling or dropping
+//! it recurses once per link. Chains are therefore measured on the tokens first, and a
+//! template whose chains exceed [`MAX_CHAIN`] is refused before it is parsed.
+
+use std::collections::{BTreeSet, HashSet};
+
+use minijinja::machinery::ast::{CallArg, Expr, Stmt, UnaryOpKind};
+use minijinja::machinery::{parse, tokenize, Token};
+
+use super::{Form, Reads};
+use crate::error::{Error, ErrorKind, Result};
+use crate::path::{Path, Seg};
+
+/// The longest chain of operations one expression may have.
+pub const MAX_CHAIN: usize = 10_000;
+
+/// The form and read set of a template.
+pub struct Shape {
+    pub form: Form,
+    pub reads: Reads,
+}
+
+/// Analyses `text` (a whole template, trimmed); `locate` turns a syntax error into the
+/// report the user sees.
+pub fn analyse(text: &str, locate: &dyn Fn(&minijinja::Error) -> Error) -> Result<Shape> {
+    let chain = chain_depth(text);
+    if chain > MAX_CHAIN {
+        return Err(Error::new(
+            ErrorKind::TooComplex,
+            format!("an expression chains {chain} operations, more than the {MAX_CHAIN} allowed"),
+        )
+        .with_hint("split the expression, e.g. with {% set %}"));
+    }
+    let tree = parse(text, "<template>", Default::default()).map_err(|e| locate(&e))?;
+    let Stmt::Template(template) = &tree else {
+        return Ok(Shape {
+            form: Form::Text,
+            reads: Reads::default(),
+        });
+    };
+    let mut walk = Walk::default();
+    walk.body(&template.children);
+    let single = match template.children.as_slice() {
+        [Stmt::EmitExpr(emit)] if text.starts_with("{{") && text.ends_with("}}") => {
+            Some(&emit.expr)
+        }
+        _ => None,
+    };
+    let form = match single {
+        Some(expr) => path_of(expr).map_or(Form::Expression, Form::Path),
+        None => Form::Text,
+    };
+    Ok(Shape {
+        form,
+        reads: walk.reads,
+    })
+}
+
+/// The bare names a template reads that may be variables: its free names except the ones
+/// every template has.
+pub fn free_names(undeclared: HashSet<String>) -> BTreeSet<String> {
+    undeclared
+        .into_iter()
+        .filter(|n| !crate::context::RESERVED.contains(&n.as_str()))
+        .collect()
+}
+
+/// The longest chain of operations in any expression of `text`, counting a bracketed
+/// expression as one link of the chain around it and adding the chains it is nested in
+/// (an upper bound of the syntax tree's depth).
+fn chain_depth(text: &str) -> usize {
+    let mut outer: Vec<usize> = Vec::new();
+    let mut nested = 0usize;
+    let mut chain = 0usize;
+    let mut deepest = 0usize;
+    for token in tokenize(text, false, Default::default()) {
+        // The parser reports malformed input.
+        let Ok((token, _)) = token else { break };
+        match token {
+            Token::VariableStart | Token::BlockStart | Token::VariableEnd | Token::BlockEnd => {
+                outer.clear();
+                nested = 0;
+                chain = 0;
+            }
+            Token::ParenOpen | Token::BracketOpen | Token::BraceOpen => {
+                outer.push(chain);
+                nested += chain;
+                chain = 0;
+            }
+            Token::ParenClose | Token::BracketClose | Token::BraceClose => {
+                if let Some(before) = outer.pop() {
+                    nested -= before;
+                    chain = before + 1;
+                }
+            }
+            Token::Comma | Token::Colon => chain = 0,
+            Token::Ident("and" | "or" | "not" | "in" | "is" | "if" | "else")
+            | Token::Dot
+            | Token::Pipe
+            | Token::Plus
+            | Token::Minus
+            | Token::Mul
+            | Token::Div
+            | Token::FloorDiv
+            | Token::Pow
+            | Token::Mod
+            | Token::Tilde
+            | Token::Assign
+            | Token::Eq
+            | Token::Ne
+            | Token::Gt
+            | Token::Gte
+            | Token::Lt
+            | Token::Lte => chain += 1,
+            _ => {}
+        }
+        deepest = deepest.max(nested + chain);
+    }
+    deepest
+}
+
+/// `{{ a.b[0]['c'] }}` as a path; `None` for any other expression.
+fn path_of(expr: &Expr<'_>) -> Option<Path> {
+    let mut segs = Vec::new();
+    let mut node = expr;
+    let root = loop {
+        match node {
+            Expr::Var(var) => break var.id.to_string(),
+            Expr::GetAttr(get) => {
+                segs.push(Seg::Key(get.name.to_string()));
+                node = &get.expr;
+            }
+            Expr::GetItem(get) => {
+                segs.push(constant_segment(&get.subscript_expr)?);
+                node = &get.expr;
+            }
+            _ => return None,
+        }
+    };
+    segs.reverse();
+    Some(Path { root, segs })
+}
+
+/// A subscript that is a string or integer literal (a negative one included).
+fn constant_segment(expr: &Expr<'_>) -> Option<Seg> {
+    match expr {
+        Expr::Const(c) => match c.value.as_str() {
+            Some(key) => Some(Seg::Key(key.to_string())),
+            None if c.value.is_integer() => c.value.as_i64().map(Seg::Index),
+            None => None,
+        },
+        Expr::UnaryOp(op) if matches!(op.op, UnaryOpKind::Neg) => match constant_segment(&op.expr)?
+        {
+            Seg::Index(i) => i.checked_neg().map(Seg::Index),
+            Seg::Key(_) => None,
+        },
+        _ => None,
+    }
+}
+
+fn constant_str<'a>(expr: &'a Expr<'_>) -> Option<&'a str> {
+    match expr {
+        Expr::Const(c) => c.value.as_str(),
+        _ => None,
+    }
+}
+
+fn is_vars(expr: &Expr<'_>) -> bool {
+    matches!(expr, Expr::Var(var) if var.id == "vars")
+}
+
+/// Collects the variables a template reads.
+#[derive(Default)]
+struct Walk {
+    reads: Reads,
+}
+
+impl Walk {
+    fn body(&mut self, stmts: &[Stmt<'_>]) {
+        for stmt in stmts {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &Stmt<'_>) {
+        match stmt {
+            Stmt::Template(t) => self.body(&t.children),
+            Stmt::EmitExpr(e) => self.expr(&e.expr),
+            Stmt::EmitRaw(_) | Stmt::Continue(_) | Stmt::Break(_) => {}
+            Stmt::ForLoop(f) => {
+                self.expr(&f.iter);
+                self.opt(f.filter_expr.as_ref());
+                self.body(&f.body);
+                self.body(&f.else_body);
+            }
+            Stmt::IfCond(i) => {
+                self.expr(&i.expr);
+                self.body(&i.true_body);
+                self.body(&i.false_body);
+            }
+            Stmt::WithBlock(w) => {
+                for (_, value) in &w.assignments {
+                    self.expr(value);
+                }
+                self.body(&w.body);
+            }
+            Stmt::Set(s) => {
+                self.target(&s.target);
+                self.expr(&s.expr);
+            }
+            Stmt::SetBlock(s) => {
+                self.target(&s.target);
+                self.opt(s.filter.as_ref());
+                self.body(&s.body);
+            }
+            Stmt::AutoEscape(a) => {
+                self.expr(&a.enabled);
+                self.body(&a.body);
+            }
+            Stmt::FilterBlock(f) => {
+                self.expr(&f.filter);
+                self.body(&f.body);
+            }
+            Stmt::Macro(m) => {
+                m.defaults.iter().for_each(|d| self.expr(d));
+                self.body(&m.body);
+            }
+            Stmt::CallBlock(c) => {
+                self.expr(&c.call.expr);
+                self.args(&c.call.args);
+                c.macro_decl.defaults.iter().for_each(|d| self.expr(d));
+                self.body(&c.macro_decl.body);
+            }
+            Stmt::Do(d) => {
+                self.expr(&d.call.expr);
+                self.args(&d.call.args);
+            }
+        }
+    }
+
+    /// An assignment target reads only what a `ns.x` target's object is made of.
+    fn target(&mut self, target: &Expr<'_>) {
+        if let Expr::GetAttr(get) = target {
+            self.expr(&get.expr);
+        }
+    }
+
+    fn opt(&mut self, expr: Option<&Expr<'_>>) {
+        if let Some(e) = expr {
+            self.expr(e);
+        }
+    }
+
+    fn args(&mut self, args: &[CallArg<'_>]) {
+        for arg in args {
+            match arg {
+                CallArg::Pos(e)
+                | CallArg::Kwarg(_, e)
+                | CallArg::PosSplat(e)
+                | CallArg::KwargSplat(e) => self.expr(e),
+            }
+        }
+    }
+
+    fn read(&mut self, name: &str) {
+        self.reads.vars.insert(name.to_string());
+    }
+
+    fn expr(&mut self, expr: &Expr<'_>) {
+        match expr {
+            // `vars` on its own: enumerated, measured, passed along.
+            Expr::Var(var) => self.reads.all_vars |= var.id == "vars",
+            Expr::Const(_) => {}
+            Expr::GetAttr(get) if is_vars(&get.expr) => self.read(get.name),
+            Expr::GetItem(get) if is_vars(&get.expr) => match constant_str(&get.subscript_expr) {
+                Some(name) => self.read(name),
+                None => {
+                    self.reads.all_vars = true;
+                    self.expr(&get.subscript_expr);
+                }
+            },
+            Expr::Call(call) => self.call(&call.expr, &call.args),
+            Expr::GetAttr(get) => self.expr(&get.expr),
+            Expr::GetItem(get) => {
+                self.expr(&get.expr);
+                self.expr(&get.subscript_expr);
+            }
+            Expr::Slice(s) => {
+                self.expr(&s.expr);
+                for part in [&s.start, &s.stop, &s.step] {
+                    self.opt(part.as_ref());
+                }
+            }
+            Expr::UnaryOp(op) => self.expr(&op.expr),
+            Expr::BinOp(op) => {
+                self.expr(&op.left);
+                self.expr(&op.right);
+            }
+            Expr::Compare(c) => {
+                self.expr(&c.expr);
+                c.ops.iter().for_each(|op| self.expr(&op.expr));
+            }
+            Expr::IfExpr(i) => {
+                self.expr(&i.test_expr);
+                self.expr(&i.true_expr);
+                self.opt(i.false_expr.as_ref());
+            }
+            Expr::Filter(f) => {
+                self.opt(f.expr.as_ref());
+                self.args(&f.args);
+            }
+            Expr::Test(t) => {
+                self.expr(&t.expr);
+                self.args(&t.args);
+            }
+            Expr::List(l) => l.items.iter().for_each(|e| self.expr(e)),
+            Expr::Tuple(t) => t.items.iter().for_each(|e| self.expr(e)),
+            Expr::Map(m) => m.keys.iter().chain(&m.values).for_each(|e| self.expr(e)),
+        }
+    }
+
+    /// `vars.get('x')` reads `x`; any other method of `vars` (`items()`, `get(name)`) reads
+    /// them all.
+    fn call(&mut self, callee: &Expr<'_>, args: &[CallArg<'_>]) {
+        match callee {
+            Expr::GetAttr(get) if is_vars(&get.expr) => {
+                let constant = match args.first() {
+                    Some(CallArg::Pos(first)) if get.name == "get" => constant_str(first),
+                    _ => None,
+                };
+                match constant {
+                    Some(name) => self.read(name),
+                    None => self.reads.all_vars = true,
+                }
+            }
+            other => self.expr(other),
+        }
+        self.args(args);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shape(text: &str) -> Shape {
+        match analyse(text, &|e| {
+            Error::new(ErrorKind::TemplateSyntax, e.to_string())
+        }) {
+            Ok(s) => s,
+            Err(e) => panic!("{text}: {e}"),
+        }
+    }
+
+    fn names(set: &BTreeSet<String>) -> Vec<&str> {
+        set.iter().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn one_expression_is_an_expression_and_anything_more_is_text() {
+        assert!(matches!(shape("{{ a + 1 }}").form, Form::Expression));
+        assert!(matches!(shape("{{- a + 1 -}}").form, Form::Expression));
+        for text in [
+            "{{ 1 }}-{{ 2 }}",
+            "{{ a }}{{ b }}",
+            "x {{ a }}",
+            "{{ a }}{# c #}",
+            "{% if a %}{{ b }}{% endif %}",
+        ] {
+            assert!(matches!(shape(text).form, Form::Text), "{text}");
+        }
+    }
+
+    #[test]
+    fn pure_paths_are_recognised_from_the_tree() {
+        let Form::Path(p) = shape("{{ result.users[0]['id'] }}").form else {
+            panic!("not a path");
+        };
+        assert_eq!(p.root, "result");
+        assert_eq!(
+            p.segs,
+            vec![
+                Seg::Key("users".into()),
+                Seg::Index(0),
+                Seg::Key("id".into())
+            ]
+        );
+        let Form::Path(p) = shape("{{ items[-1] }}").form else {
+            panic!("not a path");
+        };
+        assert_eq!(p.segs, vec![Seg::Index(-1)]);
+        for text in [
+            "{{ a | length }}",
+            "{{ a.b() }}",
+            "{{ a[b] }}",
+            "{{ none }}",
+            "{{ 'x' }}",
+        ] {
+            assert!(!matches!(shape(text).form, Form::Path(_)), "{text}");
+        }
+    }
+
+    #[test]
+    fn reads_are_exact_for_constant_names_and_whole_for_run_time_ones() {
+        let r =
+            shape("{{ vars.a + vars['b c'] + vars.get('d') + vars.get('e', 0) + x.vars }}").reads;
+        assert_eq!(names(&r.vars), ["a", "b c", "d", "e"]);
+        assert!(!r.all_vars);
+        for text in [
+            "{{ vars[result.k] }}",
+            "{{ vars.get(result.k) }}",
+            "{{ vars.items() | list }}",
+            "{{ vars | length }}",
+            "{% for k in vars %}{{ k }}{% endfor %}",
+            "{% set v = vars %}{{ v.a }}",
+            "{{ vars.values() | sum }}",
+        ] {
+            assert!(shape(text).reads.all_vars, "{text}");
+        }
+        // A variable that is really called `get` is read as one.
+        assert_eq!(names(&shape("{{ vars.get }}").reads.vars), ["get"]);
+        // Reads inside statements, filters and tests count.
+        let r = shape("{% for i in vars.list if i > vars.min %}{{ i | default(vars.d) is divisibleby(vars.n) }}{% endfor %}").reads;
+        assert_eq!(names(&r.vars), ["d", "list", "min", "n"]);
+    }
+
+    #[test]
+    fn long_chains_are_refused_before_parsing() {
+        let deep = format!("{{{{ x{} }}}}", ".a".repeat(MAX_CHAIN + 1));
+        let err = analyse(&deep, &|_| unreachable!()).map(|_| ()).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::TooComplex);
+        // Long flat lists and many short expressions are fine.
+        let flat = format!("{{{{ [{}] }}}}", vec!["a.b"; MAX_CHAIN * 2].join(", "));
+        assert!(analyse(&flat, &|_| unreachable!()).is_ok());
+        assert!(chain_depth(&"{{ a.b.c }}".repeat(10_000)) == 2);
+        assert_eq!(chain_depth("{{ (a + b).c[d.e] }}"), 3);
+    }
+}
