@@ -18,6 +18,8 @@ free_port() {
 }
 
 # cluster_start DIR [postgresql.conf lines...]: initdb + start; exports PGHOST/PGPORT/PGUSER.
+# The library is preloaded, as the README's installation says (PRELOAD=no leaves it out, to
+# test what happens without).
 cluster_start() {
     local dir=$1; shift
     mkdir -p "$dir"
@@ -35,6 +37,7 @@ cluster_start() {
         echo "unix_socket_directories = '$dir'"
         echo "fsync = off"
         echo "max_connections = 50"
+        if [ "${PRELOAD:-yes}" = yes ]; then echo "shared_preload_libraries = 'noetl_vars'"; fi
         for line in "$@"; do echo "$line"; done
     } | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null \

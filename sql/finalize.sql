@@ -6,21 +6,21 @@
 -- owners in a pre-existing schema noetl are left alone.
 REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
-    noetl.set_var(bigint, text, jsonb, text, text),
-    noetl.get_var(bigint, text),
-    noetl.get_all_vars(bigint),
-    noetl.set_vars(bigint, jsonb, text, text),
-    noetl.delete_var(bigint, text),
-    noetl.cleanup_execution(bigint),
-    noetl.vars_list(bigint),
-    noetl.vars_get(bigint, text),
-    noetl.vars_delete(bigint, text),
-    noetl.vars_cleanup(bigint),
-    noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text),
-    noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb),
-    noetl.var_at(bigint, text, timestamptz),
-    noetl.purge_stale(interval, integer),
-    noetl.adopt_transient(regclass),
+    noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text),
+    noetl.get_var(pg_catalog.int8, pg_catalog.text),
+    noetl.get_all_vars(pg_catalog.int8),
+    noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text),
+    noetl.delete_var(pg_catalog.int8, pg_catalog.text),
+    noetl.cleanup_execution(pg_catalog.int8),
+    noetl.vars_list(pg_catalog.int8),
+    noetl.vars_get(pg_catalog.int8, pg_catalog.text),
+    noetl.vars_delete(pg_catalog.int8, pg_catalog.text),
+    noetl.vars_cleanup(pg_catalog.int8),
+    noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text),
+    noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb),
+    noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
+    noetl.purge_stale(pg_catalog.interval, pg_catalog.int4),
+    noetl.adopt_transient(pg_catalog.regclass),
     noetl.transient_changed()
 FROM PUBLIC;
 -- The change trigger writes history with the extension owner's rights, so application roles
@@ -42,29 +42,29 @@ COMMENT ON INDEX noetl.idx_transient_source IS 'Variables by the step that wrote
 COMMENT ON INDEX noetl.idx_transient_type IS 'Variables by type.';
 COMMENT ON CONSTRAINT transient_type_check ON noetl.transient IS 'The four variable types.';
 
-COMMENT ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text) IS
+COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS
     'Creates or overwrites one variable. An overwrite keeps created_at and access_count. Errors: 22004 NULL argument, 22023 empty name or invalid var_type, 42622 name over 1024 bytes, 54000 value over noetl_vars.max_value_bytes.';
-COMMENT ON FUNCTION noetl.get_var(bigint, text) IS
-    'The value of one variable, or NULL when it does not exist. A tracked read: access_count + 1, accessed_at = now().';
-COMMENT ON FUNCTION noetl.get_all_vars(bigint) IS
+COMMENT ON FUNCTION noetl.get_var(pg_catalog.int8, pg_catalog.text) IS
+    'The value of one variable, or NULL when it does not exist. A tracked read: access_count + 1, accessed_at = now(); uncounted on a hot standby or in a read-only transaction.';
+COMMENT ON FUNCTION noetl.get_all_vars(pg_catalog.int8) IS
     'Every variable of an execution as {name: value}; {} when there is none. Not a tracked read.';
-COMMENT ON FUNCTION noetl.set_vars(bigint, jsonb, text, text) IS
+COMMENT ON FUNCTION noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS
     'Creates or overwrites every member of a JSON object in one statement, all or nothing. Returns the POST /api/vars/{id} body {"execution_id", "variables_set", "var_names"}.';
-COMMENT ON FUNCTION noetl.delete_var(bigint, text) IS
+COMMENT ON FUNCTION noetl.delete_var(pg_catalog.int8, pg_catalog.text) IS
     'Deletes one variable; true when it existed.';
-COMMENT ON FUNCTION noetl.cleanup_execution(bigint) IS
+COMMENT ON FUNCTION noetl.cleanup_execution(pg_catalog.int8) IS
     'Deletes every variable of an execution; returns how many there were.';
-COMMENT ON FUNCTION noetl.vars_list(bigint) IS
+COMMENT ON FUNCTION noetl.vars_list(pg_catalog.int8) IS
     'The GET /api/vars/{id} body: {"execution_id", "variables": {name: {value, type, source_step, created_at, accessed_at, access_count}}, "count"}. Not a tracked read.';
-COMMENT ON FUNCTION noetl.vars_get(bigint, text) IS
-    'The GET /api/vars/{id}/{name} body, or NULL when the variable does not exist (the server answers 404). A tracked read.';
-COMMENT ON FUNCTION noetl.vars_delete(bigint, text) IS
+COMMENT ON FUNCTION noetl.vars_get(pg_catalog.int8, pg_catalog.text) IS
+    'The GET /api/vars/{id}/{name} body, or NULL when the variable does not exist (the server answers 404). A tracked read; uncounted on a hot standby or in a read-only transaction.';
+COMMENT ON FUNCTION noetl.vars_delete(pg_catalog.int8, pg_catalog.text) IS
     'The DELETE /api/vars/{id}/{name} body: {"execution_id", "var_name", "deleted"}.';
-COMMENT ON FUNCTION noetl.vars_cleanup(bigint) IS
+COMMENT ON FUNCTION noetl.vars_cleanup(pg_catalog.int8) IS
     'The DELETE /api/vars/{id} body: {"execution_id", "deleted_count"}.';
-COMMENT ON FUNCTION noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text) IS
+COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
     'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. All or nothing unless noetl_vars.on_render_error = skip.';
-COMMENT ON FUNCTION noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb) IS
+COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb) IS
     'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. Returns everything it stored.';
 
 COMMENT ON TABLE noetl.transient_history IS
@@ -76,16 +76,16 @@ COMMENT ON COLUMN noetl.transient_history.changed_at IS 'clock_timestamp() of th
 COMMENT ON INDEX noetl.idx_transient_history_lookup IS 'History of one variable in time order.';
 COMMENT ON VIEW noetl.executions IS
     'One row per execution with variables: how many, their total size, first and last write, last read, tracked reads and the most-read variables.';
-COMMENT ON FUNCTION noetl.var_at(bigint, text, timestamptz) IS
+COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz) IS
     'The value a variable had at a point in time, from noetl.transient_history; NULL when it did not exist then, was deleted, or history was off.';
-COMMENT ON FUNCTION noetl.purge_stale(interval, integer) IS
+COMMENT ON FUNCTION noetl.purge_stale(pg_catalog.interval, pg_catalog.int4) IS
     'Deletes the variables of executions untouched (no write, no tracked read) for longer than older_than, at most max_executions per call, oldest first; skips executions in use. Returns one row per execution removed. Schedule it with pg_cron.';
-COMMENT ON FUNCTION noetl.adopt_transient(regclass) IS
+COMMENT ON FUNCTION noetl.adopt_transient(pg_catalog.regclass) IS
     'Moves every row of a legacy noetl.transient (created by the NoETL server''s DDL and moved aside before CREATE EXTENSION) into the extension''s table, all or nothing; returns the number of rows. The legacy table is left in place.';
 COMMENT ON FUNCTION noetl.capture_changes() IS
     'Whether noetl_vars.track_history or noetl_vars.notify is on; the WHEN clause of the change triggers.';
 COMMENT ON FUNCTION noetl.transient_changed() IS
-    'Trigger function on noetl.transient: appends history (noetl_vars.track_history) and collects changed names for NOTIFY noetl_vars (noetl_vars.notify).';
+    'Trigger function of noetl.transient only (it refuses any other table): appends history (noetl_vars.track_history) and collects changes for NOTIFY noetl_vars (noetl_vars.notify).';
 COMMENT ON TRIGGER transient_changed_insert ON noetl.transient IS 'Change capture for inserts, when enabled.';
-COMMENT ON TRIGGER transient_changed_update ON noetl.transient IS 'Change capture for writes (not tracked reads), when enabled.';
+COMMENT ON TRIGGER transient_changed_update ON noetl.transient IS 'Change capture for updates that change a value, type, source step or key (not tracked reads), when enabled.';
 COMMENT ON TRIGGER transient_changed_delete ON noetl.transient IS 'Change capture for deletes, when enabled.';

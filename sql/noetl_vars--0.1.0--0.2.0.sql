@@ -5,21 +5,24 @@
 --     databases whose noetl.transient was created by the NoETL server
 --   * least privilege: nothing is executable by PUBLIC any more
 -- Frozen once released: later versions add their own script rather than editing this one.
+-- (Edited once, for 0.3.0: every name is now schema-qualified, pg_catalog included, with the
+-- same meaning as before; an unqualified name could bind to a look-alike in schema noetl.)
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.2.0'" to load this file. \quit
 
 -- History.
 
 CREATE TABLE noetl.transient_history (
-    id           BIGINT      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    execution_id BIGINT      NOT NULL,
-    var_name     TEXT        NOT NULL,
-    operation    TEXT        NOT NULL,
-    old_value    JSONB,
-    new_value    JSONB,
-    var_type     TEXT,
-    source_step  TEXT,
-    changed_at   TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
-    CONSTRAINT transient_history_operation_check CHECK (operation IN ('insert', 'update', 'delete'))
+    id           pg_catalog.int8        GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    execution_id pg_catalog.int8        NOT NULL,
+    var_name     pg_catalog.text        NOT NULL,
+    operation    pg_catalog.text        NOT NULL,
+    old_value    pg_catalog.jsonb,
+    new_value    pg_catalog.jsonb,
+    var_type     pg_catalog.text,
+    source_step  pg_catalog.text,
+    changed_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+    CONSTRAINT transient_history_operation_check
+        CHECK (operation OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[]))
 );
 CREATE INDEX idx_transient_history_lookup ON noetl.transient_history (execution_id, var_name, changed_at);
 
@@ -28,15 +31,15 @@ SELECT pg_catalog.pg_extension_config_dump('noetl.transient_history_id_seq', '')
 
 -- The value of a variable at a point in time, from the history: NULL when it did not exist
 -- then (or was deleted), or when history was not being tracked.
-CREATE FUNCTION noetl.var_at(execution_id bigint, var_name text, at timestamptz)
-RETURNS jsonb
+CREATE FUNCTION noetl.var_at(execution_id pg_catalog.int8, var_name pg_catalog.text, at pg_catalog.timestamptz)
+RETURNS pg_catalog.jsonb
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT h.new_value
     FROM noetl.transient_history h
-    WHERE h.execution_id = var_at.execution_id
-      AND h.var_name = var_at.var_name
-      AND h.changed_at <= var_at.at
+    WHERE h.execution_id OPERATOR(pg_catalog.=) var_at.execution_id
+      AND h.var_name OPERATOR(pg_catalog.=) var_at.var_name
+      AND h.changed_at OPERATOR(pg_catalog.<=) var_at.at
     ORDER BY h.changed_at DESC, h.id DESC
     LIMIT 1;
 END;
@@ -73,7 +76,7 @@ CREATE TRIGGER transient_changed_insert
 
 CREATE TRIGGER transient_changed_update
     AFTER UPDATE ON noetl.transient
-    FOR EACH ROW WHEN (OLD.access_count IS NOT DISTINCT FROM NEW.access_count AND noetl.capture_changes())
+    FOR EACH ROW WHEN (OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count AND noetl.capture_changes())
     EXECUTE FUNCTION noetl.transient_changed();
 
 CREATE TRIGGER transient_changed_delete
@@ -86,19 +89,19 @@ CREATE TRIGGER transient_changed_delete
 -- One row per execution that has variables.
 CREATE VIEW noetl.executions AS
 SELECT t.execution_id,
-       count(*)::integer                                AS variables,
-       sum(pg_column_size(t.var_value))::bigint         AS value_bytes,
-       min(t.created_at)                                AS first_write,
+       pg_catalog.count(*)::pg_catalog.int4                          AS variables,
+       pg_catalog.sum(pg_catalog.pg_column_size(t.var_value))::pg_catalog.int8 AS value_bytes,
+       pg_catalog.min(t.created_at)                                  AS first_write,
        -- Exact with track_history on; otherwise the last creation, or the last write of a
        -- variable never read (its accessed_at only moves on writes).
-       GREATEST(max(t.created_at),
-                max(t.accessed_at) FILTER (WHERE t.access_count = 0),
-                (SELECT max(h.changed_at) FROM noetl.transient_history h
-                 WHERE h.execution_id = t.execution_id)) AS last_write,
-       max(t.accessed_at) FILTER (WHERE t.access_count > 0) AS last_read,
-       sum(t.access_count)::bigint                      AS reads,
-       (array_agg(t.var_name ORDER BY t.access_count DESC, t.var_name)
-            FILTER (WHERE t.access_count > 0))[1:5]     AS most_read
+       GREATEST(pg_catalog.max(t.created_at),
+                pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.=) 0),
+                (SELECT pg_catalog.max(h.changed_at) FROM noetl.transient_history h
+                 WHERE h.execution_id OPERATOR(pg_catalog.=) t.execution_id)) AS last_write,
+       pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0) AS last_read,
+       pg_catalog.sum(t.access_count)::pg_catalog.int8               AS reads,
+       (pg_catalog.array_agg(t.var_name ORDER BY t.access_count DESC, t.var_name)
+            FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0))[1:5] AS most_read
 FROM noetl.transient t
 GROUP BY t.execution_id;
 

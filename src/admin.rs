@@ -56,20 +56,24 @@ fn purge_stale(
     let mut removed = Vec::new();
     for execution_id in candidates {
         // Someone holding a lock on it is using it: not stale after all.
-        let Some(_locks) = Locks::try_whole(execution_id) else {
+        if Locks::try_whole(execution_id).or_raise().is_none() {
             continue;
-        };
+        }
         let rows = execute(
             &queries::PURGE_EXECUTION,
             &[(pg_sys::Datum::from(execution_id), false), interval],
             false,
         );
         let count = rows.get(0, 1).map(|d| d.value() as i32).unwrap_or(0);
+        // The deleted rows stay locked until commit; the execution lock is given back so
+        // that a purge of thousands of executions holds one at a time, not thousands.
+        Locks::release_whole(execution_id);
         if count == 0 {
             continue;
         }
         let last = rows
             .get(0, 2)
+            // SAFETY: the statement's second column is a timestamptz.
             .and_then(|d| unsafe { TimestampWithTimeZone::from_datum(d, false) });
         if let Some(last) = last {
             removed.push((execution_id, count, last));

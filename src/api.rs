@@ -8,9 +8,9 @@ use pgrx::prelude::*;
 
 use crate::errors::OrRaise;
 use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::{Locks, Mode};
+use crate::locks::Locks;
 use crate::spi::Connection;
-use crate::store::execution;
+use crate::store::{can_write, execution, lock_names};
 use crate::{guc, table};
 
 /// A stored value as the API shows it: credentials redacted unless the operator turned it off.
@@ -30,24 +30,26 @@ fn vars_list(execution_id: Option<i64>) -> PgJsonb {
     let life = Lifetime::new();
     let rows = table::read_all(execution_id, &life, true);
     let body = shape::vars_list(execution_id, &rows, shown);
-    let out = conn.in_caller(|| jsonb::build(&body));
-    life.end();
-    out
+    conn.in_caller(|| jsonb::build(&body))
 }
 
 /// `GET /api/vars/{execution_id}/{var_name}`: a tracked read with metadata; SQL NULL when the
-/// variable does not exist (the server answers 404).
+/// variable does not exist (the server answers 404). Uncounted where nothing can be written
+/// (a hot standby, a read-only transaction).
 #[pg_extern(volatile, parallel_unsafe)]
 fn vars_get(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb> {
     let execution_id = execution(execution_id);
     let name = validate::var_name(var_name).or_raise();
     let conn = Connection::open();
     let life = Lifetime::new();
-    let row = table::tracked_read(execution_id, name, &life)?;
+    let row = if can_write() {
+        let _locks = lock_names(execution_id, [name]);
+        table::tracked_read(execution_id, name, &life)?
+    } else {
+        table::read_row(execution_id, name, &life)?
+    };
     let body = shape::vars_get(execution_id, &row, shown(&row));
-    let out = conn.in_caller(|| jsonb::build(&body));
-    life.end();
-    Some(out)
+    Some(conn.in_caller(|| jsonb::build(&body)))
 }
 
 /// `DELETE /api/vars/{execution_id}/{var_name}`.
@@ -56,7 +58,7 @@ fn vars_delete(execution_id: Option<i64>, var_name: Option<&str>) -> PgJsonb {
     let execution_id = execution(execution_id);
     let name = validate::var_name(var_name).or_raise();
     let conn = Connection::open();
-    let _locks = Locks::acquire(execution_id, &[(name.to_string(), Mode::Exclusive)].into());
+    let _locks = lock_names(execution_id, [name]);
     let deleted = table::delete_one(execution_id, name);
     conn.in_caller(|| jsonb::build(&shape::vars_delete(execution_id, name, deleted)))
 }
@@ -66,7 +68,7 @@ fn vars_delete(execution_id: Option<i64>, var_name: Option<&str>) -> PgJsonb {
 fn vars_cleanup(execution_id: Option<i64>) -> PgJsonb {
     let execution_id = execution(execution_id);
     let conn = Connection::open();
-    let _locks = Locks::whole(execution_id);
+    let _locks = Locks::whole(execution_id).or_raise();
     let deleted = table::delete_all(execution_id);
     conn.in_caller(|| jsonb::build(&shape::vars_cleanup(execution_id, deleted as i64)))
 }

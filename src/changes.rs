@@ -2,20 +2,33 @@
 //! (`noetl_vars.notify`).
 //!
 //! One trigger function sees every write and delete of `noetl.transient`, through the
-//! extension's functions or plain SQL alike (tracked reads, which only move `access_count`, are
-//! filtered out by the triggers' `WHEN` clauses, as is everything while both settings are off).
-//! History rows are inserted in the same transaction, so a rolled-back step leaves none.
-//! Changed names are collected per transaction and sent as one `NOTIFY noetl_vars` per execution
-//! just before commit; changes of an aborted subtransaction are dropped, a rolled-back
-//! transaction sends nothing.
+//! extension's functions or plain SQL alike. It records changes of a variable's value, type,
+//! source step or key (a rename is a delete of the old key and an insert of the new one);
+//! tracked reads, which move only `access_count` and `accessed_at`, are left out by the
+//! triggers' `WHEN` clauses. History rows are inserted in the same transaction, so a
+//! rolled-back step leaves none. Changed names are collected per transaction and announced
+//! with one `NOTIFY noetl_vars` per execution just before commit; changes of an aborted
+//! subtransaction are dropped, a rolled-back transaction announces nothing.
+//!
+//! The function runs as the extension's owner (so that application roles need no access to
+//! the history table); it therefore refuses to run as anything but a row trigger of
+//! `noetl.transient`, so that a role cannot attach it to a table of its own to forge history.
+//!
+//! A block that reads and writes a variable that does not exist yet inserts an uncommitted
+//! placeholder row first, so that concurrent plain-SQL writers of that key wait for it
+//! ([`crate::render`]). Placeholders are not changes: their insert (or their removal) is not
+//! recorded, and the write that replaces one is recorded as the insert it really is.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::ffi::CStr;
 
 use noetl_vars_core::output::OutValue;
+use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use crate::errors::Raise;
 use crate::guc;
 use crate::jsonb::{self, PgJsonb};
 use crate::queries;
@@ -35,13 +48,52 @@ struct Change {
 
 thread_local! {
     static PENDING: RefCell<Vec<Change>> = const { RefCell::new(Vec::new()) };
+    static PLACEHOLDERS: RefCell<HashSet<(i64, String)>> = RefCell::new(HashSet::new());
 }
 
-/// Reads column `name` of a tuple of `noetl.transient` (NULL as `None`).
+/// Marks a row about to be inserted as a placeholder (see the module comment).
+pub fn placeholder(execution_id: i64, name: &str) {
+    PLACEHOLDERS.with(|p| p.borrow_mut().insert((execution_id, name.to_string())));
+}
+
+/// Whether `(execution_id, name)` is a placeholder; `take` forgets it.
+fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
+    PLACEHOLDERS.with(|p| {
+        let mut p = p.borrow_mut();
+        let key = (execution_id, name.to_string());
+        if take {
+            p.remove(&key)
+        } else {
+            p.contains(&key)
+        }
+    })
+}
+
+/// Whether history or change events are on: the `WHEN` of the change triggers, so that nothing
+/// fires while both are off. Calling it also loads the library, so settings made before it was
+/// loaded (`ALTER DATABASE … SET noetl_vars.notify = on`) are read correctly; and it refuses to
+/// let a write through when such a setting was weakened at login ([`crate::guard`]).
+#[pg_extern(stable, parallel_safe)]
+fn capture_changes() -> bool {
+    crate::guard::check();
+    guc::track_history() || guc::notify()
+}
+
+/// A variable's key and columns, as one row version has them.
+struct Version {
+    execution_id: i64,
+    name: String,
+    tuple: pg_sys::HeapTuple,
+}
+
+/// Column `attnum` (1-based) of `tuple`; `None` for SQL NULL.
+///
+/// # Safety
+/// `tuple` must be a valid tuple of a relation whose descriptor is `desc`.
 unsafe fn column(
     tuple: pg_sys::HeapTuple,
     desc: pg_sys::TupleDesc,
-    name: &std::ffi::CStr,
+    name: &CStr,
 ) -> Option<pg_sys::Datum> {
     unsafe {
         let attnum = pg_sys::SPI_fnumber(desc, name.as_ptr());
@@ -54,120 +106,221 @@ unsafe fn column(
     }
 }
 
-/// Whether history or change events are on: the `WHEN` of the change triggers, so that nothing
-/// fires while both are off. Calling it also loads the library, so settings made before it was
-/// loaded (`ALTER DATABASE … SET noetl_vars.notify = on`) are read correctly.
-#[pg_extern(stable, parallel_safe)]
-fn capture_changes() -> bool {
-    guc::track_history() || guc::notify()
+/// # Safety
+/// As [`column`].
+unsafe fn version(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Option<Version> {
+    // SAFETY: the caller's; execution_id is int8 and var_name text, both NOT NULL.
+    unsafe {
+        let execution_id = column(tuple, desc, c"execution_id")?.value() as i64;
+        let name = jsonb::text(column(tuple, desc, c"var_name")?);
+        Some(Version {
+            execution_id,
+            name,
+            tuple,
+        })
+    }
 }
 
-/// `AFTER INSERT OR UPDATE OR DELETE ON noetl.transient FOR EACH ROW`.
-#[pg_trigger]
-fn transient_changed<'a>(
-    trigger: &'a pgrx::PgTrigger<'a>,
-) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgHeapTupleError> {
-    let data = trigger.trigger_data();
-    let event = data.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
-    let operation = match event {
-        pg_sys::TRIGGER_EVENT_INSERT => "insert",
-        pg_sys::TRIGGER_EVENT_UPDATE => "update",
-        pg_sys::TRIGGER_EVENT_DELETE => "delete",
-        _ => return Ok(None),
-    };
+/// One history row: `operation` took variable `key` from `old` to `new`.
+///
+/// # Safety
+/// `old`/`new` must be valid tuples of a relation whose descriptor is `desc`.
+unsafe fn record(
+    desc: pg_sys::TupleDesc,
+    key: &Version,
+    operation: &str,
+    old: Option<pg_sys::HeapTuple>,
+    new: Option<pg_sys::HeapTuple>,
+) {
+    if guc::track_history() {
+        let null = (pg_sys::Datum::from(0usize), true);
+        // SAFETY: the caller's.
+        let value = |t: Option<pg_sys::HeapTuple>| {
+            t.and_then(|t| unsafe { column(t, desc, c"var_value") })
+                .map(|d| (PgJsonb::copy_of(d).datum(), false))
+                .unwrap_or(null)
+        };
+        let current = new.or(old).unwrap_or(key.tuple);
+        // SAFETY: the caller's.
+        let text_arg =
+            |col: &CStr| unsafe { column(current, desc, col) }.map_or(null, |d| (d, false));
+        let _conn = Connection::open();
+        execute(
+            &queries::HISTORY_INSERT,
+            &[
+                (pg_sys::Datum::from(key.execution_id), false),
+                (text_datum(&key.name), false),
+                (text_datum(operation), false),
+                value(old),
+                value(new),
+                text_arg(c"var_type"),
+                text_arg(c"source_step"),
+            ],
+            false,
+        );
+    }
+    if guc::notify() {
+        // SAFETY: no preconditions; inside a transaction.
+        let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+        PENDING.with(|p| {
+            p.borrow_mut().push(Change {
+                subxact,
+                execution_id: key.execution_id,
+                name: key.name.clone(),
+            })
+        });
+    }
+}
+
+/// What the trigger does for one row event.
+///
+/// # Safety
+/// `data` must be the `TriggerData` of a row trigger of `noetl.transient`.
+unsafe fn changed(data: &pg_sys::TriggerData) {
+    // SAFETY: the caller's: the relation and tuples of a row event are valid.
     unsafe {
         let desc = (*data.tg_relation).rd_att;
-        let (old, new) = match event {
-            pg_sys::TRIGGER_EVENT_INSERT => (None, Some(data.tg_trigtuple)),
-            pg_sys::TRIGGER_EVENT_UPDATE => (Some(data.tg_trigtuple), Some(data.tg_newtuple)),
-            _ => (Some(data.tg_trigtuple), None),
-        };
-        let current = new.or(old).unwrap_or(std::ptr::null_mut());
-        let Some(execution_id) = column(current, desc, c"execution_id").map(|d| d.value() as i64)
-        else {
-            return Ok(None);
-        };
-        let Some(name) = column(current, desc, c"var_name").map(jsonb::text) else {
-            return Ok(None);
-        };
-        if guc::track_history() {
-            let value = |t: Option<pg_sys::HeapTuple>| {
-                t.and_then(|t| column(t, desc, c"var_value"))
-                    .map(|d| (PgJsonb::copy_of(d).datum(), false))
-                    .unwrap_or((pg_sys::Datum::from(0usize), true))
-            };
-            let text_arg = |col: &std::ffi::CStr| match column(current, desc, col) {
-                Some(d) => (d, false),
-                None => (pg_sys::Datum::from(0usize), true),
-            };
-            let _conn = Connection::open();
-            execute(
-                &queries::HISTORY_INSERT,
-                &[
-                    (pg_sys::Datum::from(execution_id), false),
-                    text_arg(c"var_name"),
-                    (text_datum(operation), false),
-                    value(old),
-                    value(new),
-                    text_arg(c"var_type"),
-                    text_arg(c"source_step"),
-                ],
-                false,
-            );
-        }
-        if guc::notify() {
-            let subxact = pg_sys::GetCurrentSubTransactionId();
-            PENDING.with(|p| {
-                p.borrow_mut().push(Change {
-                    subxact,
-                    execution_id,
-                    name,
-                })
-            });
+        let event = data.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
+        let first = version(data.tg_trigtuple, desc);
+        match (event, first) {
+            (pg_sys::TRIGGER_EVENT_INSERT, Some(new)) => {
+                if !is_placeholder(new.execution_id, &new.name, false) {
+                    record(desc, &new, "insert", None, Some(new.tuple));
+                }
+            }
+            (pg_sys::TRIGGER_EVENT_DELETE, Some(old)) => {
+                if !is_placeholder(old.execution_id, &old.name, true) {
+                    record(desc, &old, "delete", Some(old.tuple), None);
+                }
+            }
+            (pg_sys::TRIGGER_EVENT_UPDATE, Some(old)) => {
+                let Some(new) = version(data.tg_newtuple, desc) else {
+                    return;
+                };
+                let moved = old.execution_id != new.execution_id || old.name != new.name;
+                let was_placeholder = is_placeholder(old.execution_id, &old.name, true);
+                if moved {
+                    if !was_placeholder {
+                        record(desc, &old, "delete", Some(old.tuple), None);
+                    }
+                    record(desc, &new, "insert", None, Some(new.tuple));
+                } else if was_placeholder {
+                    record(desc, &new, "insert", None, Some(new.tuple));
+                } else {
+                    record(desc, &new, "update", Some(old.tuple), Some(new.tuple));
+                }
+            }
+            _ => {}
         }
     }
-    Ok(None)
+}
+
+/// Refuses to run as anything but an AFTER ROW trigger of `noetl.transient`.
+///
+/// # Safety
+/// `fcinfo` must be the call's own.
+unsafe fn trigger_data(fcinfo: pg_sys::FunctionCallInfo) -> &'static pg_sys::TriggerData {
+    // SAFETY: the caller's; `context`, when it is a TriggerData node, lives for the call.
+    unsafe {
+        let context = fcinfo.as_ref().map_or(std::ptr::null_mut(), |f| f.context);
+        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_TriggerData {
+            Error::new(
+                ErrorKind::PrerequisiteState,
+                "noetl.transient_changed() can only be called as a trigger",
+            )
+            .raise();
+        }
+        let data = &*(context as *const pg_sys::TriggerData);
+        let rel = (*data.tg_relation).rd_rel;
+        let name = CStr::from_ptr((*rel).relname.data.as_ptr());
+        let noetl = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
+        let event = data.tg_event;
+        let row_after = event & pg_sys::TRIGGER_EVENT_ROW != 0
+            && event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_AFTER;
+        if (*rel).relnamespace != noetl || name != c"transient" || !row_after {
+            Error::new(
+                ErrorKind::Privilege,
+                format!(
+                    "noetl.transient_changed() records changes of noetl.transient only, as an AFTER ROW trigger; it was fired for \"{}\"",
+                    name.to_string_lossy()
+                ),
+            )
+            .with_hint("the history and change events of noetl_vars cannot be attached to other tables")
+            .raise();
+        }
+        data
+    }
+}
+
+/// `AFTER INSERT OR UPDATE OR DELETE ON noetl.transient FOR EACH ROW`, declared in
+/// `sql/triggers.sql`.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub unsafe extern "C-unwind" fn transient_changed_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
+    // SAFETY: PostgreSQL passes the call's own fcinfo; trigger_data checks it is a row
+    // trigger of noetl.transient before anything reads the tuples.
+    unsafe {
+        let data = trigger_data(fcinfo);
+        changed(data);
+    }
+    // The result of an AFTER trigger is ignored.
+    pg_sys::Datum::from(0usize)
+}
+
+/// PG_FUNCTION_INFO_V1 for [`transient_changed_wrapper`].
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_transient_changed_wrapper() -> &'static pg_sys::Pg_finfo_record {
+    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
+    &V1_API
 }
 
 fn text_datum(s: &str) -> pg_sys::Datum {
     s.into_datum().unwrap_or(pg_sys::Datum::from(0usize))
 }
 
-/// The payload for one execution: `{"execution_id": 1, "names": [...], "count": 2}`, names
-/// sorted and unique, cut (with `"truncated": true`) to fit PostgreSQL's payload limit.
-fn payload(execution_id: i64, names: &[&str]) -> String {
-    let mut kept: Vec<&str> = Vec::new();
-    let mut truncated = false;
-    let render = |kept: &[&str], truncated: bool| {
-        let mut fields = vec![
-            ("execution_id".to_string(), OutValue::Int(execution_id)),
-            (
-                "names".to_string(),
-                OutValue::Array(
-                    kept.iter()
-                        .map(|n| OutValue::String(n.to_string()))
-                        .collect(),
-                ),
-            ),
-            ("count".to_string(), OutValue::Int(names.len() as i64)),
-        ];
+/// The payload for one execution: `{"execution_id": 1, "count": 2}`, and with
+/// `noetl_vars.notify_names` the sorted names too (`"names": [...]`), cut (with
+/// `"truncated": true`) to fit PostgreSQL's payload limit.
+fn payload(execution_id: i64, names: &[&str], with_names: bool) -> String {
+    let render = |kept: Option<&[&str]>, truncated: bool| {
+        let mut fields = vec![("execution_id".to_string(), OutValue::Int(execution_id))];
+        if let Some(kept) = kept {
+            let listed = kept
+                .iter()
+                .map(|n| OutValue::String(n.to_string()))
+                .collect();
+            fields.push(("names".to_string(), OutValue::Array(listed)));
+        }
+        fields.push(("count".to_string(), OutValue::Int(names.len() as i64)));
         if truncated {
             fields.push(("truncated".to_string(), OutValue::Bool(true)));
         }
         OutValue::Object(fields).to_json()
     };
-    for name in names {
-        kept.push(name);
-        if render(&kept, true).len() > MAX_PAYLOAD {
-            kept.pop();
-            truncated = true;
-            break;
+    if !with_names {
+        return render(None, false);
+    }
+    let full = render(Some(names), false);
+    if full.len() <= MAX_PAYLOAD {
+        return full;
+    }
+    // The longest prefix of the names that fits, found by bisection.
+    let (mut fits, mut too_many) = (0, names.len());
+    while too_many - fits > 1 {
+        let mid = (fits + too_many) / 2;
+        if render(Some(&names[..mid]), true).len() <= MAX_PAYLOAD {
+            fits = mid;
+        } else {
+            too_many = mid;
         }
     }
-    render(&kept, truncated)
+    render(Some(&names[..fits]), true)
 }
 
-/// Sends what the committing transaction changed.
+/// Announces what the committing transaction changed.
 fn send_pending() {
     let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
     if pending.is_empty() {
@@ -180,10 +333,12 @@ fn send_pending() {
             .or_default()
             .push(change.name.as_str());
     }
+    let with_names = guc::notify_names();
     for (execution_id, mut names) in by_execution {
         names.sort_unstable();
         names.dedup();
-        let body = payload(execution_id, &names);
+        let body = payload(execution_id, &names, with_names);
+        // SAFETY: pg_notify takes two text arguments, both given.
         unsafe {
             pgrx::direct_function_call_as_datum(
                 pg_sys::pg_notify,
@@ -199,8 +354,11 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
     match event {
         E::XACT_EVENT_PRE_COMMIT => send_pending(),
         // NOTIFY cannot be prepared; a prepared transaction's changes are not announced.
-        E::XACT_EVENT_PRE_PREPARE | E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT => {
-            PENDING.with(|p| p.borrow_mut().clear())
+        E::XACT_EVENT_PRE_PREPARE => PENDING.with(|p| p.borrow_mut().clear()),
+        E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT | E::XACT_EVENT_PREPARE => {
+            PENDING.with(|p| p.borrow_mut().clear());
+            PLACEHOLDERS.with(|p| p.borrow_mut().clear());
+            crate::locks::forget_all();
         }
         _ => {}
     }
@@ -217,11 +375,13 @@ unsafe extern "C-unwind" fn on_subxact(
         // Everything recorded since this subtransaction started belongs to it or to its
         // children (subtransaction ids only grow), and is rolled back with it.
         PENDING.with(|p| p.borrow_mut().retain(|c| c.subxact < my_subid));
+        crate::locks::forget_since(my_subid);
     }
 }
 
 /// Registers the transaction callbacks; called once from `_PG_init`.
 pub fn init() {
+    // SAFETY: static functions that live as long as the library.
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
@@ -233,9 +393,13 @@ mod tests {
     use super::payload;
 
     #[test]
-    fn payload_names_the_execution_and_its_variables() {
+    fn payload_names_only_the_execution_and_the_count_by_default() {
         assert_eq!(
-            payload(7, &["a", "b"]),
+            payload(7, &["a", "b"], false),
+            r#"{"execution_id": 7, "count": 2}"#
+        );
+        assert_eq!(
+            payload(7, &["a", "b"], true),
             r#"{"execution_id": 7, "names": ["a", "b"], "count": 2}"#
         );
     }
@@ -244,7 +408,7 @@ mod tests {
     fn payload_is_cut_to_fit_notify() {
         let long: Vec<String> = (0..2000).map(|i| format!("variable_{i:05}")).collect();
         let names: Vec<&str> = long.iter().map(String::as_str).collect();
-        let p = payload(7, &names);
+        let p = payload(7, &names, true);
         assert!(p.len() <= super::MAX_PAYLOAD, "{}", p.len());
         assert!(
             p.contains(r#""count": 2000"#) && p.ends_with(r#""truncated": true}"#),

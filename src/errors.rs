@@ -21,6 +21,9 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::NumberOutOfRange => C::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
         ErrorKind::NulCharacter => C::ERRCODE_UNTRANSLATABLE_CHARACTER,
         ErrorKind::OutOfMemory => C::ERRCODE_OUT_OF_MEMORY,
+        ErrorKind::ConfigurationLimit => C::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
+        ErrorKind::PrerequisiteState => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        ErrorKind::Privilege => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
     }
 }
 

@@ -27,12 +27,21 @@ pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
 pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static TRACK_HISTORY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static NOTIFY_NAMES: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static MAX_TRANSACTION_LOCKS: GucSetting<i32> = GucSetting::<i32>::new(256);
 
 /// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
 /// container addresses 256 MB).
 const MAX_JSONB_BYTES: i32 = 0x0FFF_FFFF;
 
 pub fn init() {
+    // Values set at login without the privilege are rejected while these are defined; the
+    // session then refuses to run (crate::guard).
+    crate::guard::watching(define);
+    reserve_prefix(c"noetl_vars");
+}
+
+fn define() {
     GucRegistry::define_int_guc(
         c"noetl_vars.max_value_bytes",
         c"Largest variable value that may be stored, in bytes.",
@@ -105,11 +114,29 @@ pub fn init() {
         GucContext::Suset,
         GucFlags::default(),
     );
-    reserve_prefix(c"noetl_vars");
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.notify_names",
+        c"Include the changed variable names in NOTIFY noetl_vars payloads.",
+        c"Any role that can connect may LISTEN; off, a payload carries only the execution id and how many variables changed.",
+        &NOTIFY_NAMES,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.max_transaction_locks",
+        c"Most advisory locks the noetl_vars functions may hold in one transaction.",
+        c"Each call locks its execution and up to 64 variables until the transaction ends; past this, a call fails with SQLSTATE 53400 before taking any, instead of filling the shared lock table (sized by max_locks_per_transaction).",
+        &MAX_TRANSACTION_LOCKS,
+        65,
+        1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
 }
 
 /// Rejects misspelt `noetl_vars.*` settings instead of silently creating placeholders.
 fn reserve_prefix(prefix: &CStr) {
+    // SAFETY: a NUL-terminated prefix; called once the settings are defined.
     unsafe { pgrx::pg_sys::MarkGUCPrefixReserved(prefix.as_ptr()) }
 }
 
@@ -147,4 +174,12 @@ pub fn track_history() -> bool {
 
 pub fn notify() -> bool {
     NOTIFY.get()
+}
+
+pub fn notify_names() -> bool {
+    NOTIFY_NAMES.get()
+}
+
+pub fn max_transaction_locks() -> usize {
+    MAX_TRANSACTION_LOCKS.get().max(1) as usize
 }

@@ -39,7 +39,11 @@ impl PgJsonb {
 
     /// A detoasted copy of a `jsonb` datum in the current memory context, for values read
     /// through SPI that must outlive the connection.
-    pub fn copy_of(datum: pg_sys::Datum) -> PgJsonb {
+    ///
+    /// # Safety
+    /// `datum` must be a non-null `jsonb` datum.
+    pub unsafe fn copy_of(datum: pg_sys::Datum) -> PgJsonb {
+        // SAFETY: the caller's.
         PgJsonb(unsafe { pg_sys::pg_detoast_datum_copy(datum.cast_mut_ptr()) }.cast())
     }
 
@@ -102,9 +106,10 @@ unsafe impl<'fcx> ArgAbi<'fcx> for PgJsonb {
     // where PostgreSQL never passes NULL; every jsonb argument here is an `Option`.
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
-        unsafe {
-            arg.unbox_arg_using_from_datum()
-                .unwrap_or_else(|| panic!("argument {index} must not be null"))
+        // SAFETY: the argument is a jsonb datum (the function's declared type).
+        match unsafe { arg.unbox_arg_using_from_datum() } {
+            Some(value) => value,
+            None => pgrx::error!("noetl_vars: argument {index} must not be NULL"),
         }
     }
 
@@ -125,13 +130,29 @@ pgrx::impl_sql_translatable!(PgJsonb, "jsonb");
 /// A node used after that answers like JSON `null` instead of reading freed memory.
 pub struct Lifetime(AtomicBool);
 
-impl Lifetime {
-    pub fn new() -> Arc<Lifetime> {
-        Arc::new(Lifetime(AtomicBool::new(true)))
-    }
+/// The memory of one call: ends when dropped, on every return path and while unwinding.
+/// Declare it after the [`crate::spi::Connection`] its nodes point into, so that it ends
+/// first.
+pub struct Alive(Arc<Lifetime>);
 
-    pub fn end(&self) {
-        self.0.store(false, Ordering::Relaxed);
+impl std::ops::Deref for Alive {
+    type Target = Arc<Lifetime>;
+
+    fn deref(&self) -> &Arc<Lifetime> {
+        &self.0
+    }
+}
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0 .0.store(false, Ordering::Relaxed);
+    }
+}
+
+impl Lifetime {
+    #[allow(clippy::new_ret_no_self)]
+    pub fn new() -> Alive {
+        Alive(Arc::new(Lifetime(AtomicBool::new(true))))
     }
 
     fn alive(&self) -> bool {
@@ -498,7 +519,11 @@ pub fn size_if_over(out: &OutValue, limit: usize) -> Option<usize> {
 }
 
 /// A timestamp as ISO-8601 with offset, exactly as `to_json(timestamptz)` writes it.
-pub fn iso_timestamp(datum: pg_sys::Datum) -> String {
+///
+/// # Safety
+/// `datum` must be a `timestamptz` datum.
+pub unsafe fn iso_timestamp(datum: pg_sys::Datum) -> String {
+    // SAFETY: the caller's; JsonEncodeDateTime returns a palloc'd C string.
     unsafe {
         let text = pg_sys::JsonEncodeDateTime(
             std::ptr::null_mut(),
@@ -513,7 +538,11 @@ pub fn iso_timestamp(datum: pg_sys::Datum) -> String {
 }
 
 /// The text of a `text` datum.
-pub fn text(datum: pg_sys::Datum) -> String {
+///
+/// # Safety
+/// `datum` must be a non-null `text` (or other varlena) datum.
+pub unsafe fn text(datum: pg_sys::Datum) -> String {
+    // SAFETY: the caller's.
     unsafe {
         let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
         let len = pgrx::varlena::varsize_any_exhdr(t);

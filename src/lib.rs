@@ -14,6 +14,7 @@ mod admin;
 mod api;
 mod changes;
 mod errors;
+mod guard;
 mod guc;
 mod jsonb;
 mod locks;
@@ -32,11 +33,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/triggers.sql",
     name = "triggers",
-    requires = [
-        "history",
-        changes::transient_changed,
-        changes::capture_changes
-    ]
+    requires = ["history", changes::capture_changes]
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
@@ -60,12 +57,15 @@ struct StackBase(pg_sys::pg_stack_base_t);
 
 impl StackBase {
     fn enter() -> StackBase {
+        // SAFETY: called first thing on the evaluation stack; the base it returns is restored
+        // when the guard drops, before leaving that stack.
         StackBase(unsafe { pg_sys::set_stack_base() })
     }
 }
 
 impl Drop for StackBase {
     fn drop(&mut self) {
+        // SAFETY: the base saved by `enter`, on the same thread.
         unsafe { pg_sys::restore_stack_base(self.0) }
     }
 }
@@ -78,8 +78,9 @@ mod pg_tests;
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
+    /// The library is preloaded, as the README's installation says.
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
-        vec![]
+        vec!["shared_preload_libraries = 'noetl_vars'"]
     }
 }

@@ -1,34 +1,85 @@
-//! Locks that make read-modify-write of variables safe under concurrency.
+//! Locks that make read-modify-write of variables safe under concurrency, without deadlocks
+//! and with a bounded number of lock-table entries.
 //!
-//! Rows that do not exist yet cannot be row-locked, so writers take transaction-scoped
-//! advisory locks instead: a shared lock on the execution, then one lock per variable name
-//! (exclusive for names they write, shared for names they only read), always in sorted order
-//! so that two callers never wait for each other in a circle. Operations on a whole execution
-//! (`cleanup_execution`, very large batches) take the execution lock exclusively.
+//! Rows that do not exist yet cannot be row-locked, so the extension's functions take
+//! transaction-scoped advisory locks in a key space of their own (`objsubid` 20054 for an
+//! execution, 20055 for one variable in `pg_locks`), released at commit or rollback:
 //!
-//! The locks live in their own key space (`objsubid` 20054 and 20055 in `pg_locks`), so they
-//! never collide with the application's `pg_advisory_lock` calls, and they are released at
-//! commit or rollback.
+//! - first one lock on the **execution**, in a mode that says what the call will do to it,
+//!   as PostgreSQL's table locks do: ROW SHARE to read some variables, ROW EXCLUSIVE to
+//!   write some, SHARE to read any variable (a block that enumerates `vars` or reads a name
+//!   known only at run time), SHARE ROW EXCLUSIVE to read any and write some, EXCLUSIVE to
+//!   write all (`cleanup_execution`, blocks of more than [`MAX_NAME_LOCKS`] names);
+//! - then one lock per **variable** named (exclusive to write, shared to read), sorted.
+//!
+//! Every lock of a call is known before the first is taken and they are taken in that one
+//! order, so two calls never wait for each other in a circle. A call takes at most
+//! `1 + MAX_NAME_LOCKS` locks, and a transaction at most `noetl_vars.max_transaction_locks`:
+//! a statement that would take more (one call per execution over thousands of executions)
+//! fails with 53400 before taking them, instead of filling PostgreSQL's shared lock table
+//! and failing other sessions.
 
-use std::collections::{BTreeMap, HashSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 
+use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
-/// Beyond this many names, one exclusive lock on the execution replaces the per-name locks,
-/// keeping the shared lock table (`max_locks_per_transaction`) out of reach.
+use crate::guc;
+
+/// Beyond this many names, one exclusive lock on the execution replaces the per-name locks.
 pub const MAX_NAME_LOCKS: usize = 64;
 
 const EXECUTION_SPACE: u16 = 20054;
 const NAME_SPACE: u16 = 20055;
 
+/// A lock on one variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Mode {
     Shared,
     Exclusive,
 }
 
-fn tag(key: u64, space: u16) -> pg_sys::LOCKTAG {
+/// What a call does to its execution, as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Intent {
+    ReadSome,
+    WriteSome,
+    ReadAll,
+    ReadAllWriteSome,
+    WriteAll,
+}
+
+impl Intent {
+    fn lockmode(self) -> pg_sys::LOCKMODE {
+        (match self {
+            Intent::ReadSome => pg_sys::RowShareLock,
+            Intent::WriteSome => pg_sys::RowExclusiveLock,
+            Intent::ReadAll => pg_sys::ShareLock,
+            Intent::ReadAllWriteSome => pg_sys::ShareRowExclusiveLock,
+            Intent::WriteAll => pg_sys::ExclusiveLock,
+        }) as pg_sys::LOCKMODE
+    }
+}
+
+fn name_lockmode(mode: Mode) -> pg_sys::LOCKMODE {
+    (match mode {
+        Mode::Shared => pg_sys::ShareLock,
+        Mode::Exclusive => pg_sys::ExclusiveLock,
+    }) as pg_sys::LOCKMODE
+}
+
+/// The key of a lock: its space and 64-bit key.
+type Key = (u16, u64);
+
+thread_local! {
+    /// The keys this transaction holds locks on, with the subtransaction that took each.
+    static HELD: RefCell<HashMap<Key, pg_sys::SubTransactionId>> = RefCell::new(HashMap::new());
+}
+
+fn tag((space, key): Key) -> pg_sys::LOCKTAG {
     pg_sys::LOCKTAG {
+        // SAFETY: a plain global of the backend, set once it is connected to its database.
         locktag_field1: unsafe { pg_sys::MyDatabaseId }.to_u32(),
         locktag_field2: (key >> 32) as u32,
         locktag_field3: key as u32,
@@ -38,17 +89,50 @@ fn tag(key: u64, space: u16) -> pg_sys::LOCKTAG {
     }
 }
 
-fn lockmode(mode: Mode) -> pg_sys::LOCKMODE {
-    (match mode {
-        Mode::Shared => pg_sys::ShareLock,
-        Mode::Exclusive => pg_sys::ExclusiveLock,
-    }) as pg_sys::LOCKMODE
+/// Takes a lock, waiting for it unless `try_only`; whether it was granted.
+fn acquire(key: Key, mode: pg_sys::LOCKMODE, try_only: bool) -> bool {
+    let tag = tag(key);
+    // SAFETY: a valid advisory tag, transaction-scoped (sessionLock = false), in a backend
+    // inside a transaction (every caller is a SQL function).
+    let got = unsafe { pg_sys::LockAcquire(&tag, mode, false, try_only) };
+    if got == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
+        return false;
+    }
+    HELD.with(|held| {
+        held.borrow_mut()
+            .entry(key)
+            // SAFETY: no preconditions; inside a transaction.
+            .or_insert_with(|| unsafe { pg_sys::GetCurrentSubTransactionId() });
+    });
+    true
 }
 
-fn acquire(tag: pg_sys::LOCKTAG, mode: Mode) {
-    unsafe {
-        pg_sys::LockAcquire(&tag, lockmode(mode), false, false);
+/// Refuses, before taking anything, a call that would push the transaction past its budget.
+fn check_budget(keys: &[Key]) -> Result<(), Error> {
+    let budget = guc::max_transaction_locks();
+    let (held, new) = HELD.with(|held| {
+        let held = held.borrow();
+        (
+            held.len(),
+            keys.iter().filter(|k| !held.contains_key(k)).count(),
+        )
+    });
+    if held + new > budget {
+        return Err(Error::new(
+            ErrorKind::ConfigurationLimit,
+            format!(
+                "this transaction would hold {} noetl_vars locks, more than noetl_vars.max_transaction_locks ({budget})",
+                held + new
+            ),
+        )
+        .with_detail(
+            "Each call locks its execution and up to 64 of its variables until the transaction ends.",
+        )
+        .with_hint(
+            "commit between executions (one transaction per step), or raise noetl_vars.max_transaction_locks together with max_locks_per_transaction",
+        ));
     }
+    Ok(())
 }
 
 /// The lock key of one variable: FNV-1a over the execution id and the name. It must be the
@@ -66,23 +150,52 @@ fn name_key(execution_id: i64, name: &str) -> u64 {
         })
 }
 
-/// The locks one call holds on one execution.
-pub struct Locks {
-    execution_id: i64,
-    whole: bool,
-    held: HashSet<u64>,
+fn execution_key(execution_id: i64) -> Key {
+    (EXECUTION_SPACE, execution_id as u64)
 }
 
+/// What one call will read and write of an execution.
+#[derive(Debug, Default)]
+pub struct Request {
+    /// Names read (`Shared`) or written (`Exclusive`).
+    pub names: BTreeMap<String, Mode>,
+    /// Whether the call may read any variable (names known only at run time, enumeration).
+    pub reads_all: bool,
+}
+
+impl Request {
+    pub fn write(names: impl IntoIterator<Item = impl Into<String>>) -> Request {
+        Request {
+            names: names
+                .into_iter()
+                .map(|n| (n.into(), Mode::Exclusive))
+                .collect(),
+            reads_all: false,
+        }
+    }
+}
+
+/// Proof that a call holds its locks; they last until the end of the transaction.
+pub struct Locks(());
+
 impl Locks {
-    /// Locks the execution for the given names: `Exclusive` for names written, `Shared` for
-    /// names only read. Too many names lock the whole execution instead.
-    pub fn acquire(execution_id: i64, names: &BTreeMap<String, Mode>) -> Locks {
-        if names.len() > MAX_NAME_LOCKS {
+    /// Locks what `request` says, up front and in one order: the execution, then the names.
+    pub fn acquire(execution_id: i64, request: &Request) -> Result<Locks, Error> {
+        let writes = request.names.values().any(|m| *m == Mode::Exclusive);
+        if request.names.len() > MAX_NAME_LOCKS {
             return Locks::whole(execution_id);
         }
-        acquire(tag(execution_id as u64, EXECUTION_SPACE), Mode::Shared);
-        let mut keyed: Vec<(u64, Mode)> = names
+        let intent = match (request.reads_all, writes) {
+            (false, false) => Intent::ReadSome,
+            (false, true) => Intent::WriteSome,
+            (true, false) => Intent::ReadAll,
+            (true, true) => Intent::ReadAllWriteSome,
+        };
+        // Names read are covered by the execution lock when the call may read any of them.
+        let mut keyed: Vec<(u64, Mode)> = request
+            .names
             .iter()
+            .filter(|(_, mode)| !request.reads_all || **mode == Mode::Exclusive)
             .map(|(name, mode)| (name_key(execution_id, name), *mode))
             .collect();
         // Sorted by key; a key wanted in both modes is taken once, exclusively.
@@ -95,47 +208,50 @@ impl Locks {
                 false
             }
         });
-        let mut held = HashSet::with_capacity(keyed.len());
+        let mut keys: Vec<Key> = vec![execution_key(execution_id)];
+        keys.extend(keyed.iter().map(|(k, _)| (NAME_SPACE, *k)));
+        check_budget(&keys)?;
+        acquire(keys[0], intent.lockmode(), false);
         for (key, mode) in keyed {
-            acquire(tag(key, NAME_SPACE), mode);
-            held.insert(key);
+            acquire((NAME_SPACE, key), name_lockmode(mode), false);
         }
-        Locks {
-            execution_id,
-            whole: false,
-            held,
-        }
+        Ok(Locks(()))
     }
 
     /// Locks the whole execution exclusively.
-    pub fn whole(execution_id: i64) -> Locks {
-        acquire(tag(execution_id as u64, EXECUTION_SPACE), Mode::Exclusive);
-        Locks {
-            execution_id,
-            whole: true,
-            held: HashSet::new(),
-        }
+    pub fn whole(execution_id: i64) -> Result<Locks, Error> {
+        let key = execution_key(execution_id);
+        check_budget(&[key])?;
+        acquire(key, Intent::WriteAll.lockmode(), false);
+        Ok(Locks(()))
     }
 
     /// Locks the whole execution exclusively if that is possible without waiting.
-    pub fn try_whole(execution_id: i64) -> Option<Locks> {
-        let tag = tag(execution_id as u64, EXECUTION_SPACE);
-        let got = unsafe { pg_sys::LockAcquire(&tag, lockmode(Mode::Exclusive), false, true) };
-        (got != pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL).then(|| Locks {
-            execution_id,
-            whole: true,
-            held: HashSet::new(),
-        })
+    pub fn try_whole(execution_id: i64) -> Result<Option<Locks>, Error> {
+        let key = execution_key(execution_id);
+        check_budget(&[key])?;
+        Ok(acquire(key, Intent::WriteAll.lockmode(), true).then_some(Locks(())))
     }
 
-    /// Shares a name discovered while rendering (`vars[name]`), if not covered already.
-    pub fn share(&mut self, name: &str) {
-        if self.whole {
-            return;
-        }
-        let key = name_key(self.execution_id, name);
-        if self.held.insert(key) {
-            acquire(tag(key, NAME_SPACE), Mode::Shared);
+    /// Gives back an execution lock taken by [`Locks::try_whole`] before the transaction
+    /// ends (`purge_stale`, which would otherwise hold one per execution it purged).
+    pub fn release_whole(execution_id: i64) {
+        let key = execution_key(execution_id);
+        let tag = tag(key);
+        // SAFETY: a lock this transaction holds in this mode (try_whole granted it).
+        let released = unsafe { pg_sys::LockRelease(&tag, Intent::WriteAll.lockmode(), false) };
+        if released {
+            HELD.with(|held| held.borrow_mut().remove(&key));
         }
     }
+}
+
+/// The transaction ended: its locks are gone.
+pub fn forget_all() {
+    HELD.with(|held| held.borrow_mut().clear());
+}
+
+/// A subtransaction was rolled back: the locks it took are gone with it.
+pub fn forget_since(subxact: pg_sys::SubTransactionId) {
+    HELD.with(|held| held.borrow_mut().retain(|_, taken| *taken < subxact));
 }

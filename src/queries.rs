@@ -21,7 +21,7 @@ pub static UPSERT_ONE: Query = Query {
           VALUES ($1, $2, $3, $4, $5) \
           ON CONFLICT (execution_id, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
     args: &[INT8, TEXT, TEXT, JSONB, TEXT],
 };
 
@@ -35,7 +35,7 @@ pub static UPSERT_OBJECT: Query = Query {
           FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
           ON CONFLICT (execution_id, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
     args: &[INT8, JSONB, JSONB, TEXT],
 };
 
@@ -47,7 +47,7 @@ pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
           FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
           ON CONFLICT (execution_id, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = pg_catalog.now()",
+              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
     args: &[INT8, JSONB, TEXT, TEXT],
 };
 
@@ -56,6 +56,48 @@ pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
 pub static READ_ONE: Query = Query {
     name: "read_one",
     sql: "SELECT var_name, var_value FROM noetl.transient \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
+    args: &[INT8, TEXT],
+};
+
+/// The value of one variable that the caller will write: the row is locked, so a concurrent
+/// plain-SQL writer waits (and a newer committed version is what this returns).
+pub static READ_ONE_LOCKED: Query = Query {
+    name: "read_one_locked",
+    sql: "SELECT var_name, var_value FROM noetl.transient \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 \
+          FOR UPDATE",
+    args: &[INT8, TEXT],
+};
+
+/// The same for several names, one primary-key probe each (see `READ_SOME`).
+pub static READ_SOME_LOCKED: Query = Query {
+    name: "read_some_locked",
+    sql: "SELECT t.var_name, t.var_value \
+          FROM pg_catalog.unnest($2::pg_catalog.text[]) AS n(name), \
+          LATERAL (SELECT x.var_name, x.var_value FROM noetl.transient x \
+                   WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
+                     AND x.var_name OPERATOR(pg_catalog.=) n.name LIMIT 1 FOR UPDATE) t",
+    args: &[INT8, TEXT_ARRAY],
+};
+
+/// A placeholder for a variable a block reads and writes but that does not exist yet: the
+/// uncommitted row makes concurrent writers of the same key wait for the block's write.
+/// Nothing when the key exists (committed by someone else meanwhile).
+pub static INSERT_PLACEHOLDER: Query = Query {
+    name: "insert_placeholder",
+    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+          VALUES ($1, $2, $3, 'null'::pg_catalog.jsonb, $4) \
+          ON CONFLICT (execution_id, var_name) DO NOTHING RETURNING var_name",
+    args: &[INT8, TEXT, TEXT, TEXT],
+};
+
+/// One variable with its metadata, untracked (`vars_get` where writes are impossible).
+pub static READ_ROW: Query = Query {
+    name: "read_row",
+    sql:
+        "SELECT var_name, var_value, var_type, source_step, created_at, accessed_at, access_count \
+          FROM noetl.transient \
           WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
     args: &[INT8, TEXT],
 };
@@ -162,6 +204,10 @@ mod tests {
             &UPSERT_OBJECT,
             &UPSERT_OBJECT_ONE_TYPE,
             &READ_ONE,
+            &READ_ONE_LOCKED,
+            &READ_SOME_LOCKED,
+            &INSERT_PLACEHOLDER,
+            &READ_ROW,
             &TRACKED_READ,
             &READ_SOME,
             &READ_ALL,

@@ -1,14 +1,16 @@
 //! `render_vars` and `render_iteration` (SPEC §5–6): a step's vars block extracted in the
-//! caller's transaction. Locks come first, then the variables the block reads, then
-//! evaluation (in the core), then one upsert of everything the block produced.
+//! caller's transaction. Everything the block may read or write is locked first (in one
+//! order, see [`crate::locks`]), then the variables it reads are loaded (rows it reads and
+//! writes are row-locked, so plain-SQL writers wait too), then the core evaluates it, then one
+//! upsert stores everything it produced.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use noetl_vars_core::context::{Scope, VarStore, VarsState};
 use noetl_vars_core::doc::{self, DocRef, Number, View};
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::render::{self, Settings};
+use noetl_vars_core::render::{self, Plan, Settings};
 use noetl_vars_core::validate::{self, quote, Phase, VarType};
 use noetl_vars_core::{block, Error, ErrorKind};
 use pgrx::prelude::*;
@@ -16,7 +18,7 @@ use pgrx::prelude::*;
 use crate::errors::{self, OrRaise, Raise};
 use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::{Locks, Mode};
+use crate::locks::{Locks, Mode, Request};
 use crate::spi::Connection;
 use crate::store::{check_out_size, execution};
 use crate::table::{self, Types};
@@ -31,10 +33,16 @@ fn render_vars(
     context: default!(Option<PgJsonb>, "'{}'"),
     phase: default!(Option<&str>, "'after'"),
 ) -> PgJsonb {
-    let execution_id = execution(execution_id);
-    let step = validate::step_name(step).or_raise();
-    let phase = Phase::parse(phase).or_raise();
-    render(execution_id, step, result, config, context, phase, None)
+    let call = Call {
+        execution_id: execution(execution_id),
+        step: validate::step_name(step).or_raise(),
+        result,
+        config,
+        context,
+        phase: Phase::parse(phase).or_raise(),
+        iteration: None,
+    };
+    call.render()
 }
 
 /// Records one iteration of a looping step, then applies its per-iteration vars block.
@@ -55,180 +63,264 @@ fn render_iteration(
     let index = item_index
         .ok_or_else(|| Error::null_argument("item_index"))
         .or_raise();
-    let iteration = Iteration { item, index, total };
-    render(
+    let names = ["index", "item", "total", "count"].map(|suffix| format!("{step}_{suffix}"));
+    for name in &names {
+        validate::check_name("iterator variable name", name).or_raise();
+    }
+    let call = Call {
         execution_id,
         step,
         result,
         config,
         context,
-        Phase::After,
-        Some(iteration),
-    )
+        phase: Phase::After,
+        iteration: Some(Iteration {
+            item,
+            index,
+            total,
+            names,
+        }),
+    };
+    call.render()
 }
 
 struct Iteration {
     item: Option<PgJsonb>,
     index: i32,
     total: Option<i32>,
+    /// `{step}_index`, `{step}_item`, `{step}_total`, `{step}_count`, stored in this order.
+    names: [String; 4],
 }
 
-/// The names of the iterator variables of `step`, in the order they are stored.
-fn iterator_names(step: &str) -> [String; 4] {
-    ["index", "item", "total", "count"].map(|suffix| format!("{step}_{suffix}"))
+impl Iteration {
+    fn count_name(&self) -> &str {
+        &self.names[3]
+    }
 }
 
-fn render(
+/// One call of `render_vars` or `render_iteration`.
+struct Call<'a> {
     execution_id: i64,
-    step: &str,
+    step: &'a str,
     result: Option<PgJsonb>,
     config: Option<PgJsonb>,
     context: Option<PgJsonb>,
     phase: Phase,
     iteration: Option<Iteration>,
-) -> PgJsonb {
-    let limits = guc::limits();
-    let skip = guc::skip_errors();
-    let conn = Connection::open();
-    let life = Lifetime::new();
+}
 
-    let entries = block::parse(config.map(|c| c.doc(&life)).as_ref(), phase, &limits).or_raise();
-    let iterator = iteration.as_ref().map(|_| iterator_names(step));
-    if let Some(names) = &iterator {
-        for name in names {
-            validate::check_name("iterator variable name", name).or_raise();
+/// What one call may read and write, worked out before anything is read.
+struct Access {
+    request: Request,
+    /// Names read up front; the rest (when the block reads names known only at run time)
+    /// are read when asked for.
+    prefetch: Vec<String>,
+    /// Names the block reads and writes: their rows are locked when read, and a placeholder
+    /// row stands in for the ones that do not exist yet.
+    rmw: BTreeSet<String>,
+}
+
+impl Access {
+    fn of(plan: &Plan, iteration: Option<&Iteration>) -> Access {
+        let mut names: BTreeMap<String, Mode> = plan
+            .reads
+            .iter()
+            .map(|n| (n.clone(), Mode::Shared))
+            .collect();
+        let iterated = iteration
+            .iter()
+            .flat_map(|it| it.names.iter().map(String::as_str));
+        let writes: BTreeSet<String> = plan.writes().chain(iterated).map(str::to_string).collect();
+        for name in &writes {
+            names.insert(name.clone(), Mode::Exclusive);
+        }
+        // A block that reads names known only at run time may read any of its writes.
+        let mut rmw: BTreeSet<String> = writes
+            .iter()
+            .filter(|n| plan.all_vars || plan.reads.contains(*n))
+            .cloned()
+            .collect();
+        if let Some(it) = iteration {
+            rmw.insert(it.count_name().to_string());
+        }
+        let prefetch = plan
+            .reads
+            .iter()
+            .chain(rmw.iter())
+            .cloned()
+            .collect::<BTreeSet<_>>();
+        Access {
+            request: Request {
+                names,
+                reads_all: plan.all_vars,
+            },
+            prefetch: prefetch.into_iter().collect(),
+            rmw,
         }
     }
-    if entries.is_empty() && iteration.is_none() {
-        return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
+}
+
+/// What gets stored, in order; a later entry of a name replaces an earlier one in place.
+#[derive(Default)]
+struct Stored {
+    entries: Vec<(String, VarType, OutValue)>,
+    index: HashMap<String, usize>,
+}
+
+impl Stored {
+    fn put(&mut self, name: String, var_type: VarType, value: OutValue) {
+        match self.index.get(&name) {
+            Some(&at) => self.entries[at] = (name, var_type, value),
+            None => {
+                self.index.insert(name.clone(), self.entries.len());
+                self.entries.push((name, var_type, value));
+            }
+        }
+    }
+}
+
+impl Call<'_> {
+    fn render(self) -> PgJsonb {
+        let limits = guc::limits();
+        let skip = guc::skip_errors();
+        let conn = Connection::open();
+        let life = Lifetime::new();
+
+        let context = self.context.map(|c| c.doc(&life));
+        if let Some(ctx) = &context {
+            check_context(ctx);
+        }
+        let config = self.config.map(|c| c.doc(&life));
+        let entries = block::parse(config.as_ref(), self.phase, &limits).or_raise();
+        if entries.is_empty() && self.iteration.is_none() {
+            return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
+        }
+
+        let store = Arc::new(PgStore::new(self.execution_id, (*life).clone()));
+        let this = match self.phase {
+            Phase::Before => None,
+            // A missing result is a JSON null envelope: `this` is null, `result` is null.
+            Phase::After => Some(self.result.map(|r| r.doc(&life)).unwrap_or_else(doc::null)),
+        };
+        let item = |it: &Iteration| it.item.map(|i| i.doc(&life)).unwrap_or_else(doc::null);
+        let extra = match &self.iteration {
+            Some(it) => vec![("item".to_string(), item(it))],
+            None => Vec::new(),
+        };
+        let vars = VarsState::new(store.clone());
+        let scope = Arc::new(Scope::new(
+            self.execution_id,
+            self.step,
+            this,
+            context,
+            extra,
+            vars,
+        ));
+        let plan = render::plan(entries, &scope);
+
+        let access = Access::of(&plan, self.iteration.as_ref());
+        let locks = Locks::acquire(self.execution_id, &access.request).or_raise();
+        store.prefetch(&access, self.step);
+        drop(locks);
+
+        let mut stored = Stored::default();
+        if let Some(it) = &self.iteration {
+            let values = [
+                OutValue::Int(it.index as i64),
+                OutValue::Doc(item(it)),
+                it.total.map_or(OutValue::Null, |t| OutValue::Int(t as i64)),
+                OutValue::Int(next_count(store.get(it.count_name()), it.count_name())),
+            ];
+            for (name, value) in it.names.iter().zip(values) {
+                scope.vars.assign(name, &value);
+                stored.put(name.clone(), VarType::IteratorState, value);
+            }
+        }
+
+        let settings = Settings {
+            limits,
+            stop_on_error: !skip,
+        };
+        for outcome in render::evaluate(&plan, &scope, &settings).or_raise() {
+            match outcome.value {
+                Ok(value) => stored.put(outcome.name, VarType::StepResult, value),
+                Err(err) if skip => errors::warn(&skipping(err)),
+                Err(err) => errors::raise(err),
+            }
+        }
+        self.write(stored, &store, skip, &conn)
     }
 
-    let store = Arc::new(PgStore::new(execution_id, life.clone()));
-    let this = match phase {
-        Phase::Before => None,
-        // A missing result is a JSON null envelope: `this` is null, `result` is null.
-        Phase::After => Some(result.map(|r| r.doc(&life)).unwrap_or_else(doc::null)),
-    };
-    let extra = match &iteration {
-        Some(it) => vec![(
-            "item".to_string(),
-            it.item.map(|i| i.doc(&life)).unwrap_or_else(doc::null),
-        )],
-        None => Vec::new(),
-    };
-    let vars = VarsState::new(store.clone());
-    let scope = Arc::new(Scope::new(
-        execution_id,
-        step,
-        this,
-        context.map(|c| c.doc(&life)),
-        extra,
-        vars,
-    ));
-    let plan = render::plan(entries, &scope);
-
-    // Lock everything the block reads or writes before reading anything.
-    let mut modes: BTreeMap<String, Mode> = plan
-        .reads
-        .iter()
-        .map(|n| (n.clone(), Mode::Shared))
-        .collect();
-    for name in plan
-        .writes()
-        .chain(iterator.iter().flatten().map(String::as_str))
-    {
-        modes.insert(name.to_string(), Mode::Exclusive);
+    /// Checks sizes, stores what the block produced and returns it.
+    fn write(&self, stored: Stored, store: &PgStore, skip: bool, conn: &Connection) -> PgJsonb {
+        let mut kept = Vec::with_capacity(stored.entries.len());
+        let mut types = Vec::with_capacity(stored.entries.len());
+        for (name, var_type, value) in stored.entries {
+            let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
+            if let Err(err) = check_out_size(&value, what) {
+                if skip && var_type == VarType::StepResult {
+                    errors::warn(&skipping(err));
+                    continue;
+                }
+                errors::raise(err);
+            }
+            types.push((name.clone(), var_type));
+            kept.push((name, value));
+        }
+        // Placeholders of variables that were skipped go again.
+        let written: BTreeSet<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
+        store.remove_placeholders(&written);
+        // What the function returns is exactly what it writes: one object, built once.
+        let out = conn.in_caller(|| jsonb::build(&OutValue::Object(kept)));
+        if !types.is_empty() {
+            let types = if types.iter().all(|(_, t)| *t == VarType::StepResult) {
+                Types::All(VarType::StepResult.as_str())
+            } else {
+                Types::Each(jsonb::build(&OutValue::Object(
+                    types
+                        .into_iter()
+                        .map(|(n, t)| (n, OutValue::String(t.as_str().to_string())))
+                        .collect(),
+                )))
+            };
+            table::upsert_object(self.execution_id, out, types, Some(self.step));
+        }
+        out
     }
-    store.lock(Locks::acquire(execution_id, &modes));
-    let mut prefetch: Vec<&str> = plan.reads.iter().map(String::as_str).collect();
-    if let Some(names) = &iterator {
-        prefetch.push(&names[3]);
-    }
-    store.prefetch(&prefetch);
+}
 
-    // What gets stored, in order; a later entry of the same name replaces an earlier one.
-    let mut stored: Vec<(String, VarType, OutValue)> = Vec::new();
-    if let (Some(it), Some(names)) = (&iteration, &iterator) {
-        let stored_count = store.get(&names[3]);
-        let count = match stored_count.as_ref().map(|d| d.view()) {
-            None => 1,
-            Some(View::Number(Number::Int(n))) => n.checked_add(1).unwrap_or_else(|| {
-                Error::new(
-                    ErrorKind::NumberOutOfRange,
-                    format!("the stored {} is at the bigint maximum", quote(&names[3])),
-                )
-                .with_hint("delete it with noetl.delete_var to restart the count")
-                .raise()
-            }),
-            Some(other) => Error::invalid(format!(
-                "the stored {} is {}, not an integer count",
-                quote(&names[3]),
-                block::describe(&other)
-            ))
+/// `context` must be an object (or SQL NULL, which is none).
+fn check_context(context: &DocRef) {
+    if !matches!(context.view(), View::Object(_)) {
+        Error::invalid(format!(
+            "context must be a JSON object, not {}",
+            block::describe(&context.view())
+        ))
+        .with_hint("pass {\"workload\": {…}, \"results\": {…}, …}, or '{}' for none")
+        .raise();
+    }
+}
+
+/// `{step}_count` after this iteration.
+fn next_count(stored: Option<DocRef>, name: &str) -> i64 {
+    match stored.as_ref().map(|d| d.view()) {
+        None => 1,
+        Some(View::Number(Number::Int(n))) => n.checked_add(1).unwrap_or_else(|| {
+            Error::new(
+                ErrorKind::NumberOutOfRange,
+                format!("the stored {} is at the bigint maximum", quote(name)),
+            )
             .with_hint("delete it with noetl.delete_var to restart the count")
-            .raise(),
-        };
-        let values = [
-            OutValue::Int(it.index as i64),
-            OutValue::Doc(it.item.map(|i| i.doc(&life)).unwrap_or_else(doc::null)),
-            it.total
-                .map(|t| OutValue::Int(t as i64))
-                .unwrap_or(OutValue::Null),
-            OutValue::Int(count),
-        ];
-        for (name, value) in names.iter().zip(values) {
-            scope.vars.assign(name, &value);
-            stored.push((name.clone(), VarType::IteratorState, value));
-        }
+            .raise()
+        }),
+        Some(other) => Error::invalid(format!(
+            "the stored {} is {}, not an integer count",
+            quote(name),
+            block::describe(&other)
+        ))
+        .with_hint("delete it with noetl.delete_var to restart the count")
+        .raise(),
     }
-
-    let settings = Settings {
-        limits,
-        stop_on_error: !skip,
-    };
-    for outcome in render::evaluate(&plan, &scope, &settings).or_raise() {
-        match outcome.value {
-            Ok(value) => {
-                stored.retain(|(n, _, _)| *n != outcome.name);
-                stored.push((outcome.name, VarType::StepResult, value));
-            }
-            Err(err) if skip => errors::warn(&skipping(err)),
-            Err(err) => errors::raise(err),
-        }
-    }
-
-    let mut kept = Vec::with_capacity(stored.len());
-    let mut types = Vec::with_capacity(stored.len());
-    for (name, var_type, value) in stored {
-        if let Err(err) = check_out_size(&value, || {
-            format!("step {}, variable {}", quote(step), quote(&name))
-        }) {
-            if skip && var_type == VarType::StepResult {
-                errors::warn(&skipping(err));
-                continue;
-            }
-            errors::raise(err);
-        }
-        types.push((name.clone(), var_type));
-        kept.push((name, value));
-    }
-    // What the function returns is exactly what it writes: one object, built once.
-    let out = conn.in_caller(|| jsonb::build(&OutValue::Object(kept)));
-    if !types.is_empty() {
-        let types = if types.iter().all(|(_, t)| *t == VarType::StepResult) {
-            Types::All(VarType::StepResult.as_str())
-        } else {
-            Types::Each(jsonb::build(&OutValue::Object(
-                types
-                    .into_iter()
-                    .map(|(n, t)| (n, OutValue::String(t.as_str().to_string())))
-                    .collect(),
-            )))
-        };
-        table::upsert_object(execution_id, out, types, Some(step));
-    }
-    life.end();
-    out
 }
 
 fn skipping(err: Error) -> Error {
@@ -238,14 +330,16 @@ fn skipping(err: Error) -> Error {
     }
 }
 
-/// The execution's variables as templates read them: prefetched in one query after locking,
-/// anything else (`vars[name]`, enumeration) loaded on demand.
+/// The execution's variables as templates read them: read up front after locking, anything
+/// else (names known only at run time, enumeration) read when asked for, under the execution
+/// lock that covers them.
 struct PgStore {
     execution_id: i64,
     life: Arc<Lifetime>,
     // A backend is single-threaded; the Mutexes only satisfy `VarStore: Send + Sync`.
     values: Mutex<HashMap<String, Option<DocRef>>>,
-    locks: Mutex<Option<Locks>>,
+    /// Placeholder rows this call inserted.
+    placeholders: Mutex<Vec<String>>,
 }
 
 impl PgStore {
@@ -254,25 +348,72 @@ impl PgStore {
             execution_id,
             life,
             values: Mutex::new(HashMap::new()),
-            locks: Mutex::new(None),
+            placeholders: Mutex::new(Vec::new()),
         }
     }
 
-    fn lock(&self, locks: Locks) {
-        if let Ok(mut slot) = self.locks.lock() {
-            *slot = Some(locks);
-        }
-    }
-
-    fn prefetch(&self, names: &[&str]) {
-        let found = table::read_some(self.execution_id, names, &self.life);
+    fn remember(&self, found: Vec<(String, DocRef)>, names: &[&str]) {
         if let Ok(mut values) = self.values.lock() {
             for name in names {
-                values.insert(name.to_string(), None);
+                values.entry(name.to_string()).or_insert(None);
             }
             for (name, doc) in found {
                 values.insert(name, Some(doc));
             }
+        }
+    }
+
+    /// Reads what the block needs up front: row-locked for the names it also writes, with a
+    /// placeholder row for each of those that does not exist yet.
+    fn prefetch(&self, access: &Access, step: &str) {
+        let (locked, plain): (Vec<&str>, Vec<&str>) = access
+            .prefetch
+            .iter()
+            .map(String::as_str)
+            .partition(|n| access.rmw.contains(*n));
+        if !plain.is_empty() {
+            self.remember(
+                table::read_some(self.execution_id, &plain, false, &self.life),
+                &plain,
+            );
+        }
+        if locked.is_empty() {
+            return;
+        }
+        let found = table::read_some(self.execution_id, &locked, true, &self.life);
+        let missing: Vec<&str> = locked
+            .iter()
+            .copied()
+            .filter(|n| !found.iter().any(|(f, _)| f == n))
+            .collect();
+        self.remember(found, &locked);
+        for name in missing {
+            if table::insert_placeholder(self.execution_id, name, "step_result", Some(step)) {
+                if let Ok(mut p) = self.placeholders.lock() {
+                    p.push(name.to_string());
+                }
+            } else {
+                // Created and committed by someone else meanwhile: read (and lock) theirs.
+                let theirs = table::read_some(self.execution_id, &[name], true, &self.life);
+                self.remember(theirs, &[name]);
+            }
+        }
+    }
+
+    /// Deletes the placeholders of variables the call did not write after all.
+    fn remove_placeholders(&self, written: &BTreeSet<&str>) {
+        let left: Vec<String> = self
+            .placeholders
+            .lock()
+            .map(|p| {
+                p.iter()
+                    .filter(|n| !written.contains(n.as_str()))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for name in left {
+            table::delete_one(self.execution_id, &name);
         }
     }
 }
@@ -282,10 +423,8 @@ impl VarStore for PgStore {
         if let Some(known) = self.values.lock().ok().and_then(|v| v.get(name).cloned()) {
             return known;
         }
-        if let Some(locks) = self.locks.lock().ok().as_mut().and_then(|l| l.as_mut()) {
-            locks.share(name);
-        }
-        let doc = table::read_some(self.execution_id, &[name], &self.life)
+        // Not read up front: a name known only at run time, which the execution lock covers.
+        let doc = table::read_some(self.execution_id, &[name], false, &self.life)
             .into_iter()
             .next()
             .map(|(_, d)| d);
@@ -295,7 +434,15 @@ impl VarStore for PgStore {
         doc
     }
 
+    /// Every variable, placeholders of this call left out (they are not variables yet).
     fn names(&self) -> Vec<String> {
-        table::names(self.execution_id)
+        let placeholders = self
+            .placeholders
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let mut names = table::names(self.execution_id);
+        names.retain(|n| !placeholders.contains(n));
+        names
     }
 }

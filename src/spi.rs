@@ -17,10 +17,16 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Connects to SPI. Every SQL function of the extension starts here, so this is also
+    /// where a session whose protected settings were weakened at login is refused.
     pub fn open() -> Connection {
+        crate::guard::check();
+        // SAFETY: reading the backend's current context has no preconditions.
         let caller = unsafe { pg_sys::CurrentMemoryContext };
-        unsafe {
-            pg_sys::SPI_connect();
+        // SAFETY: called from a SQL function, inside a transaction.
+        let rc = unsafe { pg_sys::SPI_connect() };
+        if rc != pg_sys::SPI_OK_CONNECT as i32 {
+            pgrx::error!("noetl_vars: could not connect to SPI (code {rc})");
         }
         Connection { caller }
     }
@@ -28,12 +34,14 @@ impl Connection {
     /// Runs `f` with the caller's memory context current, for values that must outlive the
     /// connection (what the function returns).
     pub fn in_caller<R>(&self, f: impl FnOnce() -> R) -> R {
+        // SAFETY: the caller's context outlives the connection (it was current before it).
         unsafe { PgMemoryContexts::For(self.caller).switch_to(|_| f()) }
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        // SAFETY: this connection was opened by SPI_connect and is the innermost one.
         unsafe {
             pg_sys::SPI_finish();
         }

@@ -1,18 +1,17 @@
 //! The store functions (SPEC §3): parity with the NoETL server's `TransientVars`.
 
-use std::collections::BTreeMap;
-
 use noetl_vars_core::block::describe;
 use noetl_vars_core::doc::View;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::validate::{self, quote, VarType};
 use noetl_vars_core::{shape, Error, ErrorKind};
+use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::errors::{OrRaise, Raise};
 use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::{Locks, Mode};
+use crate::locks::{Locks, Request};
 use crate::spi::Connection;
 use crate::table::{self, Types, Write};
 
@@ -50,12 +49,24 @@ fn too_large(size: usize, what: impl FnOnce() -> String) -> Result<(), Error> {
     Ok(())
 }
 
-fn lock_names<'a>(execution_id: i64, names: impl IntoIterator<Item = &'a str>) -> Locks {
-    let modes: BTreeMap<String, Mode> = names
-        .into_iter()
-        .map(|n| (n.to_string(), Mode::Exclusive))
-        .collect();
-    Locks::acquire(execution_id, &modes)
+/// Locks `names` for writing (see [`crate::locks`]).
+pub fn lock_names<'a>(execution_id: i64, names: impl IntoIterator<Item = &'a str>) -> Locks {
+    Locks::acquire(execution_id, &Request::write(names)).or_raise()
+}
+
+/// Whether this transaction may write: not on a hot standby, not in a read-only
+/// transaction. Where it may not, reads are not counted (NoETL reads replicas).
+pub fn can_write() -> bool {
+    // SAFETY: a backend global and a function without preconditions.
+    unsafe { !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
+}
+
+/// Checks an optional `source_step` like a step name.
+pub fn source_step(source_step: Option<&str>) -> Option<&str> {
+    if let Some(step) = source_step {
+        validate::check_name("source_step", step).or_raise();
+    }
+    source_step
 }
 
 /// Creates or overwrites one variable.
@@ -77,6 +88,7 @@ fn set_var(
         })
         .or_raise();
     let var_type = VarType::parse(var_type).or_raise();
+    let source_step = self::source_step(source_step);
     check_size(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
     let _locks = lock_names(execution_id, [name]);
@@ -91,14 +103,19 @@ fn set_var(
     );
 }
 
-/// A tracked read of one variable's value: SQL NULL when it does not exist.
+/// A tracked read of one variable's value: SQL NULL when it does not exist. Where nothing can
+/// be written (a hot standby, a read-only transaction) the value is returned uncounted.
 #[pg_extern(volatile, parallel_unsafe)]
 fn get_var(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb> {
     let execution_id = execution(execution_id);
     let name = validate::var_name(var_name).or_raise();
     let conn = Connection::open();
-    let datum = table::tracked_value(execution_id, name)?;
-    Some(conn.in_caller(|| PgJsonb::copy_of(datum)))
+    let tracked = can_write();
+    // A tracked read row-locks the variable: it takes the writers' lock first, in their order.
+    let _locks = tracked.then(|| lock_names(execution_id, [name]));
+    let datum = table::value_datum(execution_id, name, tracked)?;
+    // SAFETY: var_value is a non-null jsonb column.
+    Some(conn.in_caller(|| unsafe { PgJsonb::copy_of(datum) }))
 }
 
 /// Every variable of an execution as `{name: value}`, untracked.
@@ -113,9 +130,7 @@ fn get_all_vars(execution_id: Option<i64>) -> PgJsonb {
             .map(|r| (r.name, OutValue::Doc(r.value)))
             .collect(),
     );
-    let out = conn.in_caller(|| jsonb::build(&body));
-    life.end();
-    out
+    conn.in_caller(|| jsonb::build(&body))
 }
 
 /// Upserts every member of `variables` in one statement: all or nothing.
@@ -131,6 +146,7 @@ fn set_vars(
         .ok_or_else(|| Error::null_argument("variables"))
         .or_raise();
     let var_type = VarType::parse(var_type).or_raise();
+    let source_step = self::source_step(source_step);
     let conn = Connection::open();
     let life = Lifetime::new();
     let doc = variables.doc(&life);
@@ -148,7 +164,10 @@ fn set_vars(
         .raise(),
     }
     let names = doc.keys();
-    for name in &names {
+    for (i, name) in names.iter().enumerate() {
+        if i % 1024 == 1023 {
+            pgrx::check_for_interrupts!();
+        }
         validate::check_name("variable name", name)
             .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
             .or_raise();
@@ -167,9 +186,7 @@ fn set_vars(
         source_step,
     );
     let body = shape::set_vars(execution_id, &names);
-    let out = conn.in_caller(|| jsonb::build(&body));
-    life.end();
-    out
+    conn.in_caller(|| jsonb::build(&body))
 }
 
 /// Deletes one variable; true when it existed.
@@ -187,7 +204,7 @@ fn delete_var(execution_id: Option<i64>, var_name: Option<&str>) -> bool {
 fn cleanup_execution(execution_id: Option<i64>) -> i32 {
     let execution_id = execution(execution_id);
     let _conn = Connection::open();
-    let _locks = Locks::whole(execution_id);
+    let _locks = Locks::whole(execution_id).or_raise();
     let deleted = table::delete_all(execution_id);
     i32::try_from(deleted).unwrap_or(i32::MAX)
 }

@@ -33,6 +33,8 @@ fn opt_text(v: Option<&str>) -> Arg {
 }
 
 fn array(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
+    // SAFETY: `datums` are valid datums of type `element` (text, a varlena: length -1,
+    // not by value, int alignment), and the array is built in the current memory context.
     let array = unsafe {
         pg_sys::construct_array(
             datums.as_mut_ptr(),
@@ -99,21 +101,55 @@ pub fn upsert_object(
     );
 }
 
+/// Row `i` of a statement returning `var_name, var_value, var_type, source_step,
+/// created_at, accessed_at, access_count` (all of `noetl.transient`'s typed columns).
 fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
-    let name = jsonb::text(rows.get(i, 1)?);
-    let value = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)? };
-    Some(VarRow {
-        name,
-        value: value.doc(life),
-        var_type: jsonb::text(rows.get(i, 3)?),
-        source_step: rows.get(i, 4).map(jsonb::text),
-        created_at: jsonb::iso_timestamp(rows.get(i, 5)?),
-        accessed_at: jsonb::iso_timestamp(rows.get(i, 6)?),
-        access_count: rows
-            .get(i, 7)
-            .map(|d| d.value() as i32 as i64)
-            .unwrap_or_default(),
-    })
+    // SAFETY: every statement read here returns the columns in this order with these types
+    // (text, jsonb, text, text, timestamptz, timestamptz, int4), and Rows::get gives only
+    // non-null datums.
+    unsafe {
+        let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
+        Some(VarRow {
+            name: jsonb::text(rows.get(i, 1)?),
+            value: value.doc(life),
+            var_type: jsonb::text(rows.get(i, 3)?),
+            source_step: rows.get(i, 4).map(|d| jsonb::text(d)),
+            created_at: jsonb::iso_timestamp(rows.get(i, 5)?),
+            accessed_at: jsonb::iso_timestamp(rows.get(i, 6)?),
+            access_count: rows
+                .get(i, 7)
+                .map(|d| d.value() as i32 as i64)
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// One variable with its metadata, untracked.
+pub fn read_row(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
+    let rows = execute(&queries::READ_ROW, &[int8(execution_id), text(name)], true);
+    row(&rows, 0, life)
+}
+
+/// Inserts a placeholder for `name` (see [`queries::INSERT_PLACEHOLDER`]); false when the
+/// variable exists after all.
+pub fn insert_placeholder(
+    execution_id: i64,
+    name: &str,
+    var_type: &str,
+    source_step: Option<&str>,
+) -> bool {
+    crate::changes::placeholder(execution_id, name);
+    let rows = execute(
+        &queries::INSERT_PLACEHOLDER,
+        &[
+            int8(execution_id),
+            text(name),
+            text(var_type),
+            opt_text(source_step),
+        ],
+        false,
+    );
+    rows.len() == 1
 }
 
 /// A tracked read: counts it and returns the row after the increment.
@@ -126,13 +162,15 @@ pub fn tracked_read(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Opti
     row(&rows, 0, life)
 }
 
-/// The raw value datum of a tracked read, for returning it unchanged.
-pub fn tracked_value(execution_id: i64, name: &str) -> Option<pg_sys::Datum> {
-    let rows = execute(
-        &queries::TRACKED_READ,
-        &[int8(execution_id), text(name)],
-        false,
-    );
+/// The raw value datum of a variable, for returning it unchanged: a tracked read, or an
+/// untracked one (`tracked` false: read-only transactions and hot standbys).
+pub fn value_datum(execution_id: i64, name: &str, tracked: bool) -> Option<pg_sys::Datum> {
+    let query = if tracked {
+        &queries::TRACKED_READ
+    } else {
+        &queries::READ_ONE
+    };
+    let rows = execute(query, &[int8(execution_id), text(name)], !tracked);
     rows.get(0, 2)
 }
 
@@ -144,27 +182,41 @@ pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, read_only: bool) -> Vec
         .collect()
 }
 
-/// The values of `names` that exist, untracked. A few names are read one primary-key lookup
-/// each (the cheapest statement to start); more in one statement.
-pub fn read_some(execution_id: i64, names: &[&str], life: &Arc<Lifetime>) -> Vec<(String, DocRef)> {
+/// The values of `names` that exist, untracked; `locked` locks their rows for the caller's
+/// write. A few names are read one primary-key lookup each (the cheapest statement to
+/// start); more in one statement.
+pub fn read_some(
+    execution_id: i64,
+    names: &[&str],
+    locked: bool,
+    life: &Arc<Lifetime>,
+) -> Vec<(String, DocRef)> {
     const ONE_BY_ONE: usize = 4;
     let found = |rows: &Rows, i: usize| -> Option<(String, DocRef)> {
-        let name = jsonb::text(rows.get(i, 1)?);
-        let value = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)? };
-        Some((name, value.doc(life)))
+        // SAFETY: the statements return (var_name text, var_value jsonb), non-null.
+        unsafe {
+            let name = jsonb::text(rows.get(i, 1)?);
+            let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
+            Some((name, value.doc(life)))
+        }
+    };
+    let (one, some) = if locked {
+        (&queries::READ_ONE_LOCKED, &queries::READ_SOME_LOCKED)
+    } else {
+        (&queries::READ_ONE, &queries::READ_SOME)
     };
     if names.len() <= ONE_BY_ONE {
         return names
             .iter()
             .filter_map(|name| {
-                let rows = execute(&queries::READ_ONE, &[int8(execution_id), text(name)], false);
+                let rows = execute(one, &[int8(execution_id), text(name)], false);
                 found(&rows, 0)
             })
             .collect();
     }
     let mut datums: Vec<pg_sys::Datum> = names.iter().map(|n| text(n).0).collect();
     let rows = execute(
-        &queries::READ_SOME,
+        some,
         &[int8(execution_id), array(&mut datums, pg_sys::TEXTOID)],
         false,
     );
@@ -175,7 +227,8 @@ pub fn read_some(execution_id: i64, names: &[&str], life: &Arc<Lifetime>) -> Vec
 pub fn names(execution_id: i64) -> Vec<String> {
     let rows = execute(&queries::NAMES, &[int8(execution_id)], false);
     (0..rows.len())
-        .filter_map(|i| rows.get(i, 1).map(jsonb::text))
+        // SAFETY: the statement returns var_name, a non-null text column.
+        .filter_map(|i| rows.get(i, 1).map(|d| unsafe { jsonb::text(d) }))
         .collect()
 }
 

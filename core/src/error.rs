@@ -33,6 +33,12 @@ pub enum ErrorKind {
     NulCharacter,
     /// Memory (or address space) the work needs could not be had.
     OutOfMemory,
+    /// A limit the operator configures would be exceeded (e.g. locks per transaction).
+    ConfigurationLimit,
+    /// The operation cannot run in the current state (e.g. settings weakened at login).
+    PrerequisiteState,
+    /// The caller lacks a privilege the operation requires.
+    Privilege,
 }
 
 impl ErrorKind {
@@ -53,6 +59,9 @@ impl ErrorKind {
             ErrorKind::NumberOutOfRange => "number out of range",
             ErrorKind::NulCharacter => "NUL character in text",
             ErrorKind::OutOfMemory => "out of memory",
+            ErrorKind::ConfigurationLimit => "configuration limit exceeded",
+            ErrorKind::PrerequisiteState => "not in the required state",
+            ErrorKind::Privilege => "insufficient privilege",
         }
     }
 }

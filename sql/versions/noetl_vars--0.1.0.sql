@@ -25,17 +25,17 @@ END
 $$;
 
 CREATE TABLE noetl.transient (
-    execution_id BIGINT      NOT NULL,
-    var_name     TEXT        NOT NULL,
-    var_type     TEXT        NOT NULL DEFAULT 'user_defined',
-    var_value    JSONB       NOT NULL,
-    source_step  TEXT,
-    access_count INTEGER     NOT NULL DEFAULT 0,
-    created_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
-    accessed_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
+    execution_id pg_catalog.int8        NOT NULL,
+    var_name     pg_catalog.text        NOT NULL,
+    var_type     pg_catalog.text        NOT NULL DEFAULT 'user_defined',
+    var_value    pg_catalog.jsonb       NOT NULL,
+    source_step  pg_catalog.text,
+    access_count pg_catalog.int4        NOT NULL DEFAULT 0,
+    created_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    accessed_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
     PRIMARY KEY (execution_id, var_name),
     CONSTRAINT transient_type_check
-        CHECK (var_type IN ('user_defined', 'step_result', 'computed', 'iterator_state'))
+        CHECK (var_type OPERATOR(pg_catalog.=) ANY (ARRAY['user_defined', 'step_result', 'computed', 'iterator_state']::pg_catalog.text[]))
 );
 
 -- The primary key already serves look-ups by execution_id.

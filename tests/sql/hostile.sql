@@ -87,7 +87,7 @@ SELECT n, label, pg_temp.try_short(sql) AS outcome FROM (VALUES
  (4, 'deep value stored verbatim by a path', $$SELECT noetl.render_vars(501, 's', (repeat('[', 10000) || repeat(']', 10000))::jsonb, '{"copy": "{{ this }}"}')$$),
  (5, 'a 100,000-element array',             $$SELECT noetl.set_var(501, 'big', (SELECT jsonb_agg(g) FROM generate_series(1, 100000) g))$$),
  (6, 'extreme execution ids',               $$SELECT noetl.set_var(-9223372036854775808, 'min', '1'), noetl.set_var(9223372036854775807, 'max', '2')$$),
- (7, 'a 100,000-deep list inside a template', $$SELECT noetl.render_vars(501, 's', '{}', '{"n": "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}"}')$$)
+ (7, 'a 100,000-deep list inside a template', $$SET LOCAL noetl_vars.template_fuel = 1000000; SELECT noetl.render_vars(501, 's', '{}', '{"n": "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}"}')$$)
 ) AS t(n, label, sql) ORDER BY n;
 SELECT var_name, length(var_name) AS chars, left(var_value::text, 30) AS value
 FROM noetl.transient WHERE execution_id = 501 ORDER BY var_name COLLATE "C";

@@ -1,0 +1,167 @@
+-- noetl_vars 0.2.0 -> 0.3.0: production safety.
+--   * every object is created with fully qualified names (pg_catalog included): the operator
+--     view, var_at and the trigger conditions are created again, so that none of them can be
+--     bound to a look-alike function or operator that was in schema noetl when an earlier
+--     version was installed or updated
+--   * history records every change of value, type, source step or key (a rename as a delete
+--     and an insert), also when a plain UPDATE moves access_count at the same time
+--   * adopt_transient reads only plain tables with built-in column types, and locks
+--     noetl.transient against writers while it copies
+--   * the trigger function refuses to run for any table but noetl.transient (src/changes.rs)
+-- Everything else of 0.3.0 (locking, settings, the evaluation stack) is in the library.
+-- Frozen once released: later versions add their own script rather than editing this one.
+\echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.3.0'" to load this file. \quit
+
+CREATE OR REPLACE VIEW noetl.executions AS
+SELECT t.execution_id,
+       pg_catalog.count(*)::pg_catalog.int4                          AS variables,
+       pg_catalog.sum(pg_catalog.pg_column_size(t.var_value))::pg_catalog.int8 AS value_bytes,
+       pg_catalog.min(t.created_at)                                  AS first_write,
+       -- Exact with track_history on; otherwise the last creation, or the last write of a
+       -- variable never read (its accessed_at only moves on writes).
+       GREATEST(pg_catalog.max(t.created_at),
+                pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.=) 0),
+                (SELECT pg_catalog.max(h.changed_at) FROM noetl.transient_history h
+                 WHERE h.execution_id OPERATOR(pg_catalog.=) t.execution_id)) AS last_write,
+       pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0) AS last_read,
+       pg_catalog.sum(t.access_count)::pg_catalog.int8               AS reads,
+       (pg_catalog.array_agg(t.var_name ORDER BY t.access_count DESC, t.var_name)
+            FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0))[1:5] AS most_read
+FROM noetl.transient t
+GROUP BY t.execution_id;
+
+
+CREATE OR REPLACE FUNCTION noetl.var_at(execution_id pg_catalog.int8, var_name pg_catalog.text, at pg_catalog.timestamptz)
+RETURNS pg_catalog.jsonb
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT h.new_value
+    FROM noetl.transient_history h
+    WHERE h.execution_id OPERATOR(pg_catalog.=) var_at.execution_id
+      AND h.var_name OPERATOR(pg_catalog.=) var_at.var_name
+      AND h.changed_at OPERATOR(pg_catalog.<=) var_at.at
+    ORDER BY h.changed_at DESC, h.id DESC
+    LIMIT 1;
+END;
+
+CREATE OR REPLACE FUNCTION noetl.adopt_transient(source pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    cols pg_catalog.text[];
+    missing pg_catalog.text[];
+    odd pg_catalog.text;
+    clashes pg_catalog.int8;
+    source_rows pg_catalog.int8;
+    copied pg_catalog.int8;
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF source OPERATOR(pg_catalog.=) 'noetl.transient'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'source must be the legacy table, not noetl.transient itself'
+            USING ERRCODE = '22023',
+                  HINT = 'move the legacy table out of the way first: ALTER TABLE noetl.transient SET SCHEMA noetl_legacy';
+    END IF;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source)
+           OPERATOR(pg_catalog.<>) 'r' THEN
+        RAISE EXCEPTION '% is not a plain table', source
+            USING ERRCODE = '42809',
+                  HINT = 'adopt_transient reads only ordinary tables (not views, foreign or partitioned tables)';
+    END IF;
+    IF (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source) THEN
+        RAISE EXCEPTION '% has row security enabled', source
+            USING ERRCODE = '42501',
+                  HINT = 'ALTER TABLE ... DISABLE ROW LEVEL SECURITY first, after checking its policies';
+    END IF;
+    SELECT pg_catalog.array_agg(a.attname::pg_catalog.text) INTO cols
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    SELECT pg_catalog.array_agg(c) INTO missing
+    FROM pg_catalog.unnest(ARRAY['execution_id', 'var_name', 'var_value']) AS c
+    WHERE NOT c OPERATOR(pg_catalog.=) ANY (cols);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% has no column %', source, pg_catalog.array_to_string(missing, ', ')
+            USING ERRCODE = '42703';
+    END IF;
+    -- The columns read must have built-in base types (no domains, no user-defined types).
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ')
+    INTO odd
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+    WHERE a.attrelid OPERATOR(pg_catalog.=) source AND NOT a.attisdropped
+      AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['execution_id', 'var_name', 'var_value', 'var_type',
+                                                     'source_step', 'access_count', 'created_at', 'accessed_at']::pg_catalog.name[])
+      AND (t.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+           OR t.typtype OPERATOR(pg_catalog.<>) 'b');
+    IF odd IS NOT NULL THEN
+        RAISE EXCEPTION 'columns of % have types that are not built in: %', source, odd
+            USING ERRCODE = '42804',
+                  HINT = 'copy the rows into a table with built-in column types (bigint, text, jsonb, integer, timestamptz) and adopt that';
+    END IF;
+
+    -- No writes to either table while the rows move: a writer of noetl.transient waits, then
+    -- sees the adopted rows (it would otherwise update rows it cannot see yet, and lose the
+    -- update); a writer of the legacy table waits for the copy to end.
+    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
+    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE MODE', source);
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.count(*) FROM ONLY %s s JOIN noetl.transient t'
+        ' ON t.execution_id OPERATOR(pg_catalog.=) s.execution_id AND t.var_name OPERATOR(pg_catalog.=) s.var_name',
+        source)
+        INTO clashes;
+    IF clashes OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION '% variables of % already exist in noetl.transient', clashes, source
+            USING ERRCODE = '23505',
+                  HINT = 'adopt into an empty noetl.transient, or delete the clashing variables first';
+    END IF;
+
+    EXECUTE pg_catalog.format(
+        'INSERT INTO noetl.transient (execution_id, var_name, var_type, var_value, source_step,'
+        '                             access_count, created_at, accessed_at)'
+        ' SELECT execution_id, var_name, %s, var_value::pg_catalog.jsonb, %s, %s, %s, %s FROM ONLY %s',
+        CASE WHEN 'var_type' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(var_type, ''user_defined'')' ELSE '''user_defined''' END,
+        CASE WHEN 'source_step' OPERATOR(pg_catalog.=) ANY (cols) THEN 'source_step' ELSE 'NULL' END,
+        CASE WHEN 'access_count' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(access_count, 0)' ELSE '0' END,
+        CASE WHEN 'created_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(created_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
+        CASE WHEN 'accessed_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(accessed_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
+        source);
+    GET DIAGNOSTICS copied = ROW_COUNT;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', source) INTO source_rows;
+    IF copied OPERATOR(pg_catalog.<>) source_rows THEN
+        RAISE EXCEPTION 'copied % of % rows of %', copied, source_rows, source USING ERRCODE = 'XX000';
+    END IF;
+    RETURN copied;
+END
+$body$;
+
+DROP TRIGGER transient_changed_update ON noetl.transient;
+CREATE TRIGGER transient_changed_update
+    AFTER UPDATE ON noetl.transient
+    FOR EACH ROW WHEN ((OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count
+                        OR NOT (OLD.var_value OPERATOR(pg_catalog.=) NEW.var_value)
+                        OR NOT (OLD.var_type OPERATOR(pg_catalog.=) NEW.var_type)
+                        OR NOT COALESCE(OLD.source_step OPERATOR(pg_catalog.=) NEW.source_step,
+                                        OLD.source_step IS NULL AND NEW.source_step IS NULL)
+                        OR NOT (OLD.execution_id OPERATOR(pg_catalog.=) NEW.execution_id)
+                        OR NOT (OLD.var_name OPERATOR(pg_catalog.=) NEW.var_name))
+                       AND noetl.capture_changes())
+    EXECUTE FUNCTION noetl.transient_changed();
+
+-- Privileges of the re-created function (CREATE OR REPLACE keeps them; restated here).
+REVOKE EXECUTE ON FUNCTION noetl.adopt_transient(pg_catalog.regclass), noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz) FROM PUBLIC;
+
+COMMENT ON FUNCTION noetl.get_var(pg_catalog.int8, pg_catalog.text) IS
+    'The value of one variable, or NULL when it does not exist. A tracked read: access_count + 1, accessed_at = now(); uncounted on a hot standby or in a read-only transaction.';
+COMMENT ON FUNCTION noetl.vars_get(pg_catalog.int8, pg_catalog.text) IS
+    'The GET /api/vars/{id}/{name} body, or NULL when the variable does not exist (the server answers 404). A tracked read; uncounted on a hot standby or in a read-only transaction.';
+COMMENT ON FUNCTION noetl.transient_changed() IS
+    'Trigger function of noetl.transient only (it refuses any other table): appends history (noetl_vars.track_history) and collects changes for NOTIFY noetl_vars (noetl_vars.notify).';
+COMMENT ON TRIGGER transient_changed_update ON noetl.transient IS 'Change capture for updates that change a value, type, source step or key (not tracked reads), when enabled.';
+COMMENT ON VIEW noetl.executions IS
+    'One row per execution with variables: how many, their total size, first and last write, last read, tracked reads and the most-read variables.';
+COMMENT ON FUNCTION noetl.adopt_transient(pg_catalog.regclass) IS
+    'Moves every row of a legacy noetl.transient (created by the NoETL server''s DDL and moved aside before CREATE EXTENSION) into the extension''s table, all or nothing; returns the number of rows. The legacy table is left in place.';
+COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz) IS
+    'The value a variable had at a point in time, from noetl.transient_history; NULL when it did not exist then, was deleted, or history was off.';
