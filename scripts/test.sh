@@ -3,8 +3,10 @@
 #   1. installs what is missing (scripts/setup.sh)
 #   2. pure-Rust tests of the core (cargo test)
 #   3. #[pg_test]s inside PostgreSQL (cargo pgrx test)
-#   4. installs the release build, starts a throwaway cluster and runs the SQL-level suites:
-#      pg_regress files (tests/sql), concurrency, pg_dump round trip, ...
+#   4. installs the release build, starts a throwaway cluster (library preloaded) and runs the
+#      SQL-level suites: pg_regress files (tests/sql), isolation specs (tests/isolation),
+#      concurrency, pg_dump round trip, upgrades, ..., and the suites with clusters of their
+#      own (settings at login, faults)
 # Exits non-zero if anything fails; the server log must show no backend killed by a signal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,13 +44,15 @@ run_suite() {
     if ! "$@"; then failed+=("$name"); fi
 }
 run_suite "SQL tests (pg_regress: tests/sql vs tests/expected)" scripts/regress.sh
+run_suite "isolation specs (isolationtester: tests/isolation)" scripts/isolation.sh
 run_suite "corpus: real NoETL templates against Jinja2 3.1's answers" tests/corpus.sh
 run_suite "concurrency (pgbench, 8 sessions)" tests/concurrency.sh
 run_suite "pg_dump / pg_restore round trip" tests/dump_restore.sh
 run_suite "upgrades from earlier versions" tests/upgrade.sh
 run_suite "change events to a LISTEN client" tests/notify.sh
 run_suite "memory over 100,000 calls" tests/memory.sh
-run_suite "faults: SIGKILL, immediate shutdown, cancel (own cluster)" tests/faults.sh
+run_suite "protected settings at login, with and without preloading (own clusters)" tests/settings.sh
+run_suite "faults: SIGKILL, immediate shutdown, cancel, terminate, ulimit -v (own cluster)" tests/faults.sh
 
 step "server log: no backend terminated by a signal"
 crashes=$(cluster_crashes)

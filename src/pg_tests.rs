@@ -160,6 +160,7 @@ mod tests {
     fn deeply_nested_template_values_do_not_crash_the_backend() {
         // Builds a list nested 100,000 levels deep inside the backend: only the evaluation
         // stack keeps minijinja's recursive drop from overflowing.
+        run("SET LOCAL noetl_vars.template_fuel = 1000000");
         let ok = text(
             "SELECT noetl.render_vars(10, 's', '{}', '{\"n\": \"{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}\"}')->>'n'",
         );
@@ -171,11 +172,33 @@ mod tests {
         run(
             "SELECT noetl.render_vars(11, 's', '{}', '{\"c\": \"{{ vars.c | default(0) + 1 }}\"}')",
         );
-        // One shared execution lock and one exclusive name lock, in the extension's key space.
+        // The execution in ROW EXCLUSIVE mode (the call writes some of its variables) and one
+        // exclusive name lock, in the extension's key space.
         assert_eq!(
             text("SELECT string_agg(mode || '/' || objsubid, ',' ORDER BY objsubid) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").as_deref(),
-            Some("ShareLock/20054,ExclusiveLock/20055")
+            Some("RowExclusiveLock/20054,ExclusiveLock/20055")
         );
+    }
+
+    #[pg_test]
+    fn a_block_reading_names_known_at_run_time_locks_the_execution_up_front() {
+        run("SELECT noetl.set_var(14, 'y', '1')");
+        run("SELECT noetl.render_vars(14, 's', '{\"k\": \"y\"}', '{\"x\": \"{{ vars[result.k] + 1 }}\"}')");
+        // set_var took the execution (ROW EXCLUSIVE) and y; the render took the execution in
+        // SHARE ROW EXCLUSIVE mode up front and x, and no shared lock on y in the middle of
+        // the evaluation: the execution lock covers it.
+        assert_eq!(
+            text("SELECT string_agg(mode || '/' || objsubid, ',' ORDER BY objsubid, mode) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()").as_deref(),
+            Some("RowExclusiveLock/20054,ShareRowExclusiveLock/20054,ExclusiveLock/20055,ExclusiveLock/20055")
+        );
+        assert_eq!(int("SELECT (noetl.get_var(14, 'x'))::int8"), 2);
+    }
+
+    #[pg_test(
+        error = "this transaction would hold 258 noetl_vars locks, more than noetl_vars.max_transaction_locks (256)"
+    )]
+    fn a_transaction_over_its_lock_budget_fails_before_locking() {
+        run("SELECT count(noetl.set_var(3000000 + g, 'x', '1')) FROM generate_series(1, 1000) g");
     }
 
     #[pg_test]

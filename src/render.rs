@@ -255,7 +255,10 @@ impl Call<'_> {
     fn write(&self, stored: Stored, store: &PgStore, skip: bool, conn: &Connection) -> PgJsonb {
         let mut kept = Vec::with_capacity(stored.entries.len());
         let mut types = Vec::with_capacity(stored.entries.len());
-        for (name, var_type, value) in stored.entries {
+        for (n, (name, var_type, value)) in stored.entries.into_iter().enumerate() {
+            if n % 1024 == 1023 {
+                pgrx::check_for_interrupts!();
+            }
             let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
             if let Err(err) = check_out_size(&value, what) {
                 if skip && var_type == VarType::StepResult {

@@ -2,7 +2,9 @@
 # No lost updates (SPEC §5, Concurrency): 8 sessions each incrementing one counter 1000 times
 # through render_vars must leave exactly 8000, starting with and without an existing row, and
 # render_iteration's {step}_count must count every iteration; two blocks writing the same
-# variables in opposite orders must not deadlock. Uses the cluster in PGHOST/PGPORT.
+# variables in opposite orders must not deadlock; plain SQL writers and the functions on one
+# variable lose nothing; blocks reading names known only at run time, or enumerating, never
+# deadlock. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 CLIENTS=${CLIENTS:-8}
 PER_CLIENT=${PER_CLIENT:-1000}
@@ -73,6 +75,31 @@ SELECT noetl.render_vars(7005, 'mix', '{}', '{"n": "{{ vars.n | default(0) + 1 }
 SQL
 bench mixed_block "$work/mixed.sql"
 check "two counters in one block" "$(q "SELECT (noetl.get_all_vars(7005)->>'n')::int + (noetl.get_all_vars(7005)->>'total')::int")" "$((2 * EXPECTED))"
+
+# Plain SQL writers and render_vars on the same counter: the block row-locks what it reads
+# and writes, so no increment is lost whoever makes it.
+q "SELECT noetl.set_var(7006, 'counter', '0')" >/dev/null
+cat >"$work/plain.sql" <<'SQL'
+UPDATE noetl.transient SET var_value = pg_catalog.to_jsonb((var_value)::int + 1) WHERE execution_id = 7006 AND var_name = 'counter';
+SQL
+sed 's/7001/7006/' "$work/counter_new.sql" >"$work/render_7006.sql"
+bench plain_sql_and_render "$work/plain.sql" "$work/render_7006.sql"
+check "plain UPDATEs and render_vars on one counter" "$(q "SELECT noetl.get_all_vars(7006)->'counter'")" "$EXPECTED"
+
+# Names known only at run time, in mirror: each block reads the other's variable by a name
+# from its result. Locked up front, so no transaction fails with a deadlock.
+cat >"$work/dyn_x.sql" <<'SQL'
+SELECT noetl.render_vars(7007, 'x', '{"k": "y"}', '{"x": "{{ vars[result.k] | default(0) + 1 }}", "nx": "{{ vars.nx | default(0) + 1 }}"}');
+SQL
+cat >"$work/dyn_y.sql" <<'SQL'
+SELECT noetl.render_vars(7007, 'y', '{"k": "x"}', '{"y": "{{ vars[result.k] | default(0) + 1 }}", "ny": "{{ vars.ny | default(0) + 1 }}"}');
+SQL
+cat >"$work/enumerate.sql" <<'SQL'
+SELECT noetl.render_vars(7007, 'sum', '{}', '{"sum": "{{ vars.values() | select(\"number\") | sum }}", "ns": "{{ vars.ns | default(0) + 1 }}"}');
+SQL
+bench run_time_names_and_enumeration "$work/dyn_x.sql" "$work/dyn_y.sql" "$work/enumerate.sql"
+check "run-time names and enumeration: every block counted" \
+    "$(q "SELECT (noetl.get_var(7007, 'nx'))::int + (noetl.get_var(7007, 'ny'))::int + (noetl.get_var(7007, 'ns'))::int")" "$EXPECTED"
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 exit $fail

@@ -3,7 +3,9 @@
 # SIGKILL in the middle of a render_vars transaction, and the whole cluster stopped in
 # immediate mode; after recovery every committed variable is there and nothing of the open
 # transaction is. A long render is cancelled promptly by statement_timeout and by
-# pg_cancel_backend.
+# pg_cancel_backend. A render in progress ended by pg_terminate_backend or by a fast
+# shutdown ends only that backend, cleanly (no signal, no crash recovery). Under an address
+# space limit (ulimit -v) an evaluation stack that does not fit is an error, not a crash.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
@@ -86,4 +88,61 @@ else
     echo "FAIL pg_cancel_backend: after ${ms} ms: $(cat "$dir/cancelled.out")"; fail=1
 fi
 check "cancelled renders stored nothing" "$(q "SELECT noetl.get_all_vars(2)")" '{}'
+
+# no_crash_since LINE WHAT: the server log after LINE shows no backend killed by a signal
+# and no crash recovery.
+no_crash_since() {
+    local bad
+    bad=$(tail -n +"$1" "$dir/server.log" | grep -E "terminated by signal|reinitializing|not properly shut down|automatic recovery" || true)
+    if [ -z "$bad" ]; then echo "ok   $2: no backend killed by a signal, no crash recovery"
+    else echo "FAIL $2:"; echo "$bad"; fail=1; fi
+}
+# A block of 2,000 long loops, raised fuel: it runs for minutes unless interrupted.
+long_block=$(q "SELECT jsonb_object_agg('v' || g, '{% for i in range(50000) %}{% endfor %}{{ 1 }}') FROM generate_series(1, 2000) g")
+start_long_render() {
+    psql -X -q -d postgres -c "SET application_name = '$1'" -c "SET noetl_vars.template_fuel = 2000000000" \
+         -c "SELECT noetl.render_vars(3, 's', '{}', '$long_block')" >/dev/null 2>&1 &
+    for _ in $(seq 300); do
+        pid=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = '$1' AND query LIKE '%render_vars%'")
+        [ -n "$pid" ] && break
+        sleep 0.05
+    done
+    sleep 1  # well inside the evaluation
+}
+
+mark=$(wc -l <"$dir/server.log")
+start_long_render terminated
+q "SELECT pg_terminate_backend($pid)" >/dev/null
+wait || true
+sleep 0.5
+check "terminated mid-render: the cluster still answers" "$(q "SELECT 1")" 1
+no_crash_since "$mark" "pg_terminate_backend mid-render"
+
+mark=$(wc -l <"$dir/server.log")
+start_long_render shutdown
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+wait || true
+as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+wait_ready
+no_crash_since "$mark" "fast shutdown mid-render"
+check "nothing of the interrupted renders was stored" "$(q "SELECT noetl.get_all_vars(3)")" '{}'
+
+# The same cluster under an address space limit: a backend has about 230 MB mapped, the
+# default fuel's evaluation stack adds about 75 MB, fuel 1,000,000 would add about 650 MB.
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+mark=$(wc -l <"$dir/server.log")
+as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE bash -c "ulimit -v 460000; exec '$PG_BIN/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w start" >/dev/null
+wait_ready
+deep='{"n": "{% set ns = namespace(x=[]) %}{% for i in range(10000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}"}'
+check "ulimit -v: a 10,000-deep value at the default fuel" "$(q "SELECT noetl.render_vars(4, 's', '{}', '$deep')")" '{"n": "1"}'
+out=$(psql -X -At -d postgres -c "SET noetl_vars.template_fuel = 1000000" -c "SELECT noetl.render_vars(4, 's', '{}', '$deep')" 2>&1 || true)
+if echo "$out" | grep -q "could not reserve .* MB of address space for template evaluation"; then
+    echo "ok   ulimit -v: a reservation the kernel refuses is an error: $(echo "$out" | grep ERROR | head -1 | cut -c1-120)"
+else
+    echo "FAIL ulimit -v: expected an out-of-memory error, got: $out"; fail=1
+fi
+state=$(psql -X -At -d postgres -c "SET noetl_vars.template_fuel = 1000000" -c "\set VERBOSITY sqlstate" -c "SELECT noetl.render_vars(4, 's', '{}', '$deep')" 2>&1 || true)
+check "ulimit -v: its SQLSTATE" "$(echo "$state" | grep -o '53200' | head -1)" 53200
+check "ulimit -v: the backend still works afterwards" "$(q "SELECT noetl.render_vars(4, 's', '{}', '{\"m\": \"{{ 2 }}\"}')")" '{"m": 2}'
+no_crash_since "$mark" "ulimit -v"
 exit $fail

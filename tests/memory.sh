@@ -3,7 +3,9 @@
 # (RssAnon: PostgreSQL's memory and Rust's heap alike, not shared buffers) is sampled after
 # each batch of 10,000 calls and may not grow by more than 2 MB from the second batch
 # (template cache warm) to the last. Calls run 100 per transaction, as steps commit.
-# Uses the cluster in PGHOST/PGPORT.
+# Then 300 distinct 1 MB templates in one session: the template cache is bounded in bytes
+# (noetl_vars.template_cache_memory, 64 MB), so private memory may not grow by more than
+# 200 MB (unbounded, 0.2.0 grew by 1.2 GB). Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 db=noetl_vars_memory
 BATCHES=${BATCHES:-10}
@@ -42,4 +44,24 @@ if [ $((last - second)) -le 2048 ]; then
     echo "ok   $total render_vars calls in one session: memory flat ($((last - second)) kB from batch 2 to $BATCHES)"
 else
     echo "FAIL memory grew by $((last - second)) kB from batch 2 to $BATCHES"; exit 1
+fi
+
+psql -X -q -d postgres -c "CREATE DATABASE $db"
+psql -X -q -d $db -c "CREATE EXTENSION noetl_vars"
+big=$(psql -X -At -d $db <<'SQL' | tail -2
+SELECT pg_backend_pid() AS pid \gset
+\setenv BACKEND_PID :pid
+\! awk '/RssAnon/ {print $2}' /proc/$BACKEND_PID/status
+SELECT count(noetl.render_vars(43, 'step', '{}',
+        jsonb_build_object('v', '{# ' || g || repeat('x', 1024 * 1024) || ' #}{{ 1 }}')))
+FROM generate_series(1, 300) g \g /dev/null
+\! awk '/RssAnon/ {print $2}' /proc/$BACKEND_PID/status
+SQL
+)
+psql -X -q -d postgres -c "DROP DATABASE $db"
+before=$(echo "$big" | sed -n 1p); after=$(echo "$big" | sed -n 2p)
+if [ -n "$before" ] && [ -n "$after" ] && [ $((after - before)) -le 204800 ]; then
+    echo "ok   300 distinct 1 MB templates: private memory grew by $(((after - before) / 1024)) MB (the cache is bounded in bytes)"
+else
+    echo "FAIL 300 distinct 1 MB templates: private memory went from ${before:-?} to ${after:-?} kB"; exit 1
 fi

@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Change events (noetl_vars.notify) seen by a real LISTEN client in a second session: one
-# notification per changed execution and committing transaction, names only, nothing for
-# rolled-back work or tracked reads. Uses the cluster in PGHOST/PGPORT.
+# notification per changed execution and committing transaction, nothing for rolled-back
+# work or tracked reads. Any role that can connect may LISTEN, so by default a payload says
+# only which execution changed and how many variables; the names are sent only with
+# noetl_vars.notify_names = on. Values never. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 db=noetl_vars_notify
 work=$(mktemp -d /tmp/noetl_vars_notify.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 psql -X -q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 psql -X -q -d $db -c "CREATE EXTENSION noetl_vars" -c "ALTER DATABASE $db SET noetl_vars.notify = on"
+fail=0
+# run NAMES: the scenario with noetl_vars.notify_names = NAMES; the payloads in $work/got.NAMES
+run() {
+psql -X -q -d $db -c "ALTER DATABASE $db SET noetl_vars.notify_names = $1"
 
 psql -X -At -d $db >"$work/listener.out" 2>&1 <<'SQL' &
 SET application_name = 'noetl_vars_listener';
@@ -26,7 +32,7 @@ psql -X -q -v ON_ERROR_STOP=1 -d $db >/dev/null <<'SQL'
 BEGIN;
 SELECT noetl.set_vars(1, '{"a": 1, "b": 2}');
 SELECT noetl.render_vars(1, 's', '{}', '{"c": "{{ vars.a }}", "a": 10}');
-SELECT noetl.set_var(2, 'x', '"secret value"');
+SELECT noetl.set_var(2, 'customer_ada@example.com_ssn', '"secret value"');
 COMMIT;
 -- 2. Rolled back: nothing.
 BEGIN;
@@ -47,22 +53,40 @@ UPDATE noetl.transient SET var_value = '5' WHERE execution_id = 1 AND var_name =
 SELECT noetl.cleanup_execution(2);
 SQL
 wait $listener
+sed -n 's/^Asynchronous notification "noetl_vars" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' \
+    "$work/listener.out" >"$work/got.$1"
+cp "$work/listener.out" "$work/listener.$1"
+}
+run off
+run on
 psql -X -q -d postgres -c "DROP DATABASE $db"
 
-sed -n 's/^Asynchronous notification "noetl_vars" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' \
-    "$work/listener.out" >"$work/got"
-cat >"$work/want" <<'JSON'
+cat >"$work/want.off" <<'JSON'
+{"execution_id": 1, "count": 3}
+{"execution_id": 2, "count": 1}
+{"execution_id": 4, "count": 1}
+{"execution_id": 1, "count": 1}
+{"execution_id": 2, "count": 1}
+JSON
+cat >"$work/want.on" <<'JSON'
 {"execution_id": 1, "names": ["a", "b", "c"], "count": 3}
-{"execution_id": 2, "names": ["x"], "count": 1}
+{"execution_id": 2, "names": ["customer_ada@example.com_ssn"], "count": 1}
 {"execution_id": 4, "names": ["kept"], "count": 1}
 {"execution_id": 1, "names": ["b"], "count": 1}
-{"execution_id": 2, "names": ["x"], "count": 1}
+{"execution_id": 2, "names": ["customer_ada@example.com_ssn"], "count": 1}
 JSON
-if diff "$work/want" "$work/got"; then
-    echo "ok   NOTIFY noetl_vars: $(wc -l <"$work/got") notifications, exactly the committed changes"
-else
-    echo "FAIL NOTIFY noetl_vars: notifications differ (want left, got right)"; cat "$work/listener.out"; exit 1
+for names in off on; do
+    if diff "$work/want.$names" "$work/got.$names"; then
+        echo "ok   NOTIFY noetl_vars (notify_names = $names): $(wc -l <"$work/got.$names") notifications, exactly the committed changes"
+    else
+        echo "FAIL NOTIFY noetl_vars (notify_names = $names): notifications differ (want left, got right)"
+        cat "$work/listener.$names"; fail=1
+    fi
+    if grep -q "secret value" "$work/listener.$names"; then
+        echo "FAIL NOTIFY noetl_vars: a value leaked into a payload"; fail=1
+    fi
+done
+if grep -q "customer_ada" "$work/listener.off"; then
+    echo "FAIL NOTIFY noetl_vars: a name reached a listener with notify_names off"; fail=1
 fi
-if grep -q "secret value" "$work/listener.out"; then
-    echo "FAIL NOTIFY noetl_vars: a value leaked into a payload"; exit 1
-fi
+exit $fail

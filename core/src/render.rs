@@ -43,6 +43,9 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
     let mut all_vars = false;
     let mut deps = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
+        if i % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
         let r = entry.reads();
         all_vars |= r.all_vars;
         let names = r
@@ -118,7 +121,10 @@ fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Ou
             });
         }
     }
-    for &i in &plan.order.order {
+    for (n, &i) in plan.order.order.iter().enumerate() {
+        if n % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
         let entry = &plan.entries[i];
         let value = eval_piece(&entry.piece, scope, Some(&entry.name), &settings.limits)
             .map_err(|e| in_context(e, &scope.step, &entry.name));
