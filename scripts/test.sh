@@ -19,6 +19,10 @@ step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 step "setup"
 ./scripts/setup.sh
 
+step "formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
+cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
+
 step "core: pure-Rust tests (cargo test -p noetl_vars_core)"
 cargo test -p noetl_vars_core
 

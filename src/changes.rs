@@ -95,6 +95,7 @@ unsafe fn column(
     desc: pg_sys::TupleDesc,
     name: &CStr,
 ) -> Option<pg_sys::Datum> {
+    // SAFETY: the caller's; `name` is NUL-terminated.
     unsafe {
         let attnum = pg_sys::SPI_fnumber(desc, name.as_ptr());
         if attnum <= 0 {
@@ -183,15 +184,15 @@ unsafe fn changed(data: &pg_sys::TriggerData) {
         let event = data.tg_event & pg_sys::TRIGGER_EVENT_OPMASK;
         let first = version(data.tg_trigtuple, desc);
         match (event, first) {
-            (pg_sys::TRIGGER_EVENT_INSERT, Some(new)) => {
-                if !is_placeholder(new.execution_id, &new.name, false) {
-                    record(desc, &new, "insert", None, Some(new.tuple));
-                }
+            (pg_sys::TRIGGER_EVENT_INSERT, Some(new))
+                if !is_placeholder(new.execution_id, &new.name, false) =>
+            {
+                record(desc, &new, "insert", None, Some(new.tuple));
             }
-            (pg_sys::TRIGGER_EVENT_DELETE, Some(old)) => {
-                if !is_placeholder(old.execution_id, &old.name, true) {
-                    record(desc, &old, "delete", Some(old.tuple), None);
-                }
+            (pg_sys::TRIGGER_EVENT_DELETE, Some(old))
+                if !is_placeholder(old.execution_id, &old.name, true) =>
+            {
+                record(desc, &old, "delete", Some(old.tuple), None);
             }
             (pg_sys::TRIGGER_EVENT_UPDATE, Some(old)) => {
                 let Some(new) = version(data.tg_newtuple, desc) else {

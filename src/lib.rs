@@ -23,6 +23,7 @@ mod render;
 mod spi;
 mod store;
 mod table;
+mod vars_store;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(

@@ -5,7 +5,7 @@
 //! upsert stores everything it produced.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use noetl_vars_core::context::{Scope, VarStore, VarsState};
 use noetl_vars_core::doc::{self, DocRef, Number, View};
@@ -22,6 +22,7 @@ use crate::locks::{Locks, Mode, Request};
 use crate::spi::Connection;
 use crate::store::{check_out_size, execution};
 use crate::table::{self, Types};
+use crate::vars_store::PgStore;
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -110,14 +111,14 @@ struct Call<'a> {
 }
 
 /// What one call may read and write, worked out before anything is read.
-struct Access {
-    request: Request,
+pub(crate) struct Access {
+    pub(crate) request: Request,
     /// Names read up front; the rest (when the block reads names known only at run time)
     /// are read when asked for.
-    prefetch: Vec<String>,
+    pub(crate) prefetch: Vec<String>,
     /// Names the block reads and writes: their rows are locked when read, and a placeholder
     /// row stands in for the ones that do not exist yet.
-    rmw: BTreeSet<String>,
+    pub(crate) rmw: BTreeSet<String>,
 }
 
 impl Access {
@@ -219,9 +220,9 @@ impl Call<'_> {
         let plan = render::plan(entries, &scope);
 
         let access = Access::of(&plan, self.iteration.as_ref());
-        let locks = Locks::acquire(self.execution_id, &access.request).or_raise();
+        // Held until the transaction ends, whatever happens to this value.
+        let _locks = Locks::acquire(self.execution_id, &access.request).or_raise();
         store.prefetch(&access, self.step);
-        drop(locks);
 
         let mut stored = Stored::default();
         if let Some(it) = &self.iteration {
@@ -330,122 +331,5 @@ fn skipping(err: Error) -> Error {
     Error {
         message: format!("skipped: {}", err.message),
         ..err
-    }
-}
-
-/// The execution's variables as templates read them: read up front after locking, anything
-/// else (names known only at run time, enumeration) read when asked for, under the execution
-/// lock that covers them.
-struct PgStore {
-    execution_id: i64,
-    life: Arc<Lifetime>,
-    // A backend is single-threaded; the Mutexes only satisfy `VarStore: Send + Sync`.
-    values: Mutex<HashMap<String, Option<DocRef>>>,
-    /// Placeholder rows this call inserted.
-    placeholders: Mutex<Vec<String>>,
-}
-
-impl PgStore {
-    fn new(execution_id: i64, life: Arc<Lifetime>) -> PgStore {
-        PgStore {
-            execution_id,
-            life,
-            values: Mutex::new(HashMap::new()),
-            placeholders: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn remember(&self, found: Vec<(String, DocRef)>, names: &[&str]) {
-        if let Ok(mut values) = self.values.lock() {
-            for name in names {
-                values.entry(name.to_string()).or_insert(None);
-            }
-            for (name, doc) in found {
-                values.insert(name, Some(doc));
-            }
-        }
-    }
-
-    /// Reads what the block needs up front: row-locked for the names it also writes, with a
-    /// placeholder row for each of those that does not exist yet.
-    fn prefetch(&self, access: &Access, step: &str) {
-        let (locked, plain): (Vec<&str>, Vec<&str>) = access
-            .prefetch
-            .iter()
-            .map(String::as_str)
-            .partition(|n| access.rmw.contains(*n));
-        if !plain.is_empty() {
-            self.remember(
-                table::read_some(self.execution_id, &plain, false, &self.life),
-                &plain,
-            );
-        }
-        if locked.is_empty() {
-            return;
-        }
-        let found = table::read_some(self.execution_id, &locked, true, &self.life);
-        let missing: Vec<&str> = locked
-            .iter()
-            .copied()
-            .filter(|n| !found.iter().any(|(f, _)| f == n))
-            .collect();
-        self.remember(found, &locked);
-        for name in missing {
-            if table::insert_placeholder(self.execution_id, name, "step_result", Some(step)) {
-                if let Ok(mut p) = self.placeholders.lock() {
-                    p.push(name.to_string());
-                }
-            } else {
-                // Created and committed by someone else meanwhile: read (and lock) theirs.
-                let theirs = table::read_some(self.execution_id, &[name], true, &self.life);
-                self.remember(theirs, &[name]);
-            }
-        }
-    }
-
-    /// Deletes the placeholders of variables the call did not write after all.
-    fn remove_placeholders(&self, written: &BTreeSet<&str>) {
-        let left: Vec<String> = self
-            .placeholders
-            .lock()
-            .map(|p| {
-                p.iter()
-                    .filter(|n| !written.contains(n.as_str()))
-                    .cloned()
-                    .collect()
-            })
-            .unwrap_or_default();
-        for name in left {
-            table::delete_one(self.execution_id, &name);
-        }
-    }
-}
-
-impl VarStore for PgStore {
-    fn get(&self, name: &str) -> Option<DocRef> {
-        if let Some(known) = self.values.lock().ok().and_then(|v| v.get(name).cloned()) {
-            return known;
-        }
-        // Not read up front: a name known only at run time, which the execution lock covers.
-        let doc = table::read_some(self.execution_id, &[name], false, &self.life)
-            .into_iter()
-            .next()
-            .map(|(_, d)| d);
-        if let Ok(mut values) = self.values.lock() {
-            values.insert(name.to_string(), doc.clone());
-        }
-        doc
-    }
-
-    /// Every variable, placeholders of this call left out (they are not variables yet).
-    fn names(&self) -> Vec<String> {
-        let placeholders = self
-            .placeholders
-            .lock()
-            .map(|p| p.clone())
-            .unwrap_or_default();
-        let mut names = table::names(self.execution_id);
-        names.retain(|n| !placeholders.contains(n));
-        names
     }
 }

@@ -65,6 +65,8 @@ fn plan(query: &'static Query) -> pg_sys::SPIPlanPtr {
     }
     let sql = CString::new(query.sql).unwrap_or_default();
     let mut types: Vec<pg_sys::Oid> = query.args.to_vec();
+    // SAFETY: a NUL-terminated statement and its parameter types, inside an SPI connection
+    // (every caller holds one).
     unsafe {
         // Every statement is a point lookup or write by primary key: the generic plan is the
         // right one, and forcing it spares re-planning on every call (with array parameters
@@ -99,6 +101,8 @@ pub fn execute(query: &'static Query, args: &[(pg_sys::Datum, bool)], read_only:
         .iter()
         .map(|(_, null)| if *null { b'n' } else { b' ' } as std::ffi::c_char)
         .collect();
+    // SAFETY: a kept plan, one value and one null flag per parameter of its declared types,
+    // inside an SPI connection.
     unsafe {
         let rc = pg_sys::SPI_execute_plan(plan, values.as_mut_ptr(), nulls.as_ptr(), read_only, 0);
         if rc < 0 {
@@ -142,6 +146,8 @@ impl Rows {
         if row >= self.len() {
             return None;
         }
+        // SAFETY: `row` is below the number of rows of this result table, which SPI keeps
+        // until the connection closes.
         unsafe {
             let tuple = *(*self.table).vals.add(row);
             let mut is_null = false;

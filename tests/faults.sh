@@ -89,6 +89,28 @@ else
 fi
 check "cancelled renders stored nothing" "$(q "SELECT noetl.get_all_vars(2)")" '{}'
 
+# A block of 200,000 plain values (0.2.0 took quadratic time and let a 2 s statement_timeout
+# run 30 s): linear, and cancelled wherever the timeout lands. What the statement built is
+# freed before it returns; the overrun over the timeout is reported, and may not reach 1 s.
+q "CREATE TABLE big_block AS SELECT jsonb_object_agg('v' || g, g) AS c FROM generate_series(1, 200000) g" >/dev/null
+worst=0
+for timeout in 300 900 1500; do
+    start=$(date +%s%N)
+    out=$(psql -X -At -d postgres -c "SET statement_timeout = '${timeout}ms'" \
+          -c "SELECT noetl.render_vars(2, 's', '{}', c) IS NULL FROM big_block" 2>&1 || true)
+    over=$(( ($(date +%s%N) - start) / 1000000 - timeout ))
+    [ "$over" -gt "$worst" ] && worst=$over
+    if ! echo "$out" | grep -q "canceling statement due to statement timeout"; then
+        echo "FAIL a 200,000-value block was not cancelled at ${timeout} ms: $out"; fail=1
+    fi
+done
+if [ "$worst" -lt 1000 ]; then
+    echo "ok   a 200,000-value block is cancelled by statement_timeout (300, 900, 1500 ms): at most ${worst} ms over, psql's start included"
+else
+    echo "FAIL a 200,000-value block ran ${worst} ms past its statement_timeout"; fail=1
+fi
+check "the cancelled big blocks stored nothing" "$(q "SELECT noetl.get_all_vars(2)")" '{}'
+
 # no_crash_since LINE WHAT: the server log after LINE shows no backend killed by a signal
 # and no crash recovery.
 no_crash_since() {

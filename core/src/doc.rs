@@ -80,6 +80,7 @@ unsafe impl Send for SerdeDoc {}
 unsafe impl Sync for SerdeDoc {}
 
 impl SerdeDoc {
+    #[allow(clippy::new_ret_no_self)]
     pub fn new(value: serde_json::Value) -> DocRef {
         let root = Arc::new(value);
         let node = Arc::as_ptr(&root);

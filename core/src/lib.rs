@@ -11,6 +11,7 @@
 //! `jsonb` so that only what templates touch is ever converted.
 
 pub mod block;
+pub mod compare;
 pub mod context;
 pub mod deps;
 pub mod doc;
@@ -24,6 +25,7 @@ pub mod render;
 pub mod shape;
 pub mod stack;
 pub mod template;
+pub mod tojson;
 pub mod validate;
 
 pub use error::{Error, ErrorKind, Result};

@@ -354,6 +354,7 @@ mod tests {
             let page = page_size();
             let probe = 64 * 1024;
             let mut v = vec![0u8; probe / page];
+            // SAFETY: a page-aligned range of the mapping, one byte per page in `v`.
             unsafe { libc::mincore(low.add(size - KEPT - probe).cast(), probe, v.as_mut_ptr()) };
             v.iter().any(|r| r & 1 != 0)
         }

@@ -104,7 +104,7 @@ pub(super) fn build(limits: &Limits) -> Environment<'static> {
     env.add_filter("tojson", |value: Value, kwargs: Kwargs| {
         let indent: Option<usize> = kwargs.get("indent")?;
         kwargs.assert_all_used()?;
-        pyfmt::tojson(&value, indent)
+        crate::tojson::tojson(&value, indent)
             .map(Value::from_safe_string)
             .map_err(to_minijinja)
     });

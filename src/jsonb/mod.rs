@@ -3,8 +3,12 @@
 //! pgrx's `JsonB` converts through text and serde_json in both directions: it costs time
 //! proportional to the whole document, turns integers past 64 bits into floats and panics on
 //! `1e400`. [`PgJsonb`] is the datum itself; [`JsonbNode`] exposes it to the core node by node
-//! with PostgreSQL's own container functions, and [`build`] writes the core's output back,
-//! copying source nodes byte for byte.
+//! with PostgreSQL's own container functions, and [`build`] (in [`mod@build`]) writes the
+//! core's output back, copying source nodes byte for byte.
+
+mod build;
+
+pub use build::{build, size_if_over};
 
 use std::any::Any;
 use std::ffi::CStr;
@@ -12,8 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use noetl_vars_core::doc::{Doc, DocRef, Number, View};
-use noetl_vars_core::output::OutValue;
-use noetl_vars_core::pyfmt;
 use pgrx::callconv::{Arg, ArgAbi, BoxRet, FcInfo};
 use pgrx::datum::Datum;
 use pgrx::nullable::Nullable;
@@ -27,13 +29,14 @@ const JB_FOBJECT: u32 = 0x2000_0000;
 
 /// A `jsonb` datum, detoasted, never converted.
 #[derive(Clone, Copy)]
-pub struct PgJsonb(*mut pg_sys::Jsonb);
+pub struct PgJsonb(pub(crate) *mut pg_sys::Jsonb);
 
 impl PgJsonb {
     /// # Safety
     /// `datum` must be a non-null `jsonb` datum.
     unsafe fn from_raw(datum: pg_sys::Datum) -> PgJsonb {
         // Containers need the 4-byte header, so short (packed) varlenas are expanded too.
+        // SAFETY: the caller's: a non-null jsonb (varlena) datum.
         PgJsonb(unsafe { pg_sys::pg_detoast_datum(datum.cast_mut_ptr()) }.cast())
     }
 
@@ -49,11 +52,14 @@ impl PgJsonb {
 
     /// The size of the datum in bytes, header included.
     pub fn size(&self) -> usize {
+        // SAFETY: a PgJsonb always holds a detoasted jsonb varlena.
         unsafe { pgrx::varlena::varsize_any(self.0.cast()) }
     }
 
     /// The document as the core sees it; valid while `life` is.
     pub fn doc(&self, life: &Arc<Lifetime>) -> DocRef {
+        // SAFETY: a detoasted jsonb: its root container is valid for as long as the datum,
+        // which the memory `life` stands for holds.
         unsafe {
             let root: *mut pg_sys::JsonbContainer = &raw mut (*self.0).root;
             if (*root).header & JB_FSCALAR != 0 {
@@ -78,6 +84,7 @@ impl PgJsonb {
 }
 
 impl FromDatum for PgJsonb {
+    // SAFETY (of callers): `datum` is a jsonb datum, or `is_null`.
     unsafe fn from_polymorphic_datum(
         datum: pg_sys::Datum,
         is_null: bool,
@@ -86,6 +93,7 @@ impl FromDatum for PgJsonb {
         if is_null {
             None
         } else {
+            // SAFETY: not null, and a jsonb datum by this function's contract.
             Some(unsafe { PgJsonb::from_raw(datum) })
         }
     }
@@ -101,9 +109,11 @@ impl IntoDatum for PgJsonb {
     }
 }
 
+// SAFETY: arguments are unboxed through `FromDatum`, for arguments declared as jsonb.
 unsafe impl<'fcx> ArgAbi<'fcx> for PgJsonb {
     // pgrx calls this only for arguments declared without `Option`, i.e. of STRICT functions,
     // where PostgreSQL never passes NULL; every jsonb argument here is an `Option`.
+    // SAFETY (of callers): `arg` is a jsonb argument.
     unsafe fn unbox_arg_unchecked(arg: Arg<'_, 'fcx>) -> Self {
         let index = arg.index();
         // SAFETY: the argument is a jsonb datum (the function's declared type).
@@ -113,13 +123,18 @@ unsafe impl<'fcx> ArgAbi<'fcx> for PgJsonb {
         }
     }
 
+    // SAFETY (of callers): `arg` is a jsonb argument.
     unsafe fn unbox_nullable_arg(arg: Arg<'_, 'fcx>) -> Nullable<Self> {
+        // SAFETY: the argument is a jsonb datum (the function's declared type) or NULL.
         unsafe { arg.unbox_arg_using_from_datum().into() }
     }
 }
 
+// SAFETY: the datum returned is a jsonb built in the caller's memory context.
 unsafe impl BoxRet for PgJsonb {
+    // SAFETY (of callers): `fcinfo` is the call's own.
     unsafe fn box_into<'fcx>(self, fcinfo: &mut FcInfo<'fcx>) -> Datum<'fcx> {
+        // SAFETY: a valid, non-null jsonb datum for a function declared to return jsonb.
         unsafe { fcinfo.return_raw_datum(self.datum()) }
     }
 }
@@ -161,7 +176,7 @@ impl Lifetime {
 }
 
 #[derive(Clone, Copy)]
-enum Repr {
+pub(crate) enum Repr {
     /// An array or object, with its size in bytes.
     Container {
         ptr: *mut pg_sys::JsonbContainer,
@@ -174,7 +189,7 @@ enum Repr {
 /// One node of a `jsonb` document.
 pub struct JsonbNode {
     life: Arc<Lifetime>,
-    repr: Repr,
+    pub(crate) repr: Repr,
 }
 
 // SAFETY: a backend is single-threaded; these bounds only satisfy minijinja's `Object`.
@@ -192,8 +207,10 @@ impl JsonbNode {
     /// # Safety
     /// `value` must point to a valid `JsonbValue` whose data lives as long as `life`.
     unsafe fn from_value(life: &Arc<Lifetime>, value: *mut pg_sys::JsonbValue) -> DocRef {
+        // SAFETY: the caller's: a valid JsonbValue.
         let value = unsafe { *value };
         let repr = if value.type_ == pg_sys::jbvType::jbvBinary {
+            // SAFETY: jbvBinary values carry the `binary` member of the union.
             let binary = unsafe { value.val.binary };
             Repr::Container {
                 ptr: binary.data,
@@ -211,6 +228,7 @@ impl JsonbNode {
     fn container(&self) -> Option<(*mut pg_sys::JsonbContainer, u32)> {
         match self.repr {
             Repr::Container { ptr, .. } if self.life.alive() => {
+                // SAFETY: the container lives as long as `life`, which is still alive.
                 Some((ptr, unsafe { (*ptr).header }))
             }
             _ => None,
@@ -218,7 +236,7 @@ impl JsonbNode {
     }
 
     /// This node as a `JsonbValue`, to be copied into another document.
-    fn as_value(&self) -> pg_sys::JsonbValue {
+    pub(crate) fn as_value(&self) -> pg_sys::JsonbValue {
         match self.repr {
             Repr::Container { ptr, len } => {
                 let mut v = null_value();
@@ -238,6 +256,7 @@ impl Doc for JsonbNode {
         }
         match self.repr {
             Repr::Container { ptr, .. } => {
+                // SAFETY: checked alive above; the container lives as long as `life`.
                 let header = unsafe { (*ptr).header };
                 let count = (header & JB_CMASK) as usize;
                 if header & JB_FOBJECT != 0 {
@@ -246,6 +265,8 @@ impl Doc for JsonbNode {
                     View::Array(count)
                 }
             }
+            // SAFETY: the union member read is the one `type_` names; strings and numerics
+            // point into a container that lives as long as `life`, checked alive above.
             Repr::Scalar(v) => unsafe {
                 match v.type_ {
                     pg_sys::jbvType::jbvBool => View::Bool(v.val.boolean),
@@ -270,6 +291,8 @@ impl Doc for JsonbNode {
         if header & JB_FOBJECT == 0 {
             return None;
         }
+        // SAFETY: a live object container (checked by `container`); `key` is valid UTF-8
+        // of the given length; the value found lives in the same container.
         unsafe {
             let found = pg_sys::getKeyJsonValueFromContainer(
                 ptr,
@@ -286,6 +309,7 @@ impl Doc for JsonbNode {
         if header & JB_FOBJECT != 0 || index >= (header & JB_CMASK) as usize {
             return None;
         }
+        // SAFETY: a live array container (checked by `container`), `index` in range.
         unsafe {
             let found = pg_sys::getIthJsonbValueFromContainer(ptr, index as u32);
             (!found.is_null()).then(|| JsonbNode::from_value(&self.life, found))
@@ -300,6 +324,8 @@ impl Doc for JsonbNode {
             return Vec::new();
         }
         let mut keys = Vec::with_capacity((header & JB_CMASK) as usize);
+        // SAFETY: a live object container; the iterator is run to WJB_DONE (which frees it)
+        // and its keys are strings pointing into the container.
         unsafe {
             let mut it = pg_sys::JsonbIteratorInit(ptr);
             let mut v = null_value();
@@ -325,197 +351,21 @@ impl Doc for JsonbNode {
     }
 }
 
-fn null_value() -> pg_sys::JsonbValue {
+pub(crate) fn null_value() -> pg_sys::JsonbValue {
     // SAFETY: an all-zero JsonbValue is a valid jbvNull.
     unsafe { std::mem::zeroed() }
 }
 
 /// The text `numeric_out` gives for a number (the shortest exact form, scale kept).
+///
+/// # Safety
+/// `n` must point to a valid numeric.
 unsafe fn numeric_text(n: pg_sys::Numeric) -> String {
     let text: Option<&CStr> =
+        // SAFETY: the caller's; numeric_out takes one numeric and returns a C string.
         unsafe { pgrx::direct_function_call(pg_sys::numeric_out, &[Some(pg_sys::Datum::from(n))]) };
     text.map(|t| t.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// A `numeric` from decimal text the core produced (always valid).
-fn numeric(text: &str) -> pg_sys::Numeric {
-    let text = std::ffi::CString::new(text).unwrap_or_default();
-    let datum = unsafe {
-        pgrx::direct_function_call_as_datum(
-            pg_sys::numeric_in,
-            &[
-                Some(pg_sys::Datum::from(text.as_ptr())),
-                Some(pg_sys::Datum::from(pg_sys::InvalidOid)),
-                Some(pg_sys::Datum::from(-1i32)),
-            ],
-        )
-    };
-    datum
-        .map(|d| d.cast_mut_ptr())
-        .unwrap_or(std::ptr::null_mut())
-}
-
-fn string_value(s: &str) -> pg_sys::JsonbValue {
-    let mut v = null_value();
-    v.type_ = pg_sys::jbvType::jbvString;
-    v.val.string = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_1 {
-        len: s.len() as i32,
-        val: s.as_ptr() as *mut std::ffi::c_char,
-    };
-    v
-}
-
-fn scalar_value(out: &OutValue) -> pg_sys::JsonbValue {
-    let mut v = null_value();
-    match out {
-        OutValue::Bool(b) => {
-            v.type_ = pg_sys::jbvType::jbvBool;
-            v.val.boolean = *b;
-        }
-        OutValue::Int(i) => {
-            v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(&i.to_string());
-        }
-        OutValue::BigInt(s) => {
-            v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(s);
-        }
-        OutValue::Float(f) => {
-            v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(&pyfmt::float_repr(*f));
-        }
-        OutValue::String(s) => v = string_value(s),
-        _ => {}
-    }
-    v
-}
-
-/// Writes the core's output as a `jsonb` datum in the current memory context. Source nodes
-/// are copied as they are: a whole container by `memcpy`, nested ones by PostgreSQL.
-pub fn build(out: &OutValue) -> PgJsonb {
-    unsafe {
-        let mut value = match out {
-            OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
-                Some(node) => node.as_value(),
-                None => return build(&owned(doc)),
-            },
-            OutValue::Array(_) | OutValue::Object(_) => {
-                let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
-                let result = push(&mut state, pg_sys::JsonbIteratorToken::WJB_ELEM, out);
-                return PgJsonb(pg_sys::JsonbValueToJsonb(result));
-            }
-            scalar => scalar_value(scalar),
-        };
-        PgJsonb(pg_sys::JsonbValueToJsonb(&mut value))
-    }
-}
-
-unsafe fn push(
-    state: &mut *mut pg_sys::JsonbParseState,
-    token: pg_sys::JsonbIteratorToken::Type,
-    out: &OutValue,
-) -> *mut pg_sys::JsonbValue {
-    use pg_sys::JsonbIteratorToken as T;
-    unsafe {
-        match out {
-            OutValue::Array(items) => {
-                pg_sys::pushJsonbValue(state, T::WJB_BEGIN_ARRAY, std::ptr::null_mut());
-                for item in items {
-                    push(state, T::WJB_ELEM, item);
-                }
-                pg_sys::pushJsonbValue(state, T::WJB_END_ARRAY, std::ptr::null_mut())
-            }
-            OutValue::Object(entries) => {
-                pg_sys::pushJsonbValue(state, T::WJB_BEGIN_OBJECT, std::ptr::null_mut());
-                for (key, value) in entries {
-                    let mut k = string_value(key);
-                    pg_sys::pushJsonbValue(state, T::WJB_KEY, &mut k);
-                    push(state, T::WJB_VALUE, value);
-                }
-                pg_sys::pushJsonbValue(state, T::WJB_END_OBJECT, std::ptr::null_mut())
-            }
-            OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
-                Some(node) => {
-                    let mut v = node.as_value();
-                    pg_sys::pushJsonbValue(state, token, &mut v)
-                }
-                None => push(state, token, &owned(doc)),
-            },
-            scalar => {
-                let mut v = scalar_value(scalar);
-                pg_sys::pushJsonbValue(state, token, &mut v)
-            }
-        }
-    }
-}
-
-/// A node of another kind of document, converted to an owned tree.
-fn owned(doc: &DocRef) -> OutValue {
-    match doc.view() {
-        View::Null => OutValue::Null,
-        View::Bool(b) => OutValue::Bool(b),
-        View::Number(n) => OutValue::from(n),
-        View::String(s) => OutValue::String(s.into_owned()),
-        View::Array(len) => OutValue::Array(
-            (0..len)
-                .filter_map(|i| doc.at(i))
-                .map(|d| owned(&d))
-                .collect(),
-        ),
-        View::Object(_) => OutValue::Object(
-            doc.keys()
-                .into_iter()
-                .filter_map(|k| doc.get(&k).map(|d| (k, owned(&d))))
-                .collect(),
-        ),
-    }
-}
-
-/// An upper bound of the size `build(out)` would have, in bytes, computed without building
-/// it: exact for containers copied from a document (their byte length is known), generous
-/// for the rest (every element is given its entry, header and alignment).
-pub fn size_bound(out: &OutValue) -> usize {
-    const ELEMENT: usize = 16;
-    let header = pg_sys::VARHDRSZ + 8;
-    fn inner(out: &OutValue) -> usize {
-        match out {
-            OutValue::Null | OutValue::Bool(_) => ELEMENT,
-            OutValue::Int(_) | OutValue::Float(_) => ELEMENT + 32,
-            OutValue::BigInt(s) => ELEMENT + 16 + s.len(),
-            OutValue::String(s) => ELEMENT + s.len(),
-            OutValue::Array(items) => ELEMENT + items.iter().map(inner).sum::<usize>(),
-            OutValue::Object(fields) => {
-                ELEMENT
-                    + fields
-                        .iter()
-                        .map(|(k, v)| ELEMENT + k.len() + inner(v))
-                        .sum::<usize>()
-            }
-            OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
-                Some(node) => match node.repr {
-                    Repr::Container { len, .. } => ELEMENT + len.max(0) as usize,
-                    Repr::Scalar(_) => match node.view() {
-                        View::String(s) => ELEMENT + s.len(),
-                        View::Number(_) => ELEMENT + 32,
-                        _ => ELEMENT,
-                    },
-                },
-                // Not a jsonb node: measured the slow way.
-                None => ELEMENT + build(out).size(),
-            },
-        }
-    }
-    header + inner(out)
-}
-
-/// The exact size of `out` as a stored value: built only when the bound says it might matter.
-pub fn size_if_over(out: &OutValue, limit: usize) -> Option<usize> {
-    if size_bound(out) <= limit {
-        return None;
-    }
-    let size = build(out).size();
-    (size > limit).then_some(size)
 }
 
 /// A timestamp as ISO-8601 with offset, exactly as `to_json(timestamptz)` writes it.

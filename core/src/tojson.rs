@@ -1,0 +1,161 @@
+//! Jinja2's `tojson`: `json.dumps(value, sort_keys=True)`, HTML-safe.
+
+use minijinja::value::{Value, ValueKind};
+
+use crate::context::LazyJson;
+use crate::doc::{Number, View};
+use crate::error::{Error, ErrorKind, Result};
+use crate::output::MAX_DEPTH;
+use crate::pyfmt::{float_repr, json_key, json_string, number_text, too_deep, value_number_text};
+
+/// Jinja2's `tojson`: `json.dumps(value, sort_keys=True)` with `<`, `>`, `&` and `'` escaped
+/// so the text is safe inside HTML, and `indent` as in `json.dumps`.
+pub fn tojson(value: &Value, indent: Option<usize>) -> Result<String> {
+    let mut out = String::new();
+    write_tojson(value, indent, 0, &mut out)?;
+    Ok(out
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\'', "\\u0027"))
+}
+
+fn newline(indent: Option<usize>, depth: usize, out: &mut String) {
+    if let Some(n) = indent {
+        out.push('\n');
+        out.push_str(&" ".repeat(n * depth));
+    }
+}
+
+fn write_tojson(
+    value: &Value,
+    indent: Option<usize>,
+    depth: usize,
+    out: &mut String,
+) -> Result<()> {
+    if depth > MAX_DEPTH {
+        return Err(too_deep());
+    }
+    let item_sep = if indent.is_some() { "," } else { ", " };
+    if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
+        if let View::Number(n) = lazy.doc().view() {
+            out.push_str(&json_number(n));
+            return Ok(());
+        }
+    }
+    match value.kind() {
+        ValueKind::Undefined => {
+            return Err(Error::new(
+                ErrorKind::Undefined,
+                "tojson was given an undefined value",
+            ))
+        }
+        ValueKind::None => out.push_str("null"),
+        ValueKind::Bool => out.push_str(if value.is_true() { "true" } else { "false" }),
+        ValueKind::Number => {
+            if value.is_integer() {
+                out.push_str(&value_number_text(value));
+            } else {
+                let f = f64::try_from(value.clone()).map_err(crate::template::eval_error)?;
+                out.push_str(&json_float(f));
+            }
+        }
+        ValueKind::String => json_string(value.as_str().unwrap_or_default(), true, out),
+        ValueKind::Seq | ValueKind::Iterable => {
+            let items: Vec<Value> = value
+                .try_iter()
+                .map_err(crate::template::eval_error)?
+                .collect();
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(indent, depth + 1, out);
+                write_tojson(item, indent, depth + 1, out)?;
+            }
+            if !items.is_empty() {
+                newline(indent, depth, out);
+            }
+            out.push(']');
+        }
+        ValueKind::Map => {
+            let mut entries = Vec::new();
+            for key in value.try_iter().map_err(crate::template::eval_error)? {
+                let item = value.get_item(&key).map_err(crate::template::eval_error)?;
+                entries.push((json_key(&key)?, item));
+            }
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(item_sep);
+                }
+                newline(indent, depth + 1, out);
+                json_string(key, true, out);
+                out.push_str(": ");
+                write_tojson(item, indent, depth + 1, out)?;
+            }
+            if !entries.is_empty() {
+                newline(indent, depth, out);
+            }
+            out.push('}');
+        }
+        other => {
+            return Err(Error::new(
+                ErrorKind::NotJson,
+                format!("a {other} value is not JSON serializable"),
+            ))
+        }
+    }
+    Ok(())
+}
+
+fn json_float(f: f64) -> String {
+    if f.is_nan() {
+        "NaN".into()
+    } else if f.is_infinite() {
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
+    } else {
+        float_repr(f)
+    }
+}
+
+fn json_number(n: Number) -> String {
+    match n {
+        Number::Float(f) => json_float(f),
+        other => number_text(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tojson_matches_jinja2() {
+        let v = Value::from(minijinja::value::Serde(
+            serde_json::json!({"b": 1, "a": [true, null, "<é>"], "c": 1.0}),
+        ));
+        assert_eq!(
+            tojson(&v, None).unwrap(),
+            r#"{"a": [true, null, "\u003c\u00e9\u003e"], "b": 1, "c": 1.0}"#
+        );
+        assert_eq!(
+            tojson(&v, Some(2)).unwrap(),
+            "{\n  \"a\": [\n    true,\n    null,\n    \"\\u003c\\u00e9\\u003e\"\n  ],\n  \"b\": 1,\n  \"c\": 1.0\n}"
+        );
+        assert_eq!(
+            tojson(&Value::from("it's"), None).unwrap(),
+            r#""it\u0027s""#
+        );
+        assert_eq!(
+            tojson(&Value::from(vec![Value::from(1); 0]), None).unwrap(),
+            "[]"
+        );
+    }
+}
