@@ -3,7 +3,7 @@
 
 use std::ffi::CStr;
 
-use noetl_vars_core::template::{self, Limits};
+use noetl_vars_core::limits::{self, Limits};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::PostgresGucEnum;
 
@@ -16,12 +16,12 @@ pub enum OnRenderError {
 }
 
 pub static MAX_VALUE_BYTES: GucSetting<i32> =
-    GucSetting::<i32>::new(template::DEFAULT_MAX_VALUE_BYTES as i32);
-pub static TEMPLATE_FUEL: GucSetting<i32> = GucSetting::<i32>::new(template::DEFAULT_FUEL as i32);
+    GucSetting::<i32>::new(limits::DEFAULT_MAX_VALUE_BYTES as i32);
+pub static TEMPLATE_FUEL: GucSetting<i32> = GucSetting::<i32>::new(limits::DEFAULT_FUEL as i32);
 pub static TEMPLATE_CACHE_SIZE: GucSetting<i32> =
-    GucSetting::<i32>::new(template::DEFAULT_CACHE_SIZE as i32);
+    GucSetting::<i32>::new(limits::DEFAULT_CACHE_SIZE as i32);
 pub static TEMPLATE_CACHE_BYTES: GucSetting<i32> =
-    GucSetting::<i32>::new((template::DEFAULT_CACHE_BYTES / 1024) as i32);
+    GucSetting::<i32>::new((limits::DEFAULT_CACHE_BYTES / 1024) as i32);
 pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
     GucSetting::<OnRenderError>::new(OnRenderError::Error);
 pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use noetl_vars_core::block;
 use noetl_vars_core::context::{MemoryStore, Scope, VarsState};
 use noetl_vars_core::doc::{DocRef, SerdeDoc};
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::render::{self, Settings};
-use noetl_vars_core::template::Limits;
 use noetl_vars_core::validate::Phase;
 
 fn main() -> ExitCode {

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use crate::doc::{DocRef, View};
 use crate::error::{Error, ErrorKind, Result};
-use crate::output::MAX_DEPTH;
-use crate::template::{self, Compiled, Limits, Reads};
+use crate::limits::Limits;
+use crate::limits::MAX_DEPTH;
+use crate::template::{self, Compiled, Reads};
 use crate::validate::{self, Phase};
 
 /// How one value of the block is produced.

@@ -6,117 +6,11 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use std::cmp::Ordering;
-
-use minijinja::value::{DynObject, Enumerator, Object, ObjectRepr, Value};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 
 use crate::doc::{DocRef, Number, View};
-use crate::output::{OutValue, MAX_DEPTH};
-use crate::pyfmt;
-
-/// A container node of a document, as a template value.
-#[derive(Debug)]
-pub struct LazyJson {
-    doc: DocRef,
-    depth: usize,
-}
-
-impl LazyJson {
-    /// The template value of a document node: scalars become plain values, containers stay
-    /// lazy objects that convert their members only when asked.
-    pub fn value(doc: DocRef, depth: usize) -> Value {
-        if depth > MAX_DEPTH {
-            return Value::from(minijinja::Error::new(
-                minijinja::ErrorKind::InvalidOperation,
-                format!("JSON nests deeper than {MAX_DEPTH} levels"),
-            ));
-        }
-        match doc.view() {
-            View::Null => Value::from(()),
-            View::Bool(b) => Value::from(b),
-            View::Number(Number::Int(i)) => Value::from(i),
-            View::Number(Number::BigInt(i)) => Value::from(i),
-            View::Number(Number::Float(f)) => Value::from(f),
-            View::String(s) => Value::from(s.as_ref()),
-            View::Array(_) | View::Object(_) => Value::from_object(LazyJson { doc, depth }),
-        }
-    }
-
-    pub fn doc(&self) -> &DocRef {
-        &self.doc
-    }
-
-    fn len(&self) -> usize {
-        match self.doc.view() {
-            View::Array(n) | View::Object(n) => n,
-            _ => 0,
-        }
-    }
-
-    fn is_array(&self) -> bool {
-        matches!(self.doc.view(), View::Array(_))
-    }
-}
-
-impl Object for LazyJson {
-    fn repr(self: &Arc<Self>) -> ObjectRepr {
-        if self.is_array() {
-            ObjectRepr::Seq
-        } else {
-            ObjectRepr::Map
-        }
-    }
-
-    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
-        crate::interrupt::poll();
-        let child = if self.is_array() {
-            self.doc.at(usize::try_from(key.as_i64()?).ok()?)
-        } else {
-            self.doc.get(key.as_str()?)
-        };
-        child.map(|doc| LazyJson::value(doc, self.depth + 1))
-    }
-
-    fn get_value_by_str(self: &Arc<Self>, key: &str) -> Option<Value> {
-        crate::interrupt::poll();
-        if self.is_array() {
-            return None;
-        }
-        self.doc
-            .get(key)
-            .map(|doc| LazyJson::value(doc, self.depth + 1))
-    }
-
-    fn enumerate(self: &Arc<Self>) -> Enumerator {
-        if self.is_array() {
-            Enumerator::Seq(self.len())
-        } else {
-            Enumerator::Values(self.doc.keys().into_iter().map(Value::from).collect())
-        }
-    }
-
-    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
-        Some(self.len())
-    }
-
-    fn is_true(self: &Arc<Self>) -> bool {
-        self.len() > 0
-    }
-
-    /// Python's `repr()`, at any depth: minijinja turns a failing `render` into a panic.
-    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = String::new();
-        pyfmt::write_doc_repr(&self.doc, &mut text);
-        f.write_str(&text)
-    }
-
-    /// Two documents compare as minijinja compares their values, at any depth (the generic
-    /// comparison would stop at the nesting limit and call deep equal documents unequal).
-    fn custom_cmp(self: &Arc<Self>, other: &DynObject) -> Option<Ordering> {
-        let other = other.downcast_ref::<LazyJson>()?;
-        Some(crate::compare::compare_docs(&self.doc, &other.doc))
-    }
-}
+use crate::output::OutValue;
+pub use crate::value::LazyJson;
 
 /// The execution's stored variables, as the host reads them.
 pub trait VarStore: Send + Sync {
@@ -216,18 +110,7 @@ impl Object for VarsObject {
     }
 }
 
-/// The names every template has, whatever `context` holds.
-pub const RESERVED: [&str; 9] = [
-    "this",
-    "result",
-    "vars",
-    "execution_id",
-    "step",
-    "workload",
-    "job",
-    "results",
-    "null",
-];
+pub use crate::validate::RESERVED;
 
 /// Everything one block is rendered with.
 pub struct Scope {

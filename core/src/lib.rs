@@ -11,21 +11,24 @@
 //! `jsonb` so that only what templates touch is ever converted.
 
 pub mod block;
-pub mod compare;
 pub mod context;
 pub mod deps;
 pub mod doc;
+pub mod doctext;
 pub mod error;
 pub mod interrupt;
+pub mod limits;
 pub mod output;
 pub mod path;
 pub mod pyfmt;
 pub mod redact;
 pub mod render;
+pub mod resolve;
 pub mod shape;
 pub mod stack;
 pub mod template;
 pub mod tojson;
 pub mod validate;
+pub mod value;
 
 pub use error::{Error, ErrorKind, Result};

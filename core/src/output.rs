@@ -6,14 +6,12 @@ use std::fmt::Write as _;
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::context::LazyJson;
 use crate::doc::{DocRef, Number, View};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pyfmt;
+use crate::value::LazyJson;
 
-/// How deep a value built by a template may nest before it is refused. PostgreSQL's own
-/// `jsonb` code recurses per level as well; this keeps Rust's recursion far from the stack end.
-pub const MAX_DEPTH: usize = 512;
+pub use crate::limits::MAX_DEPTH;
 
 #[derive(Debug, Clone)]
 pub enum OutValue {
@@ -91,7 +89,7 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             let mut items = Vec::with_capacity(value.len().unwrap_or(0).min(1 << 16));
             for (n, item) in value
                 .try_iter()
-                .map_err(crate::template::eval_error)?
+                .map_err(crate::error::eval_error)?
                 .enumerate()
             {
                 if n % 1024 == 1023 {
@@ -107,13 +105,13 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             let mut index: HashMap<String, usize> = HashMap::new();
             for (n, key) in value
                 .try_iter()
-                .map_err(crate::template::eval_error)?
+                .map_err(crate::error::eval_error)?
                 .enumerate()
             {
                 if n % 1024 == 1023 {
                     crate::interrupt::poll();
                 }
-                let item = value.get_item(&key).map_err(crate::template::eval_error)?;
+                let item = value.get_item(&key).map_err(crate::error::eval_error)?;
                 let key = text(&pyfmt::json_key(&key)?)?;
                 let item = convert(&item, depth + 1)?;
                 match index.get(&key) {
@@ -131,7 +129,7 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             format!("a {} cannot be stored as JSON", describe_plain(value)),
         )),
         ValueKind::Invalid => Err(match value.try_iter() {
-            Err(err) => crate::template::eval_error(err),
+            Err(err) => crate::error::eval_error(err),
             Ok(_) => Error::new(ErrorKind::Evaluation, "invalid value"),
         }),
         _ => Err(Error::new(
@@ -161,7 +159,7 @@ fn number(value: &Value) -> Result<OutValue> {
             return Ok(OutValue::BigInt(u.to_string()));
         }
     }
-    let f = f64::try_from(value.clone()).map_err(crate::template::eval_error)?;
+    let f = f64::try_from(value.clone()).map_err(crate::error::eval_error)?;
     float(f)
 }
 
@@ -183,7 +181,10 @@ pub fn float(f: f64) -> Result<OutValue> {
     } else {
         Err(Error::new(
             ErrorKind::NumberOutOfRange,
-            format!("{} cannot be stored as a JSON number", pyfmt::float_repr(f)),
+            format!(
+                "{} cannot be stored as a JSON number",
+                crate::doctext::float_repr(f)
+            ),
         ))
     }
 }
@@ -207,8 +208,8 @@ fn write_json(value: &OutValue, out: &mut String) {
             let _ = write!(out, "{i}");
         }
         OutValue::BigInt(s) => out.push_str(s),
-        OutValue::Float(f) => out.push_str(&pyfmt::float_repr(*f)),
-        OutValue::String(s) => pyfmt::json_string(s, false, out),
+        OutValue::Float(f) => out.push_str(&crate::doctext::float_repr(*f)),
+        OutValue::String(s) => crate::doctext::json_string(s, false, out),
         OutValue::Array(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -225,7 +226,7 @@ fn write_json(value: &OutValue, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                pyfmt::json_string(k, false, out);
+                crate::doctext::json_string(k, false, out);
                 out.push_str(": ");
                 write_json(v, out);
             }
@@ -240,7 +241,7 @@ fn write_doc(doc: &DocRef, out: &mut String) {
         View::Null => out.push_str("null"),
         View::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         View::Number(n) => write_json(&OutValue::from(n), out),
-        View::String(s) => pyfmt::json_string(&s, false, out),
+        View::String(s) => crate::doctext::json_string(&s, false, out),
         View::Array(len) => {
             out.push('[');
             for i in 0..len {
@@ -259,7 +260,7 @@ fn write_doc(doc: &DocRef, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
-                pyfmt::json_string(key, false, out);
+                crate::doctext::json_string(key, false, out);
                 out.push_str(": ");
                 if let Some(item) = doc.get(key) {
                     write_doc(&item, out);
@@ -358,7 +359,7 @@ mod tests {
         }
         // Conversion always runs on the evaluation stack (as `render::evaluate` does), and so
         // does dropping a deep value.
-        let limits = crate::template::Limits::default();
+        let limits = crate::limits::Limits::default();
         let err = crate::stack::run(&limits, || OutValue::from_value(&v).unwrap_err()).unwrap();
         assert_eq!(err.kind, ErrorKind::TooComplex);
         crate::stack::run(&limits, move || drop(v)).unwrap();

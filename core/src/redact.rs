@@ -6,7 +6,8 @@
 //! value: redaction is for display only.
 
 use crate::doc::{DocRef, View};
-use crate::output::{OutValue, MAX_DEPTH};
+use crate::limits::MAX_DEPTH;
+use crate::output::OutValue;
 
 pub const REDACTED: &str = "[REDACTED]";
 

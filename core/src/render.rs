@@ -8,9 +8,9 @@ use crate::block::{Entry, Piece};
 use crate::context::{RootContext, Scope};
 use crate::deps::{self, Order};
 use crate::error::{Error, ErrorKind, Result};
+use crate::limits::Limits;
 use crate::output::OutValue;
-use crate::path;
-use crate::template::{self, Compiled, Form, Limits, Rendered};
+use crate::template::{self, Compiled, Form, Rendered};
 use crate::validate::quote;
 
 /// A block ready to be evaluated.
@@ -226,7 +226,7 @@ fn eval_template(
     limits: &Limits,
 ) -> Result<OutValue> {
     if let Form::Path(p) = &compiled.form {
-        if let Some(value) = path::resolve(p, scope, current) {
+        if let Some(value) = crate::resolve::resolve(p, scope, current) {
             return Ok(value);
         }
     }

@@ -23,13 +23,13 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::template::Limits;
+use crate::limits::Limits;
 
 /// Stack reserved per unit of template fuel.
 pub const BYTES_PER_FUEL: usize = 640;
 
 /// Stack for what does not grow with fuel: compiling a template (expressions chain at most
-/// [`crate::template::MAX_CHAIN`] operations, about 300 bytes each), walking documents (at most
+/// `template::MAX_CHAIN` operations, about 300 bytes each), walking documents (at most
 /// [`crate::output::MAX_DEPTH`] levels) and the frames of the engine itself.
 pub const FIXED: usize = 8 << 20;
 

@@ -2,11 +2,12 @@
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::context::LazyJson;
 use crate::doc::{Number, View};
+use crate::doctext::{float_repr, json_string, number_text};
 use crate::error::{Error, ErrorKind, Result};
-use crate::output::MAX_DEPTH;
-use crate::pyfmt::{float_repr, json_key, json_string, number_text, too_deep, value_number_text};
+use crate::limits::MAX_DEPTH;
+use crate::pyfmt::{json_key, too_deep, value_number_text};
+use crate::value::LazyJson;
 
 /// Jinja2's `tojson`: `json.dumps(value, sort_keys=True)` with `<`, `>`, `&` and `'` escaped
 /// so the text is safe inside HTML, and `indent` as in `json.dumps`.
@@ -56,7 +57,7 @@ fn write_tojson(
             if value.is_integer() {
                 out.push_str(&value_number_text(value));
             } else {
-                let f = f64::try_from(value.clone()).map_err(crate::template::eval_error)?;
+                let f = f64::try_from(value.clone()).map_err(crate::error::eval_error)?;
                 out.push_str(&json_float(f));
             }
         }
@@ -64,7 +65,7 @@ fn write_tojson(
         ValueKind::Seq | ValueKind::Iterable => {
             let items: Vec<Value> = value
                 .try_iter()
-                .map_err(crate::template::eval_error)?
+                .map_err(crate::error::eval_error)?
                 .collect();
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -81,8 +82,8 @@ fn write_tojson(
         }
         ValueKind::Map => {
             let mut entries = Vec::new();
-            for key in value.try_iter().map_err(crate::template::eval_error)? {
-                let item = value.get_item(&key).map_err(crate::template::eval_error)?;
+            for key in value.try_iter().map_err(crate::error::eval_error)? {
+                let item = value.get_item(&key).map_err(crate::error::eval_error)?;
                 entries.push((json_key(&key)?, item));
             }
             entries.sort_by(|a, b| a.0.cmp(&b.0));

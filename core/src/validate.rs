@@ -40,6 +40,19 @@ impl VarType {
     }
 }
 
+/// The names every template has, whatever `context` holds.
+pub const RESERVED: [&str; 9] = [
+    "this",
+    "result",
+    "vars",
+    "execution_id",
+    "step",
+    "workload",
+    "job",
+    "results",
+    "null",
+];
+
 /// Which half of a before/after vars block applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

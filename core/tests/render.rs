@@ -6,9 +6,9 @@ use std::sync::Arc;
 use noetl_vars_core::block;
 use noetl_vars_core::context::{MemoryStore, Scope, VarsState};
 use noetl_vars_core::doc::{DocRef, SerdeDoc};
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Settings};
-use noetl_vars_core::template::Limits;
 use noetl_vars_core::validate::Phase;
 use noetl_vars_core::{Error, ErrorKind};
 

@@ -6,9 +6,9 @@
 use std::sync::Arc;
 
 use noetl_vars_core::context::{EmptyStore, Scope, VarsState};
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::render;
 use noetl_vars_core::stack;
-use noetl_vars_core::template::Limits;
 
 const FUEL: u64 = 200_000;
 

@@ -9,7 +9,7 @@ use noetl_vars_core::block;
 use noetl_vars_core::context::{EmptyStore, Scope, VarsState};
 use noetl_vars_core::doc::SerdeDoc;
 use noetl_vars_core::render::{self, Settings};
-use noetl_vars_core::template::Limits;
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::validate::Phase;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,8 +1,8 @@
 //! Writing the core's output as `jsonb`, and its size before writing it.
 
 use noetl_vars_core::doc::{Doc, DocRef, View};
+use noetl_vars_core::doctext;
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::pyfmt;
 use pgrx::pg_sys;
 
 use super::{null_value, JsonbNode, PgJsonb, Repr};
@@ -53,7 +53,7 @@ fn scalar_value(out: &OutValue) -> pg_sys::JsonbValue {
         }
         OutValue::Float(f) => {
             v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(&pyfmt::float_repr(*f));
+            v.val.numeric = numeric(&doctext::float_repr(*f));
         }
         OutValue::String(s) => v = string_value(s),
         _ => {}

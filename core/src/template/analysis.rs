@@ -68,7 +68,7 @@ pub fn analyse(text: &str, locate: &dyn Fn(&minijinja::Error) -> Error) -> Resul
 pub fn free_names(undeclared: HashSet<String>) -> BTreeSet<String> {
     undeclared
         .into_iter()
-        .filter(|n| !crate::context::RESERVED.contains(&n.as_str()))
+        .filter(|n| !crate::validate::RESERVED.contains(&n.as_str()))
         .collect()
 }
 

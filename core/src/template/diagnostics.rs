@@ -1,7 +1,7 @@
 //! Error reports: every engine error becomes a core [`Error`] of the right kind, with the
 //! template shown as the user wrote it and the failing spot marked.
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 use super::rewrite::Edits;
 
@@ -16,7 +16,7 @@ pub(super) fn located(
     let back = |pos: usize| offset + edits.map_or(pos, |e| e.original(pos));
     let range = err.range().map(|r| back(r.start)..back(r.end));
     let line = if range.is_some() { None } else { err.line() };
-    let mut error = eval_error_ref(err);
+    let mut error = crate::error::eval_error_ref(err);
     error.detail = Some(snippet(source, range, line));
     error
 }
@@ -82,58 +82,4 @@ pub fn shorten(text: &str, max: usize) -> String {
 pub(super) fn to_minijinja(err: Error) -> minijinja::Error {
     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, err.message.clone())
         .with_source(err)
-}
-
-/// Maps an engine error onto the core's kinds.
-pub fn eval_error(err: minijinja::Error) -> Error {
-    eval_error_ref(&err)
-}
-
-fn eval_error_ref(err: &minijinja::Error) -> Error {
-    use minijinja::ErrorKind as K;
-    if let Some(inner) = std::error::Error::source(err).and_then(|s| s.downcast_ref::<Error>()) {
-        return Error {
-            detail: None,
-            ..inner.clone()
-        };
-    }
-    let detail = err.detail().map(str::to_string);
-    let kind = match err.kind() {
-        K::SyntaxError | K::BadEscape | K::InvalidDelimiter => ErrorKind::TemplateSyntax,
-        K::UndefinedError => ErrorKind::Undefined,
-        K::UnknownFilter | K::UnknownTest | K::UnknownFunction | K::UnknownMethod => {
-            ErrorKind::UnknownFunction
-        }
-        K::OutOfFuel => ErrorKind::TooComplex,
-        _ => match detail.as_deref() {
-            // SemiStrict lets `vars.missing` through until it is used: `+` on it is still a
-            // missing name, not a type error.
-            Some(d) if d.contains("undefined") => ErrorKind::Undefined,
-            Some(d)
-                if d.contains("recursion limit")
-                    || d.contains("too large")
-                    || d.contains("too many elements")
-                    || d.contains("nests deeper") =>
-            {
-                ErrorKind::TooComplex
-            }
-            _ => ErrorKind::Evaluation,
-        },
-    };
-    let mut message = err.kind().to_string();
-    if let Some(d) = &detail {
-        message.push_str(": ");
-        message.push_str(d);
-    }
-    let mut error = Error::new(kind, message);
-    error.hint = match kind {
-        ErrorKind::Undefined => Some(
-            "use | default(…), \"is defined\" or a conditional to handle a missing name".into(),
-        ),
-        ErrorKind::TooComplex if err.kind() == K::OutOfFuel => {
-            Some("raise noetl_vars.template_fuel if this template really needs more work".into())
-        }
-        _ => None,
-    };
-    error
 }

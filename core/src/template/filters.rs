@@ -224,7 +224,7 @@ pub(super) fn now() -> f64 {
 
 thread_local! {
     static MAX_TEXT: std::cell::Cell<usize> =
-        const { std::cell::Cell::new(super::DEFAULT_MAX_VALUE_BYTES) };
+        const { std::cell::Cell::new(crate::limits::DEFAULT_MAX_VALUE_BYTES) };
 }
 
 /// The longest text a filter may build in the renders that follow

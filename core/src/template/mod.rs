@@ -19,46 +19,10 @@ use minijinja::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::path::Path;
 
+pub use crate::error::eval_error;
+use crate::limits::Limits;
 pub use analysis::MAX_CHAIN;
-pub use diagnostics::{eval_error, shorten, snippet};
-
-/// Limits for one render.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// minijinja fuel per template (instructions plus bytes produced); `None` is unlimited.
-    pub fuel: Option<u64>,
-    /// How many compiled templates a process keeps.
-    pub cache_size: usize,
-    /// How much memory the compiled templates a process keeps may take, in bytes (estimated
-    /// from their source, see [`cache`]).
-    pub cache_bytes: usize,
-    /// The largest text a template may render, in bytes.
-    pub max_value_bytes: usize,
-    /// Stack the host's own code may use on the evaluation stack (PostgreSQL's
-    /// `max_stack_depth`, which it checks itself); reserved on top of what the fuel needs.
-    pub host_stack: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            fuel: Some(DEFAULT_FUEL),
-            cache_size: DEFAULT_CACHE_SIZE,
-            cache_bytes: DEFAULT_CACHE_BYTES,
-            max_value_bytes: DEFAULT_MAX_VALUE_BYTES,
-            host_stack: DEFAULT_HOST_STACK,
-        }
-    }
-}
-
-/// Enough for loops over tens of thousands of items; each unit of fuel reserves
-/// [`crate::stack::BYTES_PER_FUEL`] bytes of evaluation stack (64 MB at this default).
-pub const DEFAULT_FUEL: u64 = 100_000;
-pub const DEFAULT_CACHE_SIZE: usize = 1024;
-pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
-pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
-/// PostgreSQL's default `max_stack_depth` (2 MB) and a margin.
-pub const DEFAULT_HOST_STACK: usize = 3 << 20;
+pub use diagnostics::{shorten, snippet};
 
 /// Whether a string is a template at all (rule 3: otherwise it is stored unchanged).
 pub fn has_template_syntax(s: &str) -> bool {
