@@ -11,21 +11,11 @@ use crate::locks::Locks;
 use crate::queries;
 use crate::spi::{execute, Connection};
 
-/// Deletes the variables of executions whose every variable was last written or read longer
-/// than `older_than` ago, at most `max_executions` per call (oldest first), and returns what
-/// it removed. An execution that is in use right now is skipped, never waited for.
-#[pg_extern(volatile, parallel_unsafe)]
-fn purge_stale(
+/// `older_than` as a bound argument and `max_executions`, both checked.
+fn purge_arguments(
     older_than: Option<Interval>,
-    max_executions: default!(Option<i32>, 1000),
-) -> TableIterator<
-    'static,
-    (
-        name!(execution_id, i64),
-        name!(variables, i32),
-        name!(last_activity, TimestampWithTimeZone),
-    ),
-> {
+    max_executions: Option<i32>,
+) -> ((pg_sys::Datum, bool), i32) {
     let older_than = older_than
         .ok_or_else(|| Error::null_argument("older_than"))
         .or_raise();
@@ -44,6 +34,25 @@ fn purge_stale(
             .unwrap_or(pg_sys::Datum::from(0usize)),
         false,
     );
+    (interval, max_executions)
+}
+
+/// Deletes the variables of executions whose every variable was last written or read longer
+/// than `older_than` ago, at most `max_executions` per call (oldest first), and returns what
+/// it removed. An execution that is in use right now is skipped, never waited for.
+#[pg_extern(volatile, parallel_unsafe)]
+fn purge_stale(
+    older_than: Option<Interval>,
+    max_executions: default!(Option<i32>, 1000),
+) -> TableIterator<
+    'static,
+    (
+        name!(execution_id, i64),
+        name!(variables, i32),
+        name!(last_activity, TimestampWithTimeZone),
+    ),
+> {
+    let (interval, max_executions) = purge_arguments(older_than, max_executions);
     let _conn = Connection::open();
     let stale = execute(
         &queries::STALE_EXECUTIONS,

@@ -37,11 +37,15 @@ const MAX_JSONB_BYTES: i32 = 0x0FFF_FFFF;
 pub fn init() {
     // Values set at login without the privilege are rejected while these are defined; the
     // session then refuses to run (crate::guard).
-    crate::guard::watching(define);
+    crate::guard::watching(|| {
+        define_limits();
+        define_behaviour();
+    });
     reserve_prefix(c"noetl_vars");
 }
 
-fn define() {
+/// The limits on work, memory and locks.
+fn define_limits() {
     GucRegistry::define_int_guc(
         c"noetl_vars.max_value_bytes",
         c"Largest variable value that may be stored, in bytes.",
@@ -82,6 +86,20 @@ fn define() {
         GucContext::Suset,
         GucFlags::UNIT_KB,
     );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.max_transaction_locks",
+        c"Most advisory locks the noetl_vars functions may hold in one transaction.",
+        c"Each call locks its execution and up to 64 variables until the transaction ends; past this, a call fails with SQLSTATE 53400 before taking any, instead of filling the shared lock table (sized by max_locks_per_transaction).",
+        &MAX_TRANSACTION_LOCKS,
+        65,
+        1_000_000,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
+/// What renders, the API bodies and change capture do.
+fn define_behaviour() {
     GucRegistry::define_enum_guc(
         c"noetl_vars.on_render_error",
         c"What render_vars does when a variable fails: error (nothing is stored) or skip (warn and store the rest).",
@@ -119,16 +137,6 @@ fn define() {
         c"Include the changed variable names in NOTIFY noetl_vars payloads.",
         c"Any role that can connect may LISTEN; off, a payload carries only the execution id and how many variables changed.",
         &NOTIFY_NAMES,
-        GucContext::Suset,
-        GucFlags::default(),
-    );
-    GucRegistry::define_int_guc(
-        c"noetl_vars.max_transaction_locks",
-        c"Most advisory locks the noetl_vars functions may hold in one transaction.",
-        c"Each call locks its execution and up to 64 variables until the transaction ends; past this, a call fails with SQLSTATE 53400 before taking any, instead of filling the shared lock table (sized by max_locks_per_transaction).",
-        &MAX_TRANSACTION_LOCKS,
-        65,
-        1_000_000,
         GucContext::Suset,
         GucFlags::default(),
     );

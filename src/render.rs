@@ -97,6 +97,11 @@ impl Iteration {
     fn count_name(&self) -> &str {
         &self.names[3]
     }
+
+    /// `item` as a document (SQL NULL is JSON null).
+    fn item_doc(&self, life: &Arc<Lifetime>) -> DocRef {
+        self.item.map(|i| i.doc(life)).unwrap_or_else(doc::null)
+    }
 }
 
 /// One call of `render_vars` or `render_iteration`.
@@ -198,25 +203,7 @@ impl Call<'_> {
         }
 
         let store = Arc::new(PgStore::new(self.execution_id, (*life).clone()));
-        let this = match self.phase {
-            Phase::Before => None,
-            // A missing result is a JSON null envelope: `this` is null, `result` is null.
-            Phase::After => Some(self.result.map(|r| r.doc(&life)).unwrap_or_else(doc::null)),
-        };
-        let item = |it: &Iteration| it.item.map(|i| i.doc(&life)).unwrap_or_else(doc::null);
-        let extra = match &self.iteration {
-            Some(it) => vec![("item".to_string(), item(it))],
-            None => Vec::new(),
-        };
-        let vars = VarsState::new(store.clone());
-        let scope = Arc::new(Scope::new(
-            self.execution_id,
-            self.step,
-            this,
-            context,
-            extra,
-            vars,
-        ));
+        let scope = self.scope(context, store.clone(), &life);
         let plan = render::plan(entries, &scope);
 
         let access = Access::of(&plan, self.iteration.as_ref());
@@ -226,16 +213,7 @@ impl Call<'_> {
 
         let mut stored = Stored::default();
         if let Some(it) = &self.iteration {
-            let values = [
-                OutValue::Int(it.index as i64),
-                OutValue::Doc(item(it)),
-                it.total.map_or(OutValue::Null, |t| OutValue::Int(t as i64)),
-                OutValue::Int(next_count(store.get(it.count_name()), it.count_name())),
-            ];
-            for (name, value) in it.names.iter().zip(values) {
-                scope.vars.assign(name, &value);
-                stored.put(name.clone(), VarType::IteratorState, value);
-            }
+            self.record_iteration(it, &scope, &store, &life, &mut stored);
         }
 
         let settings = Settings {
@@ -250,6 +228,54 @@ impl Call<'_> {
             }
         }
         self.write(stored, &store, skip, &conn)
+    }
+
+    /// What the block's templates see: the step's result, its context, `item` of an
+    /// iteration, and the execution's variables through `store`.
+    fn scope(
+        &self,
+        context: Option<DocRef>,
+        store: Arc<PgStore>,
+        life: &Arc<Lifetime>,
+    ) -> Arc<Scope> {
+        let this = match self.phase {
+            Phase::Before => None,
+            // A missing result is a JSON null envelope: `this` is null, `result` is null.
+            Phase::After => Some(self.result.map(|r| r.doc(life)).unwrap_or_else(doc::null)),
+        };
+        let extra = match &self.iteration {
+            Some(it) => vec![("item".to_string(), it.item_doc(life))],
+            None => Vec::new(),
+        };
+        Arc::new(Scope::new(
+            self.execution_id,
+            self.step,
+            this,
+            context,
+            extra,
+            VarsState::new(store),
+        ))
+    }
+
+    /// The iterator variables of an iteration, visible to its block as `vars.{step}_*`.
+    fn record_iteration(
+        &self,
+        it: &Iteration,
+        scope: &Scope,
+        store: &PgStore,
+        life: &Arc<Lifetime>,
+        stored: &mut Stored,
+    ) {
+        let values = [
+            OutValue::Int(it.index as i64),
+            OutValue::Doc(it.item_doc(life)),
+            it.total.map_or(OutValue::Null, |t| OutValue::Int(t as i64)),
+            OutValue::Int(next_count(store.get(it.count_name()), it.count_name())),
+        ];
+        for (name, value) in it.names.iter().zip(values) {
+            scope.vars.assign(name, &value);
+            stored.put(name.clone(), VarType::IteratorState, value);
+        }
     }
 
     /// Checks sizes, stores what the block produced and returns it.

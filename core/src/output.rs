@@ -85,45 +85,8 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             Error::new(ErrorKind::NotJson, "bytes cannot be stored as JSON")
                 .with_hint("decode them to text first, e.g. with b64encode"),
         ),
-        ValueKind::Seq | ValueKind::Iterable => {
-            let mut items = Vec::with_capacity(value.len().unwrap_or(0).min(1 << 16));
-            for (n, item) in value
-                .try_iter()
-                .map_err(crate::error::eval_error)?
-                .enumerate()
-            {
-                if n % 1024 == 1023 {
-                    crate::interrupt::poll();
-                }
-                items.push(convert(&item, depth + 1)?);
-            }
-            Ok(OutValue::Array(items))
-        }
-        ValueKind::Map => {
-            let mut entries: Vec<(String, OutValue)> = Vec::new();
-            // Distinct template keys can meet as one JSON key (`1` and `'1'`): the last wins.
-            let mut index: HashMap<String, usize> = HashMap::new();
-            for (n, key) in value
-                .try_iter()
-                .map_err(crate::error::eval_error)?
-                .enumerate()
-            {
-                if n % 1024 == 1023 {
-                    crate::interrupt::poll();
-                }
-                let item = value.get_item(&key).map_err(crate::error::eval_error)?;
-                let key = text(&pyfmt::json_key(&key)?)?;
-                let item = convert(&item, depth + 1)?;
-                match index.get(&key) {
-                    Some(&at) => entries[at].1 = item,
-                    None => {
-                        index.insert(key.clone(), entries.len());
-                        entries.push((key, item));
-                    }
-                }
-            }
-            Ok(OutValue::Object(entries))
-        }
+        ValueKind::Seq | ValueKind::Iterable => convert_seq(value, depth),
+        ValueKind::Map => convert_map(value, depth),
         ValueKind::Plain => Err(Error::new(
             ErrorKind::NotJson,
             format!("a {} cannot be stored as JSON", describe_plain(value)),
@@ -137,6 +100,47 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
             format!("a {} value cannot be stored as JSON", value.kind()),
         )),
     }
+}
+
+fn convert_seq(value: &Value, depth: usize) -> Result<OutValue> {
+    let mut items = Vec::with_capacity(value.len().unwrap_or(0).min(1 << 16));
+    for (n, item) in value
+        .try_iter()
+        .map_err(crate::error::eval_error)?
+        .enumerate()
+    {
+        if n % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
+        items.push(convert(&item, depth + 1)?);
+    }
+    Ok(OutValue::Array(items))
+}
+
+fn convert_map(value: &Value, depth: usize) -> Result<OutValue> {
+    let mut entries: Vec<(String, OutValue)> = Vec::new();
+    // Distinct template keys can meet as one JSON key (`1` and `'1'`): the last wins.
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (n, key) in value
+        .try_iter()
+        .map_err(crate::error::eval_error)?
+        .enumerate()
+    {
+        if n % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
+        let item = value.get_item(&key).map_err(crate::error::eval_error)?;
+        let key = text(&pyfmt::json_key(&key)?)?;
+        let item = convert(&item, depth + 1)?;
+        match index.get(&key) {
+            Some(&at) => entries[at].1 = item,
+            None => {
+                index.insert(key.clone(), entries.len());
+                entries.push((key, item));
+            }
+        }
+    }
+    Ok(OutValue::Object(entries))
 }
 
 fn describe_plain(value: &Value) -> &'static str {

@@ -37,7 +37,6 @@ fn write_tojson(
     if depth > MAX_DEPTH {
         return Err(too_deep());
     }
-    let item_sep = if indent.is_some() { "," } else { ", " };
     if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
         if let View::Number(n) = lazy.doc().view() {
             out.push_str(&json_number(n));
@@ -67,18 +66,8 @@ fn write_tojson(
                 .try_iter()
                 .map_err(crate::error::eval_error)?
                 .collect();
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(indent, depth + 1, out);
-                write_tojson(item, indent, depth + 1, out)?;
-            }
-            if !items.is_empty() {
-                newline(indent, depth, out);
-            }
-            out.push(']');
+            let items = items.iter().map(|item| (None, item));
+            write_container(['[', ']'], items, indent, depth, out)?;
         }
         ValueKind::Map => {
             let mut entries = Vec::new();
@@ -87,20 +76,8 @@ fn write_tojson(
                 entries.push((json_key(&key)?, item));
             }
             entries.sort_by(|a, b| a.0.cmp(&b.0));
-            out.push('{');
-            for (i, (key, item)) in entries.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(item_sep);
-                }
-                newline(indent, depth + 1, out);
-                json_string(key, true, out);
-                out.push_str(": ");
-                write_tojson(item, indent, depth + 1, out)?;
-            }
-            if !entries.is_empty() {
-                newline(indent, depth, out);
-            }
-            out.push('}');
+            let items = entries.iter().map(|(key, item)| (Some(key.as_str()), item));
+            write_container(['{', '}'], items, indent, depth, out)?;
         }
         other => {
             return Err(Error::new(
@@ -109,6 +86,35 @@ fn write_tojson(
             ))
         }
     }
+    Ok(())
+}
+
+/// A list (items without keys) or an object (items with keys, sorted) between `brackets`.
+fn write_container<'a>(
+    brackets: [char; 2],
+    items: impl ExactSizeIterator<Item = (Option<&'a str>, &'a Value)>,
+    indent: Option<usize>,
+    depth: usize,
+    out: &mut String,
+) -> Result<()> {
+    let item_sep = if indent.is_some() { "," } else { ", " };
+    let empty = items.len() == 0;
+    out.push(brackets[0]);
+    for (i, (key, item)) in items.enumerate() {
+        if i > 0 {
+            out.push_str(item_sep);
+        }
+        newline(indent, depth + 1, out);
+        if let Some(key) = key {
+            json_string(key, true, out);
+            out.push_str(": ");
+        }
+        write_tojson(item, indent, depth + 1, out)?;
+    }
+    if !empty {
+        newline(indent, depth, out);
+    }
+    out.push(brackets[1]);
     Ok(())
 }
 
