@@ -126,8 +126,8 @@ fn define_behaviour() {
     );
     GucRegistry::define_bool_guc(
         c"noetl_vars.notify",
-        c"Send NOTIFY noetl_vars with the execution id and changed variable names when a transaction commits.",
-        c"One notification per changed execution and committing transaction; names only, never values.",
+        c"Send NOTIFY noetl_vars for each execution a committing transaction changed.",
+        c"One notification per changed execution and committing transaction: the execution id and how many variables changed (their names too with noetl_vars.notify_names), never values.",
         &NOTIFY,
         GucContext::Suset,
         GucFlags::default(),

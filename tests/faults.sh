@@ -150,7 +150,7 @@ no_crash_since "$mark" "fast shutdown mid-render"
 check "nothing of the interrupted renders was stored" "$(q "SELECT noetl.get_all_vars(3)")" '{}'
 
 # The same cluster under an address space limit: a backend has about 230 MB mapped, the
-# default fuel's evaluation stack adds about 75 MB, fuel 1,000,000 would add about 650 MB.
+# default fuel's evaluation stack adds 73 MiB, fuel 1,000,000 would add 622 MiB.
 as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 mark=$(wc -l <"$dir/server.log")
 as_pg env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE bash -c "ulimit -v 460000; exec '$PG_BIN/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w start" >/dev/null
@@ -158,7 +158,7 @@ wait_ready
 deep='{"n": "{% set ns = namespace(x=[]) %}{% for i in range(10000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}"}'
 check "ulimit -v: a 10,000-deep value at the default fuel" "$(q "SELECT noetl.render_vars(4, 's', '{}', '$deep')")" '{"n": "1"}'
 out=$(psql -X -At -d postgres -c "SET noetl_vars.template_fuel = 1000000" -c "SELECT noetl.render_vars(4, 's', '{}', '$deep')" 2>&1 || true)
-if echo "$out" | grep -q "could not reserve .* MB of address space for template evaluation"; then
+if echo "$out" | grep -q "could not reserve .* MiB of address space for template evaluation"; then
     echo "ok   ulimit -v: a reservation the kernel refuses is an error: $(echo "$out" | grep ERROR | head -1 | cut -c1-120)"
 else
     echo "FAIL ulimit -v: expected an out-of-memory error, got: $out"; fail=1

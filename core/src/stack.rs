@@ -103,7 +103,7 @@ fn refused(size: usize, call: &str) -> Error {
     Error::new(
         ErrorKind::OutOfMemory,
         format!(
-            "could not reserve {} MB of address space for template evaluation ({call}: {cause})",
+            "could not reserve {} MiB of address space for template evaluation ({call}: {cause})",
             size / MIB
         ),
     )
