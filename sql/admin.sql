@@ -46,6 +46,12 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'move the legacy table out of the way first: ALTER TABLE noetl.transient SET SCHEMA noetl_legacy';
     END IF;
+    -- Lock the legacy table before looking at it: its owner cannot turn it into a view, give
+    -- it row security or change a column's type between the checks and the copy. Writers of
+    -- noetl.transient wait too, then see the adopted rows (they would otherwise update rows
+    -- they cannot see yet, and lose the update).
+    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', source);
+    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source)
            OPERATOR(pg_catalog.<>) 'r' THEN
         RAISE EXCEPTION '% is not a plain table', source
@@ -82,11 +88,6 @@ BEGIN
                   HINT = 'copy the rows into a table with built-in column types (bigint, text, jsonb, integer, timestamptz) and adopt that';
     END IF;
 
-    -- No writes to either table while the rows move: a writer of noetl.transient waits, then
-    -- sees the adopted rows (it would otherwise update rows it cannot see yet, and lose the
-    -- update); a writer of the legacy table waits for the copy to end.
-    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
-    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE MODE', source);
     EXECUTE pg_catalog.format(
         'SELECT pg_catalog.count(*) FROM ONLY %s s JOIN noetl.transient t'
         ' ON t.execution_id OPERATOR(pg_catalog.=) s.execution_id AND t.var_name OPERATOR(pg_catalog.=) s.var_name',

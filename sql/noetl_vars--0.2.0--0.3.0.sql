@@ -1,4 +1,6 @@
 -- noetl_vars 0.2.0 -> 0.3.0: production safety.
+--   * refuses to update in a schema noetl that another role owns or may create objects in
+--     (that role could replace the extension's functions or capture calls to them)
 --   * every object is created with fully qualified names (pg_catalog included): the operator
 --     view, var_at and the trigger conditions are created again, so that none of them can be
 --     bound to a look-alike function or operator that was in schema noetl when an earlier
@@ -11,6 +13,44 @@
 -- Everything else of 0.3.0 (locking, settings, the evaluation stack) is in the library.
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.3.0'" to load this file. \quit
+
+-- Earlier versions installed into a schema noetl whoever owned it; 0.3.0 refuses to go on
+-- in a schema another role owns or may create objects in.
+-- The check of a fresh install (sql/schema.sql): a schema noetl owned by, or writable for, a
+-- role that is neither the one updating nor a superuser is refused.
+DO $$
+DECLARE
+    owner pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO owner
+    FROM pg_catalog.pg_namespace n
+    WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
+      AND n.nspowner OPERATOR(pg_catalog.<>) (
+          SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+      AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner);
+    IF owner IS NOT NULL THEN
+        RAISE EXCEPTION 'schema noetl is owned by role %, not by %, the role updating noetl_vars', owner, CURRENT_USER
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects the extension creates in a schema another role controls could be made to call that role''s functions.',
+                  HINT = pg_catalog.format('Check what the schema holds (\dn+ noetl, \df noetl.*, \do noetl.*), then ALTER SCHEMA noetl OWNER TO %s and retry; see the README, "Adopting an existing database".', CURRENT_USER);
+    END IF;
+    -- The same holds for a role that may create objects in it.
+    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                                      ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') INTO owner
+    FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+    WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
+      AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+      AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+      AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.grantee), false);
+    IF owner IS NOT NULL THEN
+        RAISE EXCEPTION 'other roles may create objects in schema noetl: %', owner
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects the extension creates in a schema another role can write could be made to call that role''s functions.',
+                  HINT = pg_catalog.format('REVOKE CREATE ON SCHEMA noetl FROM %s (the extension''s objects need no such grant), then retry.', owner);
+    END IF;
+END
+$$;
+
 
 CREATE OR REPLACE VIEW noetl.executions AS
 SELECT t.execution_id,
@@ -65,6 +105,12 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'move the legacy table out of the way first: ALTER TABLE noetl.transient SET SCHEMA noetl_legacy';
     END IF;
+    -- Lock the legacy table before looking at it: its owner cannot turn it into a view, give
+    -- it row security or change a column's type between the checks and the copy. Writers of
+    -- noetl.transient wait too, then see the adopted rows (they would otherwise update rows
+    -- they cannot see yet, and lose the update).
+    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', source);
+    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
     IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source)
            OPERATOR(pg_catalog.<>) 'r' THEN
         RAISE EXCEPTION '% is not a plain table', source
@@ -101,11 +147,6 @@ BEGIN
                   HINT = 'copy the rows into a table with built-in column types (bigint, text, jsonb, integer, timestamptz) and adopt that';
     END IF;
 
-    -- No writes to either table while the rows move: a writer of noetl.transient waits, then
-    -- sees the adopted rows (it would otherwise update rows it cannot see yet, and lose the
-    -- update); a writer of the legacy table waits for the copy to end.
-    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
-    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN SHARE MODE', source);
     EXECUTE pg_catalog.format(
         'SELECT pg_catalog.count(*) FROM ONLY %s s JOIN noetl.transient t'
         ' ON t.execution_id OPERATOR(pg_catalog.=) s.execution_id AND t.var_name OPERATOR(pg_catalog.=) s.var_name',
@@ -139,14 +180,15 @@ $body$;
 DROP TRIGGER transient_changed_update ON noetl.transient;
 CREATE TRIGGER transient_changed_update
     AFTER UPDATE ON noetl.transient
-    FOR EACH ROW WHEN ((OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count
-                        OR NOT (OLD.var_value OPERATOR(pg_catalog.=) NEW.var_value)
-                        OR NOT (OLD.var_type OPERATOR(pg_catalog.=) NEW.var_type)
-                        OR NOT COALESCE(OLD.source_step OPERATOR(pg_catalog.=) NEW.source_step,
-                                        OLD.source_step IS NULL AND NEW.source_step IS NULL)
-                        OR NOT (OLD.execution_id OPERATOR(pg_catalog.=) NEW.execution_id)
-                        OR NOT (OLD.var_name OPERATOR(pg_catalog.=) NEW.var_name))
-                       AND noetl.capture_changes())
+    FOR EACH ROW WHEN (noetl.capture_changes()
+                       AND (OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count
+                            -- as text: jsonb's = calls 1 and 1.000 equal, history must not
+                            OR NOT (OLD.var_value::pg_catalog.text OPERATOR(pg_catalog.=) NEW.var_value::pg_catalog.text)
+                            OR NOT (OLD.var_type OPERATOR(pg_catalog.=) NEW.var_type)
+                            OR NOT COALESCE(OLD.source_step OPERATOR(pg_catalog.=) NEW.source_step,
+                                            OLD.source_step IS NULL AND NEW.source_step IS NULL)
+                            OR NOT (OLD.execution_id OPERATOR(pg_catalog.=) NEW.execution_id)
+                            OR NOT (OLD.var_name OPERATOR(pg_catalog.=) NEW.var_name)))
     EXECUTE FUNCTION noetl.transient_changed();
 
 -- Privileges of the re-created function (CREATE OR REPLACE keeps them; restated here).

@@ -4,9 +4,9 @@
 -- be what an object of the extension calls.
 
 -- A schema noetl that existed before CREATE EXTENSION belongs to whoever created it. If that
--- is another role (the NoETL server's), it may hold functions or operators made to be picked
--- up by the extension's objects, which run with the rights of whoever uses them (a superuser
--- reading noetl.executions, say). Refuse to install into it.
+-- is another role that is not a superuser (the NoETL server's), it may hold functions or
+-- operators made to be picked up by the extension's objects, which run with the rights of
+-- whoever uses them (a superuser reading noetl.executions, say). Refuse to install into it.
 DO $$
 DECLARE
     owner pg_catalog.text;
@@ -15,7 +15,8 @@ BEGIN
     FROM pg_catalog.pg_namespace n
     WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
       AND n.nspowner OPERATOR(pg_catalog.<>) (
-          SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER);
+          SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+      AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner);
     IF owner IS NOT NULL THEN
         RAISE EXCEPTION 'schema noetl is owned by role %, not by %, the role installing noetl_vars', owner, CURRENT_USER
             USING ERRCODE = '42501',
@@ -23,11 +24,13 @@ BEGIN
                   HINT = pg_catalog.format('Check what the schema holds (\dn+ noetl, \df noetl.*, \do noetl.*), then ALTER SCHEMA noetl OWNER TO %s and retry; see the README, "Adopting an existing database".', CURRENT_USER);
     END IF;
     -- The same holds for a role that may create objects in it.
-    SELECT pg_catalog.string_agg(pg_catalog.pg_get_userbyid(a.grantee), ', ') INTO owner
+    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                                      ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') INTO owner
     FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
     WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
       AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
-      AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner;
+      AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+      AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.grantee), false);
     IF owner IS NOT NULL THEN
         RAISE EXCEPTION 'other roles may create objects in schema noetl: %', owner
             USING ERRCODE = '42501',

@@ -16,14 +16,15 @@ CREATE TRIGGER transient_changed_insert
 
 CREATE TRIGGER transient_changed_update
     AFTER UPDATE ON noetl.transient
-    FOR EACH ROW WHEN ((OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count
-                        OR NOT (OLD.var_value OPERATOR(pg_catalog.=) NEW.var_value)
-                        OR NOT (OLD.var_type OPERATOR(pg_catalog.=) NEW.var_type)
-                        OR NOT COALESCE(OLD.source_step OPERATOR(pg_catalog.=) NEW.source_step,
-                                        OLD.source_step IS NULL AND NEW.source_step IS NULL)
-                        OR NOT (OLD.execution_id OPERATOR(pg_catalog.=) NEW.execution_id)
-                        OR NOT (OLD.var_name OPERATOR(pg_catalog.=) NEW.var_name))
-                       AND noetl.capture_changes())
+    FOR EACH ROW WHEN (noetl.capture_changes()
+                       AND (OLD.access_count OPERATOR(pg_catalog.=) NEW.access_count
+                            -- as text: jsonb's = calls 1 and 1.000 equal, history must not
+                            OR NOT (OLD.var_value::pg_catalog.text OPERATOR(pg_catalog.=) NEW.var_value::pg_catalog.text)
+                            OR NOT (OLD.var_type OPERATOR(pg_catalog.=) NEW.var_type)
+                            OR NOT COALESCE(OLD.source_step OPERATOR(pg_catalog.=) NEW.source_step,
+                                            OLD.source_step IS NULL AND NEW.source_step IS NULL)
+                            OR NOT (OLD.execution_id OPERATOR(pg_catalog.=) NEW.execution_id)
+                            OR NOT (OLD.var_name OPERATOR(pg_catalog.=) NEW.var_name)))
     EXECUTE FUNCTION noetl.transient_changed();
 
 CREATE TRIGGER transient_changed_delete

@@ -65,9 +65,9 @@ fn purge_stale(
     let mut removed = Vec::new();
     for execution_id in candidates {
         // Someone holding a lock on it is using it: not stale after all.
-        if Locks::try_whole(execution_id).or_raise().is_none() {
+        let Some(whole) = Locks::try_whole(execution_id).or_raise() else {
             continue;
-        }
+        };
         let rows = execute(
             &queries::PURGE_EXECUTION,
             &[(pg_sys::Datum::from(execution_id), false), interval],
@@ -76,7 +76,7 @@ fn purge_stale(
         let count = rows.get(0, 1).map(|d| d.value() as i32).unwrap_or(0);
         // The deleted rows stay locked until commit; the execution lock is given back so
         // that a purge of thousands of executions holds one at a time, not thousands.
-        Locks::release_whole(execution_id);
+        whole.release();
         if count == 0 {
             continue;
         }

@@ -20,7 +20,7 @@
 //! recorded, and the write that replaces one is recorded as the insert it really is.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::CStr;
 
 use noetl_vars_core::output::OutValue;
@@ -48,12 +48,19 @@ struct Change {
 
 thread_local! {
     static PENDING: RefCell<Vec<Change>> = const { RefCell::new(Vec::new()) };
-    static PLACEHOLDERS: RefCell<HashSet<(i64, String)>> = RefCell::new(HashSet::new());
+    /// Placeholder rows of this transaction, with the subtransaction that inserted each.
+    static PLACEHOLDERS: RefCell<HashMap<(i64, String), pg_sys::SubTransactionId>> =
+        RefCell::new(HashMap::new());
 }
 
 /// Marks a row about to be inserted as a placeholder (see the module comment).
 pub fn placeholder(execution_id: i64, name: &str) {
-    PLACEHOLDERS.with(|p| p.borrow_mut().insert((execution_id, name.to_string())));
+    // SAFETY: no preconditions; inside a transaction.
+    let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
+    PLACEHOLDERS.with(|p| {
+        p.borrow_mut()
+            .insert((execution_id, name.to_string()), subxact)
+    });
 }
 
 /// Whether `(execution_id, name)` is a placeholder; `take` forgets it.
@@ -62,9 +69,9 @@ fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
         let mut p = p.borrow_mut();
         let key = (execution_id, name.to_string());
         if take {
-            p.remove(&key)
+            p.remove(&key).is_some()
         } else {
-            p.contains(&key)
+            p.contains_key(&key)
         }
     })
 }
@@ -376,6 +383,9 @@ unsafe extern "C-unwind" fn on_subxact(
         // Everything recorded since this subtransaction started belongs to it or to its
         // children (subtransaction ids only grow), and is rolled back with it.
         PENDING.with(|p| p.borrow_mut().retain(|c| c.subxact < my_subid));
+        // Placeholder rows inserted since are gone with it; their marks must not make a later
+        // write of the same key look like a placeholder.
+        PLACEHOLDERS.with(|p| p.borrow_mut().retain(|_, taken| *taken < my_subid));
         crate::locks::forget_since(my_subid);
     }
 }

@@ -28,7 +28,8 @@ pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static TRACK_HISTORY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY_NAMES: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static MAX_TRANSACTION_LOCKS: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static TEMPLATE_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256);
+pub static MAX_TRANSACTION_LOCKS: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 /// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
 /// container addresses 256 MB).
@@ -46,6 +47,16 @@ pub fn init() {
 
 /// The limits on work, memory and locks.
 fn define_limits() {
+    GucRegistry::define_int_guc(
+        c"noetl_vars.template_memory",
+        c"Memory one template evaluation may take.",
+        c"Past it the statement fails with SQLSTATE 53200; a loop that reaches no interrupt check ends the session (FATAL) at twice this, instead of exhausting the server's memory.",
+        &TEMPLATE_MEMORY,
+        8,
+        i32::MAX / 2,
+        GucContext::Suset,
+        GucFlags::UNIT_MB,
+    );
     GucRegistry::define_int_guc(
         c"noetl_vars.max_value_bytes",
         c"Largest variable value that may be stored, in bytes.",
@@ -89,9 +100,9 @@ fn define_limits() {
     GucRegistry::define_int_guc(
         c"noetl_vars.max_transaction_locks",
         c"Most advisory locks the noetl_vars functions may hold in one transaction.",
-        c"Each call locks its execution and up to 64 variables until the transaction ends; past this, a call fails with SQLSTATE 53400 before taking any, instead of filling the shared lock table (sized by max_locks_per_transaction).",
+        c"0 (the default) follows max_locks_per_transaction, the share of the shared lock table each transaction is sized for. Each call locks its execution and up to 32 variables until the transaction ends; past the limit, a call fails with SQLSTATE 53400 before taking any.",
         &MAX_TRANSACTION_LOCKS,
-        65,
+        0,
         1_000_000,
         GucContext::Suset,
         GucFlags::default(),
@@ -184,10 +195,21 @@ pub fn notify() -> bool {
     NOTIFY.get()
 }
 
+/// `noetl_vars.template_memory` in bytes.
+pub fn template_memory() -> usize {
+    (TEMPLATE_MEMORY.get().max(1) as usize).saturating_mul(1 << 20)
+}
+
 pub fn notify_names() -> bool {
     NOTIFY_NAMES.get()
 }
 
+/// The lock budget of a transaction: the setting, or PostgreSQL's `max_locks_per_transaction`;
+/// never less than one call's worth.
 pub fn max_transaction_locks() -> usize {
-    MAX_TRANSACTION_LOCKS.get().max(1) as usize
+    let set = MAX_TRANSACTION_LOCKS.get().max(0) as usize;
+    // SAFETY: a plain integer setting of the server, read on the backend's own thread.
+    let per_xact = unsafe { pgrx::pg_sys::max_locks_per_xact }.max(0) as usize;
+    let budget = if set == 0 { per_xact } else { set };
+    budget.max(1 + crate::locks::MAX_NAME_LOCKS)
 }

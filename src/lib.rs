@@ -10,6 +10,13 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Rust allocations are metered while templates run (a runaway template must not abort the
+/// backend, see [`memory`]). Not in the `cargo test` harness: that binary is an ordinary
+/// executable without the server's symbols, and it never runs a template itself.
+#[cfg(not(test))]
+#[global_allocator]
+static ALLOCATOR: memory::Metered = memory::Metered;
+
 mod admin;
 mod api;
 mod changes;
@@ -18,6 +25,7 @@ mod guard;
 mod guc;
 mod jsonb;
 mod locks;
+mod memory;
 mod queries;
 mod render;
 mod spi;
@@ -43,13 +51,16 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
     changes::init();
-    noetl_vars_core::stack::set_enter_hook(|| Box::new(StackBase::enter()));
+    noetl_vars_core::stack::set_enter_hook(|| {
+        Box::new((StackBase::enter(), memory::Meter::start()))
+    });
     // Long template evaluations poll here, so cancel and statement_timeout take effect.
     noetl_vars_core::interrupt::set_poll_hook(poll_interrupts);
 }
 
 fn poll_interrupts() {
     pgrx::check_for_interrupts!();
+    memory::check();
 }
 
 /// PostgreSQL measures stack depth from a base address. Templates run on their own stack

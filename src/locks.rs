@@ -14,7 +14,9 @@
 //!
 //! Every lock of a call is known before the first is taken and they are taken in that one
 //! order, so two calls never wait for each other in a circle. A call takes at most
-//! `1 + MAX_NAME_LOCKS` locks, and a transaction at most `noetl_vars.max_transaction_locks`:
+//! `1 + MAX_NAME_LOCKS` locks, and a transaction at most `noetl_vars.max_transaction_locks`
+//! (by default PostgreSQL's `max_locks_per_transaction`, the share of the lock table each
+//! transaction is sized for):
 //! a statement that would take more (one call per execution over thousands of executions)
 //! fails with 53400 before taking them, instead of filling PostgreSQL's shared lock table
 //! and failing other sessions.
@@ -28,7 +30,7 @@ use pgrx::pg_sys;
 use crate::guc;
 
 /// Beyond this many names, one exclusive lock on the execution replaces the per-name locks.
-pub const MAX_NAME_LOCKS: usize = 64;
+pub const MAX_NAME_LOCKS: usize = 32;
 
 const EXECUTION_SPACE: u16 = 20054;
 const NAME_SPACE: u16 = 20055;
@@ -89,22 +91,26 @@ fn tag((space, key): Key) -> pg_sys::LOCKTAG {
     }
 }
 
-/// Takes a lock, waiting for it unless `try_only`; whether it was granted.
-fn acquire(key: Key, mode: pg_sys::LOCKMODE, try_only: bool) -> bool {
+/// Takes a lock, waiting for it unless `try_only`: whether it was granted, and whether the
+/// transaction held no lock on `key` before.
+fn acquire(key: Key, mode: pg_sys::LOCKMODE, try_only: bool) -> (bool, bool) {
     let tag = tag(key);
     // SAFETY: a valid advisory tag, transaction-scoped (sessionLock = false), in a backend
     // inside a transaction (every caller is a SQL function).
     let got = unsafe { pg_sys::LockAcquire(&tag, mode, false, try_only) };
     if got == pg_sys::LockAcquireResult::LOCKACQUIRE_NOT_AVAIL {
-        return false;
+        return (false, false);
     }
-    HELD.with(|held| {
-        held.borrow_mut()
-            .entry(key)
-            // SAFETY: no preconditions; inside a transaction.
-            .or_insert_with(|| unsafe { pg_sys::GetCurrentSubTransactionId() });
+    let new = HELD.with(|held| {
+        let mut held = held.borrow_mut();
+        if held.contains_key(&key) {
+            return false;
+        }
+        // SAFETY: no preconditions; inside a transaction.
+        held.insert(key, unsafe { pg_sys::GetCurrentSubTransactionId() });
+        true
     });
-    true
+    (true, new)
 }
 
 /// Refuses, before taking anything, a call that would push the transaction past its budget.
@@ -126,7 +132,7 @@ fn check_budget(keys: &[Key]) -> Result<(), Error> {
             ),
         )
         .with_detail(
-            "Each call locks its execution and up to 64 of its variables until the transaction ends.",
+            "Each call locks its execution and up to 32 of its variables until the transaction ends.",
         )
         .with_hint(
             "commit between executions (one transaction per step), or raise noetl_vars.max_transaction_locks together with max_locks_per_transaction",
@@ -178,6 +184,13 @@ impl Request {
 /// Proof that a call holds its locks; they last until the end of the transaction.
 pub struct Locks(());
 
+/// An execution lock taken by [`Locks::try_whole`], to give back early.
+pub struct Whole {
+    execution_id: i64,
+    /// Whether the transaction held no lock on the execution before.
+    new: bool,
+}
+
 impl Locks {
     /// Locks what `request` says, up front and in one order: the execution, then the names.
     pub fn acquire(execution_id: i64, request: &Request) -> Result<Locks, Error> {
@@ -227,20 +240,24 @@ impl Locks {
     }
 
     /// Locks the whole execution exclusively if that is possible without waiting.
-    pub fn try_whole(execution_id: i64) -> Result<Option<Locks>, Error> {
+    pub fn try_whole(execution_id: i64) -> Result<Option<Whole>, Error> {
         let key = execution_key(execution_id);
         check_budget(&[key])?;
-        Ok(acquire(key, Intent::WriteAll.lockmode(), true).then_some(Locks(())))
+        let (granted, new) = acquire(key, Intent::WriteAll.lockmode(), true);
+        Ok(granted.then_some(Whole { execution_id, new }))
     }
+}
 
-    /// Gives back an execution lock taken by [`Locks::try_whole`] before the transaction
-    /// ends (`purge_stale`, which would otherwise hold one per execution it purged).
-    pub fn release_whole(execution_id: i64) {
-        let key = execution_key(execution_id);
+impl Whole {
+    /// Gives the lock back before the transaction ends (`purge_stale`, which would otherwise
+    /// hold one per execution it purged). A lock the transaction held on the execution before
+    /// (in another mode, from an earlier call) stays, and stays counted.
+    pub fn release(self) {
+        let key = execution_key(self.execution_id);
         let tag = tag(key);
         // SAFETY: a lock this transaction holds in this mode (try_whole granted it).
         let released = unsafe { pg_sys::LockRelease(&tag, Intent::WriteAll.lockmode(), false) };
-        if released {
+        if released && self.new {
             HELD.with(|held| held.borrow_mut().remove(&key));
         }
     }

@@ -195,9 +195,10 @@ mod tests {
     }
 
     #[pg_test(
-        error = "this transaction would hold 258 noetl_vars locks, more than noetl_vars.max_transaction_locks (256)"
+        error = "this transaction would hold 42 noetl_vars locks, more than noetl_vars.max_transaction_locks (40)"
     )]
     fn a_transaction_over_its_lock_budget_fails_before_locking() {
+        run("SET LOCAL noetl_vars.max_transaction_locks = 40");
         run("SELECT count(noetl.set_var(3000000 + g, 'x', '1')) FROM generate_series(1, 1000) g");
     }
 

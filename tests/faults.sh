@@ -36,6 +36,15 @@ victim() {
     echo "FAIL $1 never got to its sleep"; exit 1
 }
 
+# no_crash_since LINE WHAT: the server log after LINE shows no backend killed by a signal
+# and no crash recovery.
+no_crash_since() {
+    local bad
+    bad=$(tail -n +"$1" "$dir/server.log" | grep -E "terminated by signal|reinitializing|not properly shut down|automatic recovery" || true)
+    if [ -z "$bad" ]; then echo "ok   $2: no backend killed by a signal, no crash recovery"
+    else echo "FAIL $2:"; echo "$bad"; fail=1; fi
+}
+
 q "CREATE EXTENSION noetl_vars" >/dev/null
 q "SELECT noetl.render_vars(1, 's', '{}', '{\"committed\": 1, \"also\": \"{{ 1 + 1 }}\"}')" >/dev/null
 
@@ -111,14 +120,43 @@ else
 fi
 check "the cancelled big blocks stored nothing" "$(q "SELECT noetl.get_all_vars(2)")" '{}'
 
-# no_crash_since LINE WHAT: the server log after LINE shows no backend killed by a signal
-# and no crash recovery.
-no_crash_since() {
-    local bad
-    bad=$(tail -n +"$1" "$dir/server.log" | grep -E "terminated by signal|reinitializing|not properly shut down|automatic recovery" || true)
-    if [ -z "$bad" ]; then echo "ok   $2: no backend killed by a signal, no crash recovery"
-    else echo "FAIL $2:"; echo "$bad"; fail=1; fi
+# Templates whose values outgrow their fuel: a list concatenated with itself (minijinja
+# materializes it without coming back to the extension), a value sharing its parts printed in
+# full. They end the statement or, from a loop that cannot be interrupted, the session (an
+# ordinary FATAL exit), never the cluster.
+mark=$(wc -l <"$dir/server.log")
+doubling='{"v": "{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ 1 }}"}'
+shared='{% set ns = namespace(l=[1]) %}'$(for _ in $(seq 60); do printf '{%% set ns.l = [ns.l, ns.l] %%}'; done)
+runaway() {  # runaway LABEL SETTINGS TEMPLATE-JSON EXPECTED-REGEX
+    local start out ms
+    start=$(date +%s%N)
+    out=$(psql -X -At -d postgres -c "$2" -c "SELECT noetl.render_vars(5, 's', '{}', \$j\$$3\$j\$)" 2>&1 || true)
+    ms=$(( ($(date +%s%N) - start) / 1000000 ))
+    if echo "$out" | grep -Eq "$4"; then
+        echo "ok   $1: ended after ${ms} ms: $(echo "$out" | grep -E 'ERROR|FATAL' | head -1 | cut -c1-100)"
+    else
+        echo "FAIL $1 (${ms} ms): $out"; fail=1
+    fi
 }
+runaway "a list doubled 40 times, statement_timeout 1 s" "SET statement_timeout = '1s'" "$doubling" \
+    "could not be canceled within two seconds|canceling statement"
+runaway "a list doubled 40 times, template_memory 64 MB" "SET noetl_vars.template_memory = '64MB'" "$doubling" \
+    "noetl_vars.template_memory"
+runaway "a value sharing its parts, printed (~)" "SET noetl_vars.template_memory = '64MB'" \
+    "{\"v\": \"$shared{{ ('a' ~ ns.l) | length }}\"}" "noetl_vars.template_memory"
+runaway "a value sharing its parts, tojson" "SET statement_timeout = '1s'" \
+    "{\"v\": \"$shared{{ ns.l | tojson | length }}\"}" "canceling statement|max_value_bytes"
+psql -X -q -d postgres -c "SET application_name = 'doubling'" -c "SELECT noetl.render_vars(5, 's', '{}', \$j\$$doubling\$j\$)" >/dev/null 2>&1 &
+sleep 2
+start=$(date +%s%N)
+q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'doubling'" >/dev/null
+wait || true
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+if [ "$ms" -lt 3000 ]; then echo "ok   pg_terminate_backend ended a doubling list after ${ms} ms"
+else echo "FAIL pg_terminate_backend took ${ms} ms on a doubling list"; fail=1; fi
+no_crash_since "$mark" "templates that outgrow their fuel"
+check "they stored nothing" "$(q "SELECT noetl.get_all_vars(5)")" '{}'
+
 # A block of 2,000 long loops, raised fuel: it runs for minutes unless interrupted.
 long_block=$(q "SELECT jsonb_object_agg('v' || g, '{% for i in range(50000) %}{% endfor %}{{ 1 }}') FROM generate_series(1, 2000) g")
 start_long_render() {

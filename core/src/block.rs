@@ -110,6 +110,7 @@ fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<
         },
     };
     let mut entries = Vec::new();
+    let mut total = 0usize;
     for (n, name) in block.keys().into_iter().enumerate() {
         if n % 1024 == 1023 {
             crate::interrupt::poll();
@@ -121,7 +122,7 @@ fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<
         let Some(value) = block.get(&name) else {
             continue;
         };
-        let piece = classify(&value, 0, limits).map_err(|e| {
+        let piece = classify(&value, 0, limits, &mut total).map_err(|e| {
             Error::new(
                 e.kind,
                 format!("variable {}: {}", validate::quote(&name), e.message),
@@ -143,7 +144,24 @@ pub fn describe(view: &View<'_>) -> &'static str {
     }
 }
 
-fn classify(value: &DocRef, depth: usize, limits: &Limits) -> Result<Piece> {
+/// The template text of one block may total at most `noetl_vars.max_value_bytes`: each
+/// compiled template takes several times its source in memory, and a block holds all of its
+/// templates while it runs.
+fn count_template(total: &mut usize, source: &str, limits: &Limits) -> Result<()> {
+    *total = total.saturating_add(source.len());
+    if *total > limits.max_value_bytes {
+        return Err(Error::new(
+            ErrorKind::ValueTooLarge,
+            format!(
+                "the templates of the vars block total more than noetl_vars.max_value_bytes ({} bytes)",
+                limits.max_value_bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn classify(value: &DocRef, depth: usize, limits: &Limits, total: &mut usize) -> Result<Piece> {
     if depth > MAX_DEPTH {
         return Err(Error::new(
             ErrorKind::TooComplex,
@@ -152,13 +170,17 @@ fn classify(value: &DocRef, depth: usize, limits: &Limits) -> Result<Piece> {
     }
     Ok(match value.view() {
         View::String(s) if template::has_template_syntax(&s) => {
+            count_template(total, &s, limits)?;
             Piece::Template(template::compile(&s, limits))
         }
         View::Array(len) => {
             let mut items = Vec::with_capacity(len);
             for i in 0..len {
+                if i % 1024 == 1023 {
+                    crate::interrupt::poll();
+                }
                 if let Some(item) = value.at(i) {
-                    items.push(classify(&item, depth + 1, limits)?);
+                    items.push(classify(&item, depth + 1, limits, total)?);
                 }
             }
             if items.iter().all(|p| matches!(p, Piece::Verbatim(_))) {
@@ -169,9 +191,12 @@ fn classify(value: &DocRef, depth: usize, limits: &Limits) -> Result<Piece> {
         }
         View::Object(_) => {
             let mut entries = Vec::new();
-            for key in value.keys() {
+            for (i, key) in value.keys().into_iter().enumerate() {
+                if i % 1024 == 1023 {
+                    crate::interrupt::poll();
+                }
                 if let Some(item) = value.get(&key) {
-                    entries.push((key, classify(&item, depth + 1, limits)?));
+                    entries.push((key, classify(&item, depth + 1, limits, total)?));
                 }
             }
             if entries.iter().all(|(_, p)| matches!(p, Piece::Verbatim(_))) {
@@ -308,7 +333,13 @@ mod tests {
 
     #[test]
     fn overly_deep_configs_are_refused() {
-        let err = classify(&(Arc::new(Bottomless) as DocRef), 0, &Limits::default()).unwrap_err();
+        let err = classify(
+            &(Arc::new(Bottomless) as DocRef),
+            0,
+            &Limits::default(),
+            &mut 0,
+        )
+        .unwrap_err();
         assert_eq!(err.kind, ErrorKind::TooComplex);
     }
 }

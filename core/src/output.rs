@@ -34,6 +34,7 @@ impl OutValue {
     /// Converts what a template evaluated to. `silent_undefined` is the value of
     /// `{{ x if false }}` (no else): Jinja2 prints it as nothing, here it becomes `null`.
     pub fn from_value(value: &Value) -> Result<OutValue> {
+        crate::limits::walk_begin();
         convert(value, 0)
     }
 
@@ -63,6 +64,7 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
     if depth > MAX_DEPTH {
         return Err(too_deep());
     }
+    crate::limits::walk_visit()?;
     if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
         return Ok(OutValue::Doc(lazy.doc().clone()));
     }

@@ -43,7 +43,10 @@ pub fn write_str(value: &Value, out: &mut String) -> Result<()> {
             out.push_str(value.as_str().unwrap_or_default());
             Ok(())
         }
-        _ => write_repr(value, out, 0),
+        _ => {
+            crate::limits::walk_begin();
+            write_repr(value, out, 0)
+        }
     }
 }
 
@@ -59,6 +62,7 @@ fn write_repr(value: &Value, out: &mut String, depth: usize) -> Result<()> {
     if depth > MAX_DEPTH {
         return Err(too_deep());
     }
+    crate::limits::walk_visit()?;
     if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
         write_doc_repr(lazy.doc(), out);
         return Ok(());
@@ -113,6 +117,7 @@ pub fn check_depth(value: &Value) -> Result<()> {
         if depth > MAX_DEPTH {
             return Err(too_deep());
         }
+        crate::limits::walk_visit()?;
         if value.downcast_object_ref::<LazyJson>().is_some() {
             return Ok(());
         }
@@ -134,6 +139,7 @@ pub fn check_depth(value: &Value) -> Result<()> {
             _ => Ok(()),
         }
     }
+    crate::limits::walk_begin();
     walk(value, 0)
 }
 

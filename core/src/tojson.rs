@@ -13,6 +13,7 @@ use crate::value::LazyJson;
 /// so the text is safe inside HTML, and `indent` as in `json.dumps`.
 pub fn tojson(value: &Value, indent: Option<usize>) -> Result<String> {
     let mut out = String::new();
+    crate::limits::walk_begin();
     write_tojson(value, indent, 0, &mut out)?;
     Ok(out
         .replace('<', "\\u003c")
@@ -37,6 +38,7 @@ fn write_tojson(
     if depth > MAX_DEPTH {
         return Err(too_deep());
     }
+    crate::limits::walk_visit()?;
     if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
         if let View::Number(n) = lazy.doc().view() {
             out.push_str(&json_number(n));

@@ -8,8 +8,10 @@ use std::path::Path;
 
 /// Bottom to top. A module may use modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
-    // errors, limits and the plain data everything shares
-    &["error", "limits", "interrupt", "doc", "deps", "path"],
+    // errors and the plain data everything shares
+    &["error", "interrupt", "doc", "deps", "path"],
+    // limits on work, text and memory
+    &["limits"],
     // arguments; the evaluation stack; Python text of documents
     &["validate", "stack", "doctext"],
     // documents as template values, compared at any depth

@@ -22,6 +22,9 @@ pub fn cost_of(source_len: usize) -> usize {
     source_len.saturating_mul(4).saturating_add(2048)
 }
 
+/// The fewest evicted templates a sweep waits for.
+const SWEEP_MIN: usize = 64;
+
 struct Engine {
     env: Arc<Environment<'static>>,
     limits: Limits,
@@ -30,6 +33,9 @@ struct Engine {
     bytes: usize,
     /// Templates let go by the cache, still in the environment.
     evicted: Vec<Arc<Compiled>>,
+    /// How many evicted templates make the next compile sweep them: twice what the last
+    /// sweep left, so that a block holding thousands of them costs linear time, not quadratic.
+    sweep_at: usize,
     next_id: u64,
 }
 
@@ -49,6 +55,7 @@ impl Engine {
             cache: LruCache::new(capacity(limits)),
             bytes: 0,
             evicted: Vec::new(),
+            sweep_at: SWEEP_MIN,
             next_id: 0,
         }
     }
@@ -92,6 +99,10 @@ impl Engine {
 
     /// Removes from the environment the templates nothing holds any more.
     fn sweep(&mut self) {
+        if self.evicted.len() < self.sweep_at {
+            return;
+        }
+        self.sweep_at = (2 * self.evicted.len()).max(SWEEP_MIN);
         if !self.evicted.iter().any(|c| Arc::strong_count(c) == 1) {
             return;
         }
@@ -105,6 +116,7 @@ impl Engine {
             }
             false
         });
+        self.sweep_at = (2 * self.evicted.len()).max(SWEEP_MIN);
     }
 
     fn compile(&mut self, source: &str) -> Arc<Compiled> {

@@ -222,17 +222,6 @@ pub(super) fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-thread_local! {
-    static MAX_TEXT: std::cell::Cell<usize> =
-        const { std::cell::Cell::new(crate::limits::DEFAULT_MAX_VALUE_BYTES) };
-}
-
-/// The longest text a filter may build in the renders that follow
-/// (`noetl_vars.max_value_bytes`).
-pub(super) fn set_max_text(bytes: usize) {
-    MAX_TEXT.set(bytes);
-}
-
 /// Jinja2's `pprint`, as minijinja's (its pretty debug form), for values no deeper than the
 /// output limit and texts no longer than `noetl_vars.max_value_bytes`; more is an error,
 /// never a panic.
@@ -240,7 +229,7 @@ pub(super) fn pprint(
     state: &State<'_, '_>,
     value: Value,
 ) -> std::result::Result<String, minijinja::Error> {
-    let max_bytes = MAX_TEXT.get();
+    let max_bytes = crate::limits::text_limit();
     crate::pyfmt::check_depth(&value).map_err(to_minijinja)?;
     let mut out = Capped {
         text: String::new(),

@@ -139,7 +139,7 @@ impl Compiled {
     /// their text. Each is rendered once.
     pub fn run(&self, ctx: Value, limits: &Limits) -> Result<Rendered> {
         let name = self.body.as_ref().map_err(Clone::clone)?;
-        filters::set_max_text(limits.max_value_bytes);
+        crate::limits::set_text_limit(limits.max_value_bytes);
         let env = cache::environment(limits);
         let template = env.get_template(name).map_err(|e| self.error(&e))?;
         match self.form {

@@ -151,10 +151,13 @@ fn templates_held_by_a_block_survive_a_cache_smaller_than_the_block() {
         assert_eq!(value_of(template, &tiny), Value::from(i as i64 + 100));
     }
     drop(planned);
-    // Once nothing holds them, the next compile removes them from the environment.
-    compiled("{{ 'and another' }}", &tiny);
+    // Once nothing holds them, a later compile removes them from the environment: sweeps run
+    // when the evicted list has grown enough (amortized), so it stays below its threshold.
+    for i in 0..200 {
+        compiled(&format!("{{{{ 'and another {i}' }}}}"), &tiny);
+    }
     let (_, _, left) = cache::usage(&tiny);
-    assert!(left <= 1, "{left} evicted templates still kept");
+    assert!(left < 64, "{left} evicted templates still kept");
 }
 
 #[test]
