@@ -1,4 +1,4 @@
-# Throwaway PostgreSQL 15 clusters for the demo, the SQL tests and the benchmarks.
+# Throwaway PostgreSQL clusters (15 unless PG_BIN names another major's programs) for the demo, the SQL tests and the benchmarks.
 # Source this file. PostgreSQL refuses to run as root, so when we are root the server runs as
 # the `postgres` user; its data and socket live under one directory that is removed at the end.
 
@@ -19,7 +19,7 @@ free_port() {
 
 # cluster_start DIR [postgresql.conf lines...]: initdb + start; exports PGHOST/PGPORT/PGUSER.
 # The library is preloaded, as the README's installation says (PRELOAD=no leaves it out, to
-# test what happens without).
+# test what happens without). INITDB_OPTIONS are passed to initdb.
 cluster_start() {
     local dir=$1; shift
     mkdir -p "$dir"
@@ -29,7 +29,7 @@ cluster_start() {
     export PGHOST=$dir
     export PGUSER=postgres
     export PGDATABASE=postgres
-    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+    as_pg "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 ${INITDB_OPTIONS:-} >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; return 1; }
     {
         echo "listen_addresses = ''"

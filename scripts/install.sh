@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds noetl_vars in release mode and installs it into an existing PostgreSQL 15 server:
+# Builds noetl_vars in release mode for the major of PG_CONFIG (15 to 18; default Debian's 15)
+# and installs it into that existing server:
 #   PG_CONFIG=/path/to/pg_config ./scripts/install.sh
 # Then add noetl_vars to shared_preload_libraries, restart, and in each database that should
 # have it: CREATE EXTENSION noetl_vars; (README, "Installing into an existing server").

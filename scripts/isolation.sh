@@ -5,9 +5,10 @@
 # deterministically. Prints the diff on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-pgxs=$(dirname "$(dirname "$(dirname "$("$PG_CONFIG" --pgxs)")")")
-ISOLATION=${ISOLATION:-$pgxs/src/test/isolation/pg_isolation_regress}
+# Debian's isolation tester (15) drives any major: a libpq client of the server in PGPORT,
+# with the psql of --bindir (PG_BIN).
+ISOLATION=${ISOLATION:-/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/pg_isolation_regress}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 out=${ISOLATION_OUT:-$(mktemp -d /tmp/noetl_vars_isolation.XXXXXX)}
 specs=("$@")
 if [ ${#specs[@]} -eq 0 ]; then
@@ -21,7 +22,7 @@ psql -X -q -d noetl_vars_isolation -c "CREATE EXTENSION noetl_vars" -c "
 CREATE FUNCTION public.t(template text) RETURNS text LANGUAGE sql IMMUTABLE
 RETURN replace(replace(replace(replace(template, '<<', '{{'), '>>', '}}'), '<%', '{%'), '%>', '%}');"
 if ! "$ISOLATION" --use-existing --host="$PGHOST" --port="$PGPORT" --user=postgres \
-        --bindir="$("$PG_CONFIG" --bindir)" --inputdir="$here/tests/isolation" --outputdir="$out" \
+        --bindir="$PG_BIN" --inputdir="$here/tests/isolation" --outputdir="$out" \
         --dbname=noetl_vars_isolation "${specs[@]}"; then
     cat "$out/regression.diffs" 2>/dev/null | head -300
     echo "isolation specs failed; results in $out" >&2

@@ -3,7 +3,9 @@
 # PostgreSQL's pg_regress, comparing with tests/expected. Prints the diff on failure.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+# Debian's pg_regress (15) drives any major: it only runs the psql of --bindir (PG_BIN).
 PG_REGRESS=${PG_REGRESS:-/usr/lib/postgresql/15/lib/pgxs/src/test/regress/pg_regress}
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 out=${REGRESS_OUT:-$(mktemp -d /tmp/noetl_vars_regress.XXXXXX)}
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
@@ -16,7 +18,7 @@ cd "$here/tests/sql"
 # With --use-existing pg_regress neither drops nor creates the database; start from a fresh one.
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS noetl_vars_regress" -c "CREATE DATABASE noetl_vars_regress"
 if ! "$PG_REGRESS" --use-existing --host="$PGHOST" --port="$PGPORT" --user=postgres \
-        --bindir=/usr/lib/postgresql/15/bin --inputdir="$here/tests" --outputdir="$out" \
+        --bindir="$PG_BIN" --inputdir="$here/tests" --outputdir="$out" \
         --dbname=noetl_vars_regress "${tests[@]}"; then
     cat "$out/regression.diffs" 2>/dev/null | head -300
     echo "SQL tests failed; results in $out" >&2

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing noetl_vars needs, skipping whatever is already there:
-# Debian packages, cargo-pgrx at the pinned version, and pgrx's registration of PostgreSQL 15.
+# Debian packages, cargo-pgrx at the pinned version, the PostgreSQL servers 16, 17 and 18
+# (scripts/servers.sh), and pgrx's registration of all four majors.
 # Safe to run again. Needs root (or sudo) for apt-get.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/pg.sh
 
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 PGRX_VERSION=0.18.1
+PGXN_META_VERSION=0.7.0
 PACKAGES=(postgresql-15 postgresql-server-dev-15 postgresql-client-15 clang libclang-dev
-          pkg-config sudo make python3 python3-venv)
+          pkg-config sudo make python3 python3-venv unzip patchelf)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -40,8 +43,21 @@ if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
+if ! pgxn_meta --version 2>/dev/null | grep -q " $PGXN_META_VERSION"; then
+    say "installing pgxn_meta $PGXN_META_VERSION (validates META.json; once)"
+    cargo install pgxn_meta --version "$PGXN_META_VERSION" --locked
+fi
+
+scripts/servers.sh
+
 PGRX_HOME=${PGRX_HOME:-$HOME/.pgrx}
-if ! grep -qs "^pg15 = \"$PG_CONFIG\"" "$PGRX_HOME/config.toml"; then
-    say "registering PostgreSQL 15 with pgrx"
-    cargo pgrx init --pg15="$PG_CONFIG" >/dev/null
+init=() registered=yes
+for major in "${PG_MAJORS[@]}"; do
+    config=$(pg_config_for "$major")
+    init+=("--pg$major=$config")
+    grep -qs "^pg$major = \"$config\"" "$PGRX_HOME/config.toml" || registered=no
+done
+if [ $registered = no ]; then
+    say "registering PostgreSQL ${PG_MAJORS[*]} with pgrx"
+    cargo pgrx init "${init[@]}" >/dev/null
 fi

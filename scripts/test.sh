@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # The whole test suite of noetl_vars, from a fresh machine (as root, or a user with sudo):
-#   1. installs what is missing (scripts/setup.sh)
-#   2. pure-Rust tests of the core (cargo test)
-#   3. #[pg_test]s inside PostgreSQL (cargo pgrx test)
-#   4. installs the release build, starts a throwaway cluster (library preloaded) and runs the
-#      SQL-level suites: pg_regress files (tests/sql), isolation specs (tests/isolation),
-#      concurrency, pg_dump round trip, upgrades, ..., and the suites with clusters of their
-#      own (settings at login, faults)
-# Exits non-zero if anything fails; the server log must show no backend killed by a signal.
+#   1. installs what is missing (scripts/setup.sh: Debian packages, cargo-pgrx, the servers
+#      of PostgreSQL 16, 17 and 18)
+#   2. formatting, lints and the pure-Rust tests of the core (cargo test)
+#   3. on each of PostgreSQL 15, 16, 17 and 18: the #[pg_test]s (cargo pgrx test), then the
+#      release build installed and the SQL-level suites on a throwaway cluster
+#      (scripts/test_major.sh: pg_regress, isolation, corpus, concurrency, dump/restore,
+#      upgrades; on 15 also change events, memory, settings at login and faults)
+#   4. across majors: pg_dump 15 -> 16 -> 17 -> 18 and pg_upgrade 15 -> 18; the Debian package
+#      installed and removed with dpkg; META.json against the PGXN schema
+# Exits non-zero if anything fails on any major. MAJORS="15 18" ./scripts/test.sh runs fewer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$(pwd)
-PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-export PATH="$(dirname "$PG_CONFIG"):$PATH"
+source scripts/pg.sh
+read -r -a majors <<<"${MAJORS:-${PG_MAJORS[*]}}"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+started=$SECONDS
+elapsed() { printf '(%d s so far)' $((SECONDS - started)); }
 
 step "setup"
 ./scripts/setup.sh
@@ -26,49 +29,27 @@ cargo clippy --all-targets -- -D warnings
 step "core: pure-Rust tests (cargo test -p noetl_vars_core)"
 cargo test -p noetl_vars_core
 
-step "pg_test: the functions inside PostgreSQL (cargo pgrx test)"
-pgtest_data=/tmp/noetl_vars_pgtest
-rm -rf "$pgtest_data"
-cargo pgrx test pg15 --runas postgres --pgdata "$pgtest_data"
-
-step "install the release build into $("$PG_CONFIG" --pkglibdir)"
-./scripts/install.sh
-
-step "start a throwaway cluster"
-source scripts/cluster.sh
-cluster_dir=$(mktemp -d /tmp/noetl_vars_test.XXXXXX)
-trap 'cluster_stop; rm -rf "$cluster_dir"' EXIT
-cluster_start "$cluster_dir"
-echo "PostgreSQL $(psql -X -At -c 'SHOW server_version') on socket $PGHOST, port $PGPORT"
-
 failed=()
-run_suite() {
-    local name=$1; shift
-    step "$name"
-    if ! "$@"; then failed+=("$name"); fi
-}
-run_suite "SQL tests (pg_regress: tests/sql vs tests/expected)" scripts/regress.sh
-run_suite "isolation specs (isolationtester: tests/isolation)" scripts/isolation.sh
-run_suite "corpus: real NoETL templates against Jinja2 3.1's answers" tests/corpus.sh
-run_suite "concurrency (pgbench, 8 sessions)" tests/concurrency.sh
-run_suite "pg_dump / pg_restore round trip" tests/dump_restore.sh
-run_suite "upgrades from earlier versions" tests/upgrade.sh
-run_suite "change events to a LISTEN client" tests/notify.sh
-run_suite "memory over 100,000 calls" tests/memory.sh
-run_suite "protected settings at login, with and without preloading (own clusters)" tests/settings.sh
-run_suite "faults: SIGKILL, immediate shutdown, cancel, terminate, ulimit -v (own cluster)" tests/faults.sh
+for major in "${majors[@]}"; do
+    step "[$major] pg_test: the functions inside PostgreSQL $major (cargo pgrx test pg$major) $(elapsed)"
+    pgtest_data=/tmp/noetl_vars_pgtest$major
+    rm -rf "$pgtest_data"
+    cargo pgrx test "pg$major" --runas postgres --pgdata "$pgtest_data" || failed+=("[$major] pg_test")
+    scope=core
+    [ "$major" != 15 ] || scope=all
+    scripts/test_major.sh "$major" "$scope" || failed+=("[$major] SQL-level suites")
+done
 
-step "server log: no backend terminated by a signal"
-crashes=$(cluster_crashes)
-if [ -n "$crashes" ]; then
-    echo "$crashes"
-    failed+=("crash check")
-else
-    echo "ok   no crashes"
+if [ "${majors[*]}" = "${PG_MAJORS[*]}" ]; then
+    step "across majors: pg_dump 15 -> 16 -> 17 -> 18, pg_upgrade 15 -> 18 $(elapsed)"
+    tests/cross_major.sh || failed+=("across majors")
+    step "Debian package: dpkg -i, CREATE EXTENSION, dpkg -r (PostgreSQL 15) $(elapsed)"
+    tests/package.sh || failed+=("Debian package")
 fi
 
+step "done $(elapsed)"
 if [ ${#failed[@]} -gt 0 ]; then
     printf '\n\033[1;31mFAILED: %s\033[0m\n' "${failed[*]}"
     exit 1
 fi
-printf '\n\033[1;32mall tests passed\033[0m\n'
+printf '\n\033[1;32mall tests passed on PostgreSQL %s\033[0m\n' "${majors[*]}"

@@ -41,7 +41,8 @@ SELECT pg_temp.try($$SELECT noetl.set_vars(200, jsonb_build_object('small', 1, '
 SELECT pg_temp.try($$SELECT noetl.set_var(200, 'keep', to_jsonb(repeat('x', 2000)))$$) AS overwrite;
 RESET noetl_vars.max_value_bytes;
 SHOW noetl_vars.max_value_bytes;
-SELECT pg_temp.try($$SET noetl_vars.max_value_bytes = 10$$) AS below_minimum;
+-- (PostgreSQL 17 and later also print the unit of the range: "(1024 B .. 268435455 B)")
+SELECT regexp_replace(pg_temp.try($$SET noetl_vars.max_value_bytes = 10$$), '\((\d+) B \.\. (\d+) B\)', '(\1 .. \2)') AS below_minimum;
 SELECT pg_temp.try($$SET noetl_vars.no_such_setting = 1$$) AS misspelt_setting;
 
 -- Nothing above changed the table.

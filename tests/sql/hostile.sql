@@ -89,7 +89,8 @@ SELECT n, label, pg_temp.try_short(sql) AS outcome FROM (VALUES
  (6, 'extreme execution ids',               $$SELECT noetl.set_var(-9223372036854775808, 'min', '1'), noetl.set_var(9223372036854775807, 'max', '2')$$),
  (7, 'a 100,000-deep list inside a template', $$SET LOCAL noetl_vars.template_fuel = 1000000; SELECT noetl.render_vars(501, 's', '{}', '{"n": "{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}"}')$$)
 ) AS t(n, label, sql) ORDER BY n;
-SELECT var_name, length(var_name) AS chars, left(var_value::text, 30) AS value
+-- (the zero-width space is shown by name: psql 16 gives it no width, 15 one column)
+SELECT replace(var_name, U&'\200B', '<U+200B>') AS var_name, length(var_name) AS chars, left(var_value::text, 30) AS value
 FROM noetl.transient WHERE execution_id = 501 ORDER BY var_name COLLATE "C";
 SELECT noetl.get_var(501, 'huge') = '1e400'::jsonb AS huge_exact,
        noetl.get_var(501, 'deep') = (repeat('[', 10000) || repeat(']', 10000))::jsonb AS deep_exact,

@@ -2,6 +2,9 @@
 -- schema another role owns or may create objects in; and every object of the extension is
 -- built from fully qualified names, so look-alike functions in schema noetl are never called,
 -- by a fresh install or by an update from an earlier version.
+-- Errors raised by the extension's scripts are shown without their CONTEXT: PostgreSQL 18 adds
+-- the script's text to it, earlier majors only the line that raised.
+\set SHOW_CONTEXT never
 SET client_min_messages = warning;
 DROP DATABASE IF EXISTS noetl_vars_install;
 CREATE DATABASE noetl_vars_install;
