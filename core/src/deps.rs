@@ -4,6 +4,9 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use petgraph::algo::kosaraju_scc;
+use petgraph::graph::{DiGraph, NodeIndex};
+
 /// The result of ordering a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Order {
@@ -58,65 +61,28 @@ pub fn order(reads: &[Vec<usize>]) -> Order {
     Order { order, cycles }
 }
 
-/// Marks every entry that lies on a cycle with the id of its strongly connected component
-/// (Tarjan's algorithm, iterative so that a long chain cannot exhaust the stack).
+/// Marks every entry that lies on a cycle with the id of its strongly connected component.
 fn cycle_members(reads: &[Vec<usize>]) -> Vec<Option<usize>> {
+    // Kosaraju's algorithm, not petgraph's `tarjan_scc`: that one recurses once per entry on a
+    // dependency chain, and a block of 100,000 entries would overflow the stack; Kosaraju's walks
+    // with explicit stacks.
     let n = reads.len();
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0usize; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next = 0;
-    let mut component = vec![None; n];
-    let mut components = 0;
-    for start in 0..n {
-        if index[start] != usize::MAX {
-            continue;
+    let mut graph = DiGraph::<(), ()>::with_capacity(n, reads.iter().map(Vec::len).sum());
+    for _ in 0..n {
+        graph.add_node(());
+    }
+    for (v, ws) in reads.iter().enumerate() {
+        for &w in ws.iter().filter(|&&w| w != v) {
+            graph.add_edge(NodeIndex::new(v), NodeIndex::new(w), ());
         }
-        let mut call: Vec<(usize, usize)> = vec![(start, 0)];
-        index[start] = next;
-        low[start] = next;
-        next += 1;
-        stack.push(start);
-        on_stack[start] = true;
-        while let Some(&mut (v, ref mut edge)) = call.last_mut() {
-            if let Some(&w) = reads[v].get(*edge) {
-                *edge += 1;
-                if w == v {
-                    continue;
-                }
-                if index[w] == usize::MAX {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    call.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-                continue;
-            }
-            call.pop();
-            if let Some(&(parent, _)) = call.last() {
-                low[parent] = low[parent].min(low[v]);
-            }
-            if low[v] == index[v] {
-                let mut members = Vec::new();
-                while let Some(w) = stack.pop() {
-                    on_stack[w] = false;
-                    members.push(w);
-                    if w == v {
-                        break;
-                    }
-                }
-                if members.len() > 1 {
-                    for &m in &members {
-                        component[m] = Some(components);
-                    }
-                    components += 1;
-                }
-            }
+    }
+    let mut component = vec![None; n];
+    let cycles = kosaraju_scc(&graph)
+        .into_iter()
+        .filter(|members| members.len() > 1);
+    for (id, members) in cycles.enumerate() {
+        for m in members {
+            component[m.index()] = Some(id);
         }
     }
     component
@@ -203,5 +169,23 @@ mod tests {
         let o = order(&reads);
         assert_eq!(o.order.len(), n);
         assert_eq!(o.order[0], n - 1);
+    }
+
+    #[test]
+    fn a_long_cycle_is_one_cycle_without_recursion() {
+        let n = 100_000;
+        let reads: Vec<Vec<usize>> = (0..n).map(|i| vec![(i + 1) % n]).collect();
+        let o = order(&reads);
+        assert!(o.order.is_empty());
+        assert_eq!(o.cycles.len(), 1);
+        assert_eq!(o.cycles[0].len(), n);
+    }
+
+    #[test]
+    fn separate_cycles_are_reported_apart() {
+        // 0 <-> 1 and 2 <-> 3, and 4 reads both.
+        let o = order(&[vec![1], vec![0], vec![3], vec![2], vec![0, 2]]);
+        assert_eq!(o.cycles, vec![vec![0, 1], vec![2, 3]]);
+        assert_eq!(o.order, vec![4]);
     }
 }

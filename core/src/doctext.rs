@@ -69,14 +69,7 @@ pub fn number_text(n: Number) -> String {
 
 /// Appends Python's `repr()` of a document node, at any depth: the walk keeps its own stack.
 pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
-    /// A container being written, and where in it the walk is.
-    struct Open {
-        doc: DocRef,
-        keys: Option<Vec<String>>,
-        next: usize,
-        len: usize,
-    }
-    let mut stack: Vec<Open> = Vec::new();
+    let mut stack: Vec<OpenContainer> = Vec::new();
     let mut node = Some(doc.clone());
     let mut visited = 0usize;
     loop {
@@ -85,54 +78,81 @@ pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
             if visited.is_multiple_of(4096) {
                 crate::interrupt::poll();
             }
-            match doc.view() {
-                View::Null => out.push_str("None"),
-                View::Bool(b) => out.push_str(if b { "True" } else { "False" }),
-                View::Number(n) => out.push_str(&number_text(n)),
-                View::String(text) => repr_str(&text, out),
-                View::Array(len) => {
-                    out.push('[');
-                    stack.push(Open {
-                        doc,
-                        keys: None,
-                        next: 0,
-                        len,
-                    });
-                }
-                View::Object(_) => {
-                    out.push('{');
-                    let keys = doc.keys();
-                    let len = keys.len();
-                    stack.push(Open {
-                        doc,
-                        keys: Some(keys),
-                        next: 0,
-                        len,
-                    });
-                }
-            }
+            write_scalar_or_open(doc, out, &mut stack);
         }
         let Some(top) = stack.last_mut() else { break };
-        if top.next == top.len {
-            out.push(if top.keys.is_some() { '}' } else { ']' });
-            stack.pop();
-            continue;
+        match top.next_child(out) {
+            Some(child) => node = child,
+            None => {
+                stack.pop();
+            }
         }
-        if top.next > 0 {
+    }
+}
+
+/// A container being written by [`write_doc_repr`], and where in it the walk is.
+struct OpenContainer {
+    doc: DocRef,
+    /// The keys of an object, in order; `None` for an array.
+    keys: Option<Vec<String>>,
+    next: usize,
+    len: usize,
+}
+
+impl OpenContainer {
+    /// Writes what comes before the next child (separator, key) and returns it (`Some(None)`
+    /// for a missing one, written as `None`), or closes the container and returns `None`.
+    fn next_child(&mut self, out: &mut String) -> Option<Option<DocRef>> {
+        if self.next == self.len {
+            out.push(if self.keys.is_some() { '}' } else { ']' });
+            return None;
+        }
+        if self.next > 0 {
             out.push_str(", ");
         }
-        let i = top.next;
-        top.next += 1;
-        node = match &top.keys {
+        let i = self.next;
+        self.next += 1;
+        let child = match &self.keys {
             Some(keys) => {
                 repr_str(&keys[i], out);
                 out.push_str(": ");
-                top.doc.get(&keys[i])
+                self.doc.get(&keys[i])
             }
-            None => top.doc.at(i),
+            None => self.doc.at(i),
         };
-        if node.is_none() {
+        if child.is_none() {
             out.push_str("None");
+        }
+        Some(child)
+    }
+}
+
+/// Writes a scalar whole, or a container's opening bracket, pushing the container to walk.
+fn write_scalar_or_open(doc: DocRef, out: &mut String, stack: &mut Vec<OpenContainer>) {
+    match doc.view() {
+        View::Null => out.push_str("None"),
+        View::Bool(b) => out.push_str(if b { "True" } else { "False" }),
+        View::Number(n) => out.push_str(&number_text(n)),
+        View::String(text) => repr_str(&text, out),
+        View::Array(len) => {
+            out.push('[');
+            stack.push(OpenContainer {
+                doc,
+                keys: None,
+                next: 0,
+                len,
+            });
+        }
+        View::Object(_) => {
+            out.push('{');
+            let keys = doc.keys();
+            let len = keys.len();
+            stack.push(OpenContainer {
+                doc,
+                keys: Some(keys),
+                next: 0,
+                len,
+            });
         }
     }
 }
