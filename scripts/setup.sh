@@ -20,8 +20,12 @@ as_root() {
 
 missing=()
 for p in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] || missing+=("$p")
 done
+# pip and npm fetch the test servers (scripts/servers.sh); from Debian only where missing, so
+# that a pip or Node.js installed otherwise is left alone.
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
@@ -29,7 +33,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debian's postgresql package starts a cluster of its own; this project never uses it.
-if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q online; then
+if command -v pg_lsclusters >/dev/null && [[ "$(pg_lsclusters -h 2>/dev/null || true)" == *online* ]]; then
     say "note: a Debian-managed PostgreSQL cluster is running; noetl_vars uses its own throwaway clusters"
 fi
 
@@ -38,17 +42,22 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 
-if ! cargo pgrx --version 2>/dev/null | grep -q " $PGRX_VERSION\$"; then
+# (versions are read into variables first: `cmd | grep -q` under pipefail can read as false
+# when grep stops reading early)
+pgrx_version=$(cargo pgrx --version 2>/dev/null || true)
+if [[ "$pgrx_version" != *" $PGRX_VERSION" ]]; then
     say "installing cargo-pgrx $PGRX_VERSION (takes a few minutes, once)"
     cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
 
-if ! pgxn_meta --version 2>/dev/null | grep -q " $PGXN_META_VERSION"; then
+meta_version=$(pgxn_meta --version 2>/dev/null || true)
+if [[ "$meta_version" != *" $PGXN_META_VERSION" ]]; then
     say "installing pgxn_meta $PGXN_META_VERSION (validates META.json; once)"
     cargo install pgxn_meta --version "$PGXN_META_VERSION" --locked
 fi
 
-scripts/servers.sh
+# (as root: it writes under /opt and fetches Debian's headers with apt-get)
+as_root env NOETL_VARS_SERVERS="$NOETL_VARS_SERVERS" scripts/servers.sh
 
 PGRX_HOME=${PGRX_HOME:-$HOME/.pgrx}
 init=() registered=yes

@@ -35,6 +35,13 @@ mapfile -t files < <(dpkg -L "$name" | while read -r f; do [ -f "$f" ] && echo "
 echo "ok   dpkg -i $(basename "$deb"): ${#files[@]} files"
 
 dir=$(mktemp -d /tmp/noetl_vars_package.XXXXXX)
+# Whatever happens, no cluster is left running and the manual install is back for what runs next.
+restore() {
+    cluster_stop
+    if dpkg-query -W "$name" >/dev/null 2>&1; then as_root dpkg -r "$name" >/dev/null 2>&1 || true; fi
+    ./scripts/install.sh >/dev/null
+}
+trap restore EXIT
 cluster_start "$dir"
 got=$(psql -X -q -At -v ON_ERROR_STOP=1 -d postgres <<'SQL' 2>&1
 CREATE DATABASE pkg;
@@ -48,7 +55,7 @@ CREATE EXTENSION noetl_vars VERSION '0.1.0';
 ALTER EXTENSION noetl_vars UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'noetl_vars';
 SQL
-)
+) || true
 want=$(printf '42\n42\n%s' "$version")
 if [ "$got" = "$want" ]; then
     echo "ok   the packaged extension: CREATE EXTENSION, render_vars, get_var, update from 0.1.0"
@@ -71,9 +78,6 @@ if [ ${#left[@]} -eq 0 ] && ! dpkg-query -W "$name" >/dev/null 2>&1; then
 else
     echo "FAIL dpkg -r left: ${left[*]}"; fail=1
 fi
-
-# Put the manual install back for whatever runs next.
-./scripts/install.sh >/dev/null
 
 if pgxn_meta META.json >"$dir.meta" 2>&1; then
     echo "ok   META.json is valid PGXN metadata ($(pgxn_meta --version 2>/dev/null || echo pgxn_meta))"
