@@ -26,7 +26,7 @@ step "setup"
 
 step "formatting and lints (cargo fmt --check, cargo clippy -D warnings)"
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "core: pure-Rust tests (cargo test -p noetl_vars_core)"
 cargo test -p noetl_vars_core

@@ -6,9 +6,9 @@
 //! source step or key (a rename is a delete of the old key and an insert of the new one);
 //! tracked reads, which move only `access_count` and `accessed_at`, are left out by the
 //! triggers' `WHEN` clauses. History rows are inserted in the same transaction, so a
-//! rolled-back step leaves none. Changed names are collected per transaction and announced
-//! with one `NOTIFY noetl_vars` per execution just before commit; changes of an aborted
-//! subtransaction are dropped, a rolled-back transaction announces nothing.
+//! rolled-back step leaves none. Changed names are queued for [`crate::notify`], which
+//! announces them at commit. The transaction callbacks that end a transaction's bookkeeping
+//! (queued changes, placeholder marks, held locks) are registered here too.
 //!
 //! The function runs as the extension's owner (so that application roles need no access to
 //! the history table); it therefore refuses to run as anything but a row trigger of
@@ -20,34 +20,22 @@
 //! recorded, and the write that replaces one is recorded as the insert it really is.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::ffi::CStr;
 
-use noetl_vars_core::output::OutValue;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use crate::datum;
 use crate::errors::Raise;
 use crate::guc;
-use crate::jsonb::{self, PgJsonb};
+use crate::jsonb::PgJsonb;
+use crate::notify;
 use crate::queries;
 use crate::spi::{execute, Connection};
 
-/// The channel of change events.
-pub const CHANNEL: &str = "noetl_vars";
-
-/// PostgreSQL's limit on a NOTIFY payload is 8000 bytes; stay below it.
-const MAX_PAYLOAD: usize = 7900;
-
-struct Change {
-    subxact: pg_sys::SubTransactionId,
-    execution_id: i64,
-    name: String,
-}
-
 thread_local! {
-    static PENDING: RefCell<Vec<Change>> = const { RefCell::new(Vec::new()) };
     /// Placeholder rows of this transaction, with the subtransaction that inserted each.
     static PLACEHOLDERS: RefCell<HashMap<(i64, String), pg_sys::SubTransactionId>> =
         RefCell::new(HashMap::new());
@@ -120,7 +108,7 @@ unsafe fn version(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Option<V
     // SAFETY: the caller's; execution_id is int8 and var_name text, both NOT NULL.
     unsafe {
         let execution_id = column(tuple, desc, c"execution_id")?.value() as i64;
-        let name = jsonb::text(column(tuple, desc, c"var_name")?);
+        let name = datum::text(column(tuple, desc, c"var_name")?);
         Some(Version {
             execution_id,
             name,
@@ -168,15 +156,7 @@ unsafe fn record(
         );
     }
     if guc::notify() {
-        // SAFETY: no preconditions; inside a transaction.
-        let subxact = unsafe { pg_sys::GetCurrentSubTransactionId() };
-        PENDING.with(|p| {
-            p.borrow_mut().push(Change {
-                subxact,
-                execution_id: key.execution_id,
-                name: key.name.clone(),
-            })
-        });
+        notify::queue(key.execution_id, &key.name);
     }
 }
 
@@ -289,82 +269,15 @@ fn text_datum(s: &str) -> pg_sys::Datum {
     s.into_datum().unwrap_or(pg_sys::Datum::from(0usize))
 }
 
-/// The payload for one execution: `{"execution_id": 1, "count": 2}`, and with
-/// `noetl_vars.notify_names` the sorted names too (`"names": [...]`), cut (with
-/// `"truncated": true`) to fit PostgreSQL's payload limit.
-fn payload(execution_id: i64, names: &[&str], with_names: bool) -> String {
-    let render = |kept: Option<&[&str]>, truncated: bool| {
-        let mut fields = vec![("execution_id".to_string(), OutValue::Int(execution_id))];
-        if let Some(kept) = kept {
-            let listed = kept
-                .iter()
-                .map(|n| OutValue::String(n.to_string()))
-                .collect();
-            fields.push(("names".to_string(), OutValue::Array(listed)));
-        }
-        fields.push(("count".to_string(), OutValue::Int(names.len() as i64)));
-        if truncated {
-            fields.push(("truncated".to_string(), OutValue::Bool(true)));
-        }
-        OutValue::Object(fields).to_json()
-    };
-    if !with_names {
-        return render(None, false);
-    }
-    let full = render(Some(names), false);
-    if full.len() <= MAX_PAYLOAD {
-        return full;
-    }
-    // The longest prefix of the names that fits, found by bisection.
-    let (mut fits, mut too_many) = (0, names.len());
-    while too_many - fits > 1 {
-        let mid = (fits + too_many) / 2;
-        if render(Some(&names[..mid]), true).len() <= MAX_PAYLOAD {
-            fits = mid;
-        } else {
-            too_many = mid;
-        }
-    }
-    render(Some(&names[..fits]), true)
-}
-
-/// Announces what the committing transaction changed.
-fn send_pending() {
-    let pending = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    if pending.is_empty() {
-        return;
-    }
-    let mut by_execution: BTreeMap<i64, Vec<&str>> = BTreeMap::new();
-    for change in &pending {
-        by_execution
-            .entry(change.execution_id)
-            .or_default()
-            .push(change.name.as_str());
-    }
-    let with_names = guc::notify_names();
-    for (execution_id, mut names) in by_execution {
-        names.sort_unstable();
-        names.dedup();
-        let body = payload(execution_id, &names, with_names);
-        // SAFETY: pg_notify takes two text arguments, both given.
-        unsafe {
-            pgrx::direct_function_call_as_datum(
-                pg_sys::pg_notify,
-                &[CHANNEL.into_datum(), body.as_str().into_datum()],
-            );
-        }
-    }
-}
-
 #[pg_guard]
 unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut std::ffi::c_void) {
     use pg_sys::XactEvent as E;
     match event {
-        E::XACT_EVENT_PRE_COMMIT => send_pending(),
+        E::XACT_EVENT_PRE_COMMIT => notify::send_pending(),
         // NOTIFY cannot be prepared; a prepared transaction's changes are not announced.
-        E::XACT_EVENT_PRE_PREPARE => PENDING.with(|p| p.borrow_mut().clear()),
+        E::XACT_EVENT_PRE_PREPARE => notify::clear(),
         E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT | E::XACT_EVENT_PREPARE => {
-            PENDING.with(|p| p.borrow_mut().clear());
+            notify::clear();
             PLACEHOLDERS.with(|p| p.borrow_mut().clear());
             crate::locks::forget_all();
         }
@@ -382,7 +295,7 @@ unsafe extern "C-unwind" fn on_subxact(
     if event == pg_sys::SubXactEvent::SUBXACT_EVENT_ABORT_SUB {
         // Everything recorded since this subtransaction started belongs to it or to its
         // children (subtransaction ids only grow), and is rolled back with it.
-        PENDING.with(|p| p.borrow_mut().retain(|c| c.subxact < my_subid));
+        notify::forget_since(my_subid);
         // Placeholder rows inserted since are gone with it; their marks must not make a later
         // write of the same key look like a placeholder.
         PLACEHOLDERS.with(|p| p.borrow_mut().retain(|_, taken| *taken < my_subid));
@@ -396,34 +309,5 @@ pub fn init() {
     unsafe {
         pg_sys::RegisterXactCallback(Some(on_xact), std::ptr::null_mut());
         pg_sys::RegisterSubXactCallback(Some(on_subxact), std::ptr::null_mut());
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::payload;
-
-    #[test]
-    fn payload_names_only_the_execution_and_the_count_by_default() {
-        assert_eq!(
-            payload(7, &["a", "b"], false),
-            r#"{"execution_id": 7, "count": 2}"#
-        );
-        assert_eq!(
-            payload(7, &["a", "b"], true),
-            r#"{"execution_id": 7, "names": ["a", "b"], "count": 2}"#
-        );
-    }
-
-    #[test]
-    fn payload_is_cut_to_fit_notify() {
-        let long: Vec<String> = (0..2000).map(|i| format!("variable_{i:05}")).collect();
-        let names: Vec<&str> = long.iter().map(String::as_str).collect();
-        let p = payload(7, &names, true);
-        assert!(p.len() <= super::MAX_PAYLOAD, "{}", p.len());
-        assert!(
-            p.contains(r#""count": 2000"#) && p.ends_with(r#""truncated": true}"#),
-            "{p}"
-        );
     }
 }

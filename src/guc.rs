@@ -39,14 +39,15 @@ pub fn init() {
     // Values set at login without the privilege are rejected while these are defined; the
     // session then refuses to run (crate::guard).
     crate::guard::watching(|| {
-        define_limits();
+        define_template_limits();
+        define_store_limits();
         define_behaviour();
     });
     reserve_prefix(c"noetl_vars");
 }
 
-/// The limits on work, memory and locks.
-fn define_limits() {
+/// The limits on a template's work and memory, and on the compiled templates kept.
+fn define_template_limits() {
     GucRegistry::define_int_guc(
         c"noetl_vars.template_memory",
         c"Memory one template evaluation may take.",
@@ -56,16 +57,6 @@ fn define_limits() {
         i32::MAX / 2,
         GucContext::Suset,
         GucFlags::UNIT_MB,
-    );
-    GucRegistry::define_int_guc(
-        c"noetl_vars.max_value_bytes",
-        c"Largest variable value that may be stored, in bytes.",
-        c"Writes and renders that would store a larger value fail with SQLSTATE 54000 (or skip the variable when noetl_vars.on_render_error = skip).",
-        &MAX_VALUE_BYTES,
-        1024,
-        MAX_JSONB_BYTES,
-        GucContext::Suset,
-        GucFlags::UNIT_BYTE,
     );
     GucRegistry::define_int_guc(
         c"noetl_vars.template_fuel",
@@ -96,6 +87,20 @@ fn define_limits() {
         i32::MAX / 1024,
         GucContext::Suset,
         GucFlags::UNIT_KB,
+    );
+}
+
+/// The limits on what is stored and on the locks one transaction takes.
+fn define_store_limits() {
+    GucRegistry::define_int_guc(
+        c"noetl_vars.max_value_bytes",
+        c"Largest variable value that may be stored, in bytes.",
+        c"Writes and renders that would store a larger value fail with SQLSTATE 54000 (or skip the variable when noetl_vars.on_render_error = skip).",
+        &MAX_VALUE_BYTES,
+        1024,
+        MAX_JSONB_BYTES,
+        GucContext::Suset,
+        GucFlags::UNIT_BYTE,
     );
     GucRegistry::define_int_guc(
         c"noetl_vars.max_transaction_locks",

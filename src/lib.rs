@@ -1,10 +1,13 @@
 //! `noetl_vars`: NoETL's execution-scoped workflow variables, stored and rendered inside
 //! PostgreSQL.
 //!
-//! This crate is the thin PostgreSQL layer over `noetl_vars_core`: SQL functions
-//! ([`store`], [`api`], [`render`]), `jsonb` in and out without text round trips ([`jsonb`]),
-//! SPI with kept plans ([`spi`], [`queries`], [`table`]), locking ([`locks`]), settings
-//! ([`guc`]) and error reporting ([`errors`]). The DDL is in `sql/`.
+//! This crate is the thin PostgreSQL layer over `noetl_vars_core`. The SQL surface is in
+//! [`api`] (with the argument checks it shares in [`args`]); below it are the internals:
+//! running a vars block ([`render`], reading variables through [`vars_store`]), `jsonb` in and
+//! out without text round trips ([`jsonb`]), SPI with kept plans ([`spi`], [`queries`],
+//! [`table`]), locking ([`locks`]), settings and their protection ([`guc`], [`guard`]), history
+//! and change events ([`changes`], [`notify`]), metered template memory ([`memory`]) and error
+//! reporting ([`errors`]). The DDL is in `sql/`.
 
 use pgrx::prelude::*;
 
@@ -17,19 +20,20 @@ use pgrx::prelude::*;
 #[global_allocator]
 static ALLOCATOR: memory::Metered = memory::Metered;
 
-mod admin;
 mod api;
+mod args;
 mod changes;
+mod datum;
 mod errors;
 mod guard;
 mod guc;
 mod jsonb;
 mod locks;
 mod memory;
+mod notify;
 mod queries;
 mod render;
 mod spi;
-mod store;
 mod table;
 mod vars_store;
 

@@ -1,8 +1,8 @@
-//! `render_vars` and `render_iteration` (SPEC §5–6): a step's vars block extracted in the
-//! caller's transaction. Everything the block may read or write is locked first (in one
-//! order, see [`crate::locks`]), then the variables it reads are loaded (rows it reads and
-//! writes are row-locked, so plain-SQL writers wait too), then the core evaluates it, then one
-//! upsert stores everything it produced.
+//! Running a step's vars block (SPEC §5–6) in the caller's transaction, for `render_vars` and
+//! `render_iteration` ([`crate::api`]). Everything the block may read or write is locked first
+//! (in one order, see [`crate::locks`]), then the variables it reads are loaded (rows it reads
+//! and writes are row-locked, so plain-SQL writers wait too), then the core evaluates it, then
+//! one upsert stores everything it produced.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -11,86 +11,24 @@ use noetl_vars_core::context::{Scope, VarStore, VarsState};
 use noetl_vars_core::doc::{self, DocRef, Number, View};
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Plan, Settings};
-use noetl_vars_core::validate::{self, quote, Phase, VarType};
+use noetl_vars_core::validate::{quote, Phase, VarType};
 use noetl_vars_core::{block, Error, ErrorKind};
-use pgrx::prelude::*;
 
+use crate::args;
 use crate::errors::{self, OrRaise, Raise};
 use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::{Locks, Mode, Request};
 use crate::spi::Connection;
-use crate::store::{check_out_size, execution};
 use crate::table::{self, Types};
 use crate::vars_store::PgStore;
 
-/// Renders a step's `vars:` block and stores every variable as `step_result`.
-#[pg_extern(volatile, parallel_unsafe)]
-fn render_vars(
-    execution_id: Option<i64>,
-    step: Option<&str>,
-    result: Option<PgJsonb>,
-    config: Option<PgJsonb>,
-    context: default!(Option<PgJsonb>, "'{}'"),
-    phase: default!(Option<&str>, "'after'"),
-) -> PgJsonb {
-    let call = Call {
-        execution_id: execution(execution_id),
-        step: validate::step_name(step).or_raise(),
-        result,
-        config,
-        context,
-        phase: Phase::parse(phase).or_raise(),
-        iteration: None,
-    };
-    call.render()
-}
-
-/// Records one iteration of a looping step, then applies its per-iteration vars block.
-#[pg_extern(volatile, parallel_unsafe)]
-#[allow(clippy::too_many_arguments)]
-fn render_iteration(
-    execution_id: Option<i64>,
-    step: Option<&str>,
-    item: Option<PgJsonb>,
-    item_index: Option<i32>,
-    total: Option<i32>,
-    result: Option<PgJsonb>,
-    config: Option<PgJsonb>,
-    context: default!(Option<PgJsonb>, "'{}'"),
-) -> PgJsonb {
-    let execution_id = execution(execution_id);
-    let step = validate::step_name(step).or_raise();
-    let index = item_index
-        .ok_or_else(|| Error::null_argument("item_index"))
-        .or_raise();
-    let names = ["index", "item", "total", "count"].map(|suffix| format!("{step}_{suffix}"));
-    for name in &names {
-        validate::check_name("iterator variable name", name).or_raise();
-    }
-    let call = Call {
-        execution_id,
-        step,
-        result,
-        config,
-        context,
-        phase: Phase::After,
-        iteration: Some(Iteration {
-            item,
-            index,
-            total,
-            names,
-        }),
-    };
-    call.render()
-}
-
-struct Iteration {
-    item: Option<PgJsonb>,
-    index: i32,
-    total: Option<i32>,
+pub(crate) struct Iteration {
+    pub(crate) item: Option<PgJsonb>,
+    pub(crate) index: i32,
+    pub(crate) total: Option<i32>,
     /// `{step}_index`, `{step}_item`, `{step}_total`, `{step}_count`, stored in this order.
-    names: [String; 4],
+    pub(crate) names: [String; 4],
 }
 
 impl Iteration {
@@ -105,14 +43,14 @@ impl Iteration {
 }
 
 /// One call of `render_vars` or `render_iteration`.
-struct Call<'a> {
-    execution_id: i64,
-    step: &'a str,
-    result: Option<PgJsonb>,
-    config: Option<PgJsonb>,
-    context: Option<PgJsonb>,
-    phase: Phase,
-    iteration: Option<Iteration>,
+pub(crate) struct Call<'a> {
+    pub(crate) execution_id: i64,
+    pub(crate) step: &'a str,
+    pub(crate) result: Option<PgJsonb>,
+    pub(crate) config: Option<PgJsonb>,
+    pub(crate) context: Option<PgJsonb>,
+    pub(crate) phase: Phase,
+    pub(crate) iteration: Option<Iteration>,
 }
 
 /// What one call may read and write, worked out before anything is read.
@@ -186,7 +124,7 @@ impl Stored {
 }
 
 impl Call<'_> {
-    fn render(self) -> PgJsonb {
+    pub(crate) fn render(self) -> PgJsonb {
         let limits = guc::limits();
         let skip = guc::skip_errors();
         let conn = Connection::open();
@@ -287,7 +225,7 @@ impl Call<'_> {
                 pgrx::check_for_interrupts!();
             }
             let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
-            if let Err(err) = check_out_size(&value, what) {
+            if let Err(err) = args::check_output_size(&value, what) {
                 if skip && var_type == VarType::StepResult {
                     errors::warn(&skipping(err));
                     continue;

@@ -8,7 +8,8 @@ use noetl_vars_core::shape::VarRow;
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
 
-use crate::jsonb::{self, Lifetime, PgJsonb};
+use crate::datum;
+use crate::jsonb::{Lifetime, PgJsonb};
 use crate::queries;
 use crate::spi::{execute, Rows};
 
@@ -110,12 +111,12 @@ fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
     unsafe {
         let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
         Some(VarRow {
-            name: jsonb::text(rows.get(i, 1)?),
+            name: datum::text(rows.get(i, 1)?),
             value: value.doc(life),
-            var_type: jsonb::text(rows.get(i, 3)?),
-            source_step: rows.get(i, 4).map(|d| jsonb::text(d)),
-            created_at: jsonb::iso_timestamp(rows.get(i, 5)?),
-            accessed_at: jsonb::iso_timestamp(rows.get(i, 6)?),
+            var_type: datum::text(rows.get(i, 3)?),
+            source_step: rows.get(i, 4).map(|d| datum::text(d)),
+            created_at: datum::iso_timestamp(rows.get(i, 5)?),
+            accessed_at: datum::iso_timestamp(rows.get(i, 6)?),
             access_count: rows
                 .get(i, 7)
                 .map(|d| d.value() as i32 as i64)
@@ -195,7 +196,7 @@ pub fn read_some(
     let found = |rows: &Rows, i: usize| -> Option<(String, DocRef)> {
         // SAFETY: the statements return (var_name text, var_value jsonb), non-null.
         unsafe {
-            let name = jsonb::text(rows.get(i, 1)?);
+            let name = datum::text(rows.get(i, 1)?);
             let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
             Some((name, value.doc(life)))
         }
@@ -228,7 +229,7 @@ pub fn names(execution_id: i64) -> Vec<String> {
     let rows = execute(&queries::NAMES, &[int8(execution_id)], false);
     (0..rows.len())
         // SAFETY: the statement returns var_name, a non-null text column.
-        .filter_map(|i| rows.get(i, 1).map(|d| unsafe { jsonb::text(d) }))
+        .filter_map(|i| rows.get(i, 1).map(|d| unsafe { datum::text(d) }))
         .collect()
 }
 

@@ -12,48 +12,48 @@ use crate::validate::{self, Phase};
 
 /// How one value of the block is produced.
 #[derive(Debug, Clone)]
-pub enum Piece {
+pub enum BlockValue {
     /// Stored exactly as written: numbers, booleans, null, strings without template syntax,
     /// and containers holding nothing else.
     Verbatim(DocRef),
     /// A string with template syntax.
     Template(Arc<Compiled>),
     /// A container with templates somewhere inside; keys are never rendered.
-    Array(Vec<Piece>),
-    Object(Vec<(String, Piece)>),
+    Array(Vec<BlockValue>),
+    Object(Vec<(String, BlockValue)>),
 }
 
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub name: String,
-    pub piece: Piece,
+    pub value: BlockValue,
 }
 
 impl Entry {
     /// Everything this entry's templates read.
     pub fn reads(&self) -> Reads {
         let mut reads = Reads::default();
-        collect_reads(&self.piece, &mut reads);
+        collect_reads(&self.value, &mut reads);
         reads
     }
 }
 
-fn collect_reads(piece: &Piece, reads: &mut Reads) {
-    match piece {
-        Piece::Verbatim(_) => {}
-        Piece::Template(c) => {
+fn collect_reads(value: &BlockValue, reads: &mut Reads) {
+    match value {
+        BlockValue::Verbatim(_) => {}
+        BlockValue::Template(c) => {
             reads.vars.extend(c.reads.vars.iter().cloned());
             reads.names.extend(c.reads.names.iter().cloned());
             reads.all_vars |= c.reads.all_vars;
         }
-        Piece::Array(items) => items.iter().for_each(|p| collect_reads(p, reads)),
-        Piece::Object(entries) => entries.iter().for_each(|(_, p)| collect_reads(p, reads)),
+        BlockValue::Array(items) => items.iter().for_each(|p| collect_reads(p, reads)),
+        BlockValue::Object(entries) => entries.iter().for_each(|(_, p)| collect_reads(p, reads)),
     }
 }
 
 /// The two formats of a vars block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// `{"name": template, …}`: applies in the `after` phase.
     Simple,
     /// `{"before": {…}, "after": {…}}` (either key may be missing).
@@ -62,7 +62,7 @@ pub enum Format {
 
 /// Tells the formats apart: an object whose keys are a non-empty subset of `before` and
 /// `after`, each an object, is a before/after block; any other object is a simple block.
-pub fn format_of(config: &DocRef) -> Format {
+pub(crate) fn format_of(config: &DocRef) -> Format {
     let keys = config.keys();
     let phased = !keys.is_empty()
         && keys.iter().all(|k| {
@@ -122,13 +122,16 @@ fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<
         let Some(value) = block.get(&name) else {
             continue;
         };
-        let piece = classify(&value, 0, limits, &mut total).map_err(|e| {
+        let classified = classify(&value, 0, limits, &mut total).map_err(|e| {
             Error::new(
                 e.kind,
                 format!("variable {}: {}", validate::quote(&name), e.message),
             )
         })?;
-        entries.push(Entry { name, piece });
+        entries.push(Entry {
+            name,
+            value: classified,
+        });
     }
     Ok(entries)
 }
@@ -161,7 +164,12 @@ fn count_template(total: &mut usize, source: &str, limits: &Limits) -> Result<()
     Ok(())
 }
 
-fn classify(value: &DocRef, depth: usize, limits: &Limits, total: &mut usize) -> Result<Piece> {
+fn classify(
+    value: &DocRef,
+    depth: usize,
+    limits: &Limits,
+    total: &mut usize,
+) -> Result<BlockValue> {
     if depth > MAX_DEPTH {
         return Err(Error::new(
             ErrorKind::TooComplex,
@@ -171,7 +179,7 @@ fn classify(value: &DocRef, depth: usize, limits: &Limits, total: &mut usize) ->
     Ok(match value.view() {
         View::String(s) if template::has_template_syntax(&s) => {
             count_template(total, &s, limits)?;
-            Piece::Template(template::compile(&s, limits))
+            BlockValue::Template(template::compile(&s, limits))
         }
         View::Array(len) => {
             let mut items = Vec::with_capacity(len);
@@ -183,10 +191,10 @@ fn classify(value: &DocRef, depth: usize, limits: &Limits, total: &mut usize) ->
                     items.push(classify(&item, depth + 1, limits, total)?);
                 }
             }
-            if items.iter().all(|p| matches!(p, Piece::Verbatim(_))) {
-                Piece::Verbatim(value.clone())
+            if items.iter().all(|p| matches!(p, BlockValue::Verbatim(_))) {
+                BlockValue::Verbatim(value.clone())
             } else {
-                Piece::Array(items)
+                BlockValue::Array(items)
             }
         }
         View::Object(_) => {
@@ -199,13 +207,16 @@ fn classify(value: &DocRef, depth: usize, limits: &Limits, total: &mut usize) ->
                     entries.push((key, classify(&item, depth + 1, limits, total)?));
                 }
             }
-            if entries.iter().all(|(_, p)| matches!(p, Piece::Verbatim(_))) {
-                Piece::Verbatim(value.clone())
+            if entries
+                .iter()
+                .all(|(_, p)| matches!(p, BlockValue::Verbatim(_)))
+            {
+                BlockValue::Verbatim(value.clone())
             } else {
-                Piece::Object(entries)
+                BlockValue::Object(entries)
             }
         }
-        _ => Piece::Verbatim(value.clone()),
+        _ => BlockValue::Verbatim(value.clone()),
     })
 }
 
@@ -298,15 +309,15 @@ mod tests {
             &l,
         )
         .unwrap();
-        assert!(matches!(entries[0].piece, Piece::Verbatim(_)));
-        match &entries[1].piece {
-            Piece::Object(fields) => {
-                assert!(matches!(fields[0].1, Piece::Template(_)));
-                assert!(matches!(fields[1].1, Piece::Verbatim(_)));
+        assert!(matches!(entries[0].value, BlockValue::Verbatim(_)));
+        match &entries[1].value {
+            BlockValue::Object(fields) => {
+                assert!(matches!(fields[0].1, BlockValue::Template(_)));
+                assert!(matches!(fields[1].1, BlockValue::Verbatim(_)));
             }
             other => panic!("expected an object, got {other:?}"),
         }
-        assert!(matches!(entries[2].piece, Piece::Verbatim(_)));
+        assert!(matches!(entries[2].value, BlockValue::Verbatim(_)));
     }
 
     /// An array that contains itself, forever: only a depth limit ends a walk over it.

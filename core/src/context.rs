@@ -81,7 +81,7 @@ impl VarsState {
 
 /// `vars` as a template sees it while variable `current` is evaluated.
 #[derive(Clone)]
-pub struct VarsObject {
+pub(crate) struct VarsObject {
     state: Arc<VarsState>,
     current: Option<Arc<str>>,
 }
@@ -110,7 +110,7 @@ impl Object for VarsObject {
     }
 }
 
-pub use crate::validate::RESERVED;
+pub(crate) use crate::validate::RESERVED;
 
 /// Everything one block is rendered with.
 pub struct Scope {
@@ -163,7 +163,7 @@ impl Scope {
 
     /// Resolves a bare name for variable `current`. `Err(value)` carries a computed value,
     /// `Ok(doc)` a document node; `None` leaves the name to the built-ins.
-    pub fn resolve(&self, name: &str, current: Option<&str>) -> Option<Resolved> {
+    pub(crate) fn resolve(&self, name: &str, current: Option<&str>) -> Option<Resolved> {
         let doc = |d: &Option<DocRef>| d.clone().map(Resolved::Doc);
         match name {
             "null" => return Some(Resolved::Value(Value::from(()))),
@@ -212,14 +212,14 @@ impl Scope {
 }
 
 /// What a name stands for.
-pub enum Resolved {
+pub(crate) enum Resolved {
     Doc(DocRef),
     Value(Value),
     Vars,
 }
 
 /// The root of the template context while variable `current` is evaluated.
-pub struct RootContext {
+pub(crate) struct RootContext {
     scope: Arc<Scope>,
     vars: Value,
     current: Option<Arc<str>>,
@@ -269,7 +269,7 @@ impl Object for RootContext {
 }
 
 /// A stored value as a template value.
-pub fn out_to_value(out: &OutValue) -> Value {
+pub(crate) fn out_to_value(out: &OutValue) -> Value {
     match out {
         OutValue::Null => Value::from(()),
         OutValue::Bool(b) => Value::from(*b),

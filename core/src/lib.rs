@@ -12,23 +12,23 @@
 
 pub mod block;
 pub mod context;
-pub mod deps;
+mod deps;
 pub mod doc;
-pub mod doctext;
+mod doctext;
 pub mod error;
 pub mod interrupt;
 pub mod limits;
 pub mod output;
-pub mod path;
-pub mod pyfmt;
+mod path;
+mod pyfmt;
 pub mod redact;
 pub mod render;
-pub mod resolve;
+mod resolve;
 pub mod shape;
 pub mod stack;
-pub mod template;
-pub mod tojson;
+mod template;
+mod tojson;
 pub mod validate;
-pub mod value;
+mod value;
 
 pub use error::{Error, ErrorKind, Result};

@@ -4,7 +4,7 @@
 /// How deep a value built by a template (and a vars block) may nest before it is refused.
 /// PostgreSQL's own `jsonb` code recurses per level as well; this keeps recursion far from
 /// the end of any stack.
-pub const MAX_DEPTH: usize = 512;
+pub(crate) const MAX_DEPTH: usize = 512;
 
 /// Limits for one render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +42,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 1024;
 pub const DEFAULT_CACHE_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 /// PostgreSQL's default `max_stack_depth` (2 MB) and a margin.
-pub const DEFAULT_HOST_STACK: usize = 3 << 20;
+pub(crate) const DEFAULT_HOST_STACK: usize = 3 << 20;
 
 thread_local! {
     static TEXT_LIMIT: std::cell::Cell<usize> = const { std::cell::Cell::new(DEFAULT_MAX_VALUE_BYTES) };
@@ -50,11 +50,11 @@ thread_local! {
 
 /// The longest text (and the most nodes) a template may build in the renders that follow:
 /// `noetl_vars.max_value_bytes`, set by each run.
-pub fn set_text_limit(bytes: usize) {
+pub(crate) fn set_text_limit(bytes: usize) {
     TEXT_LIMIT.set(bytes);
 }
 
-pub fn text_limit() -> usize {
+pub(crate) fn text_limit() -> usize {
     TEXT_LIMIT.get()
 }
 
@@ -63,14 +63,14 @@ thread_local! {
 }
 
 /// Starts a walk over a template value (Python text, tojson, conversion for storing).
-pub fn walk_begin() {
+pub(crate) fn walk_begin() {
     VISITS.set(0);
 }
 
 /// Counts one node of the current walk: polls the host every 4096 and fails once there are
 /// more than [`text_limit`] (each node is at least a byte of output, and a value that shares
 /// its parts can be exponentially larger than the work that built it).
-pub fn walk_visit() -> crate::error::Result<()> {
+pub(crate) fn walk_visit() -> crate::error::Result<()> {
     let n = VISITS.get() + 1;
     VISITS.set(n);
     if n.is_multiple_of(4096) {

@@ -9,9 +9,12 @@ use minijinja::value::{Value, ValueKind};
 use crate::doc::{DocRef, Number, View};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pyfmt;
+
+/// How a float is written in stored JSON and in text (Python's `repr`), for hosts that store floats themselves.
+pub use crate::doctext::float_repr;
 use crate::value::LazyJson;
 
-pub use crate::limits::MAX_DEPTH;
+pub(crate) use crate::limits::MAX_DEPTH;
 
 #[derive(Debug, Clone)]
 pub enum OutValue {

@@ -29,7 +29,7 @@ const SECRET_WORDS: [&str; 12] = [
 ];
 
 /// Whether a key or variable name names a credential.
-pub fn is_secret_name(name: &str) -> bool {
+pub(crate) fn is_secret_name(name: &str) -> bool {
     let folded: String = name
         .chars()
         .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
@@ -40,7 +40,7 @@ pub fn is_secret_name(name: &str) -> bool {
 
 /// Whether a string value is shaped like a credential: an HTTP `Bearer`/`Basic` header value
 /// or a JSON Web Token.
-pub fn is_secret_value(s: &str) -> bool {
+pub(crate) fn is_secret_value(s: &str) -> bool {
     let t = s.trim();
     let after_scheme = ["bearer ", "basic "].iter().find_map(|scheme| {
         let head = t.get(..scheme.len())?;

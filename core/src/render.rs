@@ -4,13 +4,13 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::block::{Entry, Piece};
+use crate::block::{BlockValue, Entry};
 use crate::context::{RootContext, Scope};
 use crate::deps::{self, Order};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 use crate::output::OutValue;
-use crate::template::{self, Compiled, Form, Rendered};
+use crate::template::{self, Compiled, Evaluation, Rendered};
 use crate::validate::quote;
 
 /// A block ready to be evaluated.
@@ -126,7 +126,7 @@ fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Ou
             crate::interrupt::poll();
         }
         let entry = &plan.entries[i];
-        let value = eval_piece(&entry.piece, scope, Some(&entry.name), &settings.limits)
+        let value = eval_value(&entry.value, scope, Some(&entry.name), &settings.limits)
             .map_err(|e| in_context(e, &scope.step, &entry.name));
         match &value {
             Ok(v) => scope.vars.assign(&entry.name, v),
@@ -197,23 +197,23 @@ fn cycle_error(plan: &Plan, cycle: &[usize], step: &str) -> Error {
     .with_hint("a variable may read its own stored value, but not a value that depends on it")
 }
 
-fn eval_piece(
-    piece: &Piece,
+fn eval_value(
+    value: &BlockValue,
     scope: &Arc<Scope>,
     current: Option<&str>,
     limits: &Limits,
 ) -> Result<OutValue> {
-    match piece {
-        Piece::Verbatim(doc) => Ok(OutValue::Doc(doc.clone())),
-        Piece::Template(compiled) => eval_template(compiled, scope, current, limits),
-        Piece::Array(items) => items
+    match value {
+        BlockValue::Verbatim(doc) => Ok(OutValue::Doc(doc.clone())),
+        BlockValue::Template(compiled) => eval_template(compiled, scope, current, limits),
+        BlockValue::Array(items) => items
             .iter()
-            .map(|p| eval_piece(p, scope, current, limits))
+            .map(|p| eval_value(p, scope, current, limits))
             .collect::<Result<Vec<_>>>()
             .map(OutValue::Array),
-        Piece::Object(fields) => fields
+        BlockValue::Object(fields) => fields
             .iter()
-            .map(|(k, p)| Ok((k.clone(), eval_piece(p, scope, current, limits)?)))
+            .map(|(k, p)| Ok((k.clone(), eval_value(p, scope, current, limits)?)))
             .collect::<Result<Vec<_>>>()
             .map(OutValue::Object),
     }
@@ -225,7 +225,7 @@ fn eval_template(
     current: Option<&str>,
     limits: &Limits,
 ) -> Result<OutValue> {
-    if let Form::Path(p) = &compiled.form {
+    if let Evaluation::Path(p) = &compiled.evaluation {
         if let Some(value) = crate::resolve::resolve(p, scope, current) {
             return Ok(value);
         }

@@ -26,11 +26,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 
 /// Stack reserved per unit of template fuel.
-pub const BYTES_PER_FUEL: usize = 640;
+pub(crate) const BYTES_PER_FUEL: usize = 640;
 
 /// Stack for what does not grow with fuel: compiling a template (expressions chain at most
-/// `template::MAX_CHAIN` operations, about 300 bytes each), walking documents (at most
-/// [`crate::output::MAX_DEPTH`] levels) and the frames of the engine itself.
+/// `MAX_CHAIN` (template chains) operations, about 300 bytes each), walking documents (at most
+/// [`crate::limits::MAX_DEPTH`] levels) and the frames of the engine itself.
 pub const FIXED: usize = 8 << 20;
 
 /// The reservation when fuel is unlimited (tests and tools only; the PostgreSQL layer always
@@ -44,7 +44,7 @@ const MIB: usize = 1 << 20;
 
 /// Called first thing on the new stack; what it returns is dropped when evaluation ends.
 /// A host whose runtime measures stack depth (PostgreSQL does) re-bases it here.
-pub type EnterHook = fn() -> Box<dyn Any>;
+pub(crate) type EnterHook = fn() -> Box<dyn Any>;
 
 static ENTER: OnceLock<EnterHook> = OnceLock::new();
 
@@ -310,7 +310,7 @@ mod tests {
     fn the_reservation_grows_with_the_fuel() {
         let small = size_for(&limits(1_000));
         let large = size_for(&limits(1_000_000));
-        assert!(small >= FIXED && small < 16 * MIB, "{small}");
+        assert!((FIXED..16 * MIB).contains(&small), "{small}");
         assert_eq!(
             large - small,
             (999_000 * BYTES_PER_FUEL).div_ceil(MIB) * MIB

@@ -2,12 +2,10 @@
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::doc::{Number, View};
-use crate::doctext::{float_repr, json_string, number_text};
+use crate::doctext::{float_repr, json_string};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::MAX_DEPTH;
 use crate::pyfmt::{json_key, too_deep, value_number_text};
-use crate::value::LazyJson;
 
 /// Jinja2's `tojson`: `json.dumps(value, sort_keys=True)` with `<`, `>`, `&` and `'` escaped
 /// so the text is safe inside HTML, and `indent` as in `json.dumps`.
@@ -39,12 +37,6 @@ fn write_tojson(
         return Err(too_deep());
     }
     crate::limits::walk_visit()?;
-    if let Some(lazy) = value.downcast_object_ref::<LazyJson>() {
-        if let View::Number(n) = lazy.doc().view() {
-            out.push_str(&json_number(n));
-            return Ok(());
-        }
-    }
     match value.kind() {
         ValueKind::Undefined => {
             return Err(Error::new(
@@ -134,13 +126,6 @@ fn json_float(f: f64) -> String {
     }
 }
 
-fn json_number(n: Number) -> String {
-    match n {
-        Number::Float(f) => json_float(f),
-        other => number_text(other),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -163,7 +148,7 @@ mod tests {
             r#""it\u0027s""#
         );
         assert_eq!(
-            tojson(&Value::from(vec![Value::from(1); 0]), None).unwrap(),
+            tojson(&Value::from(Vec::<Value>::new()), None).unwrap(),
             "[]"
         );
     }

@@ -4,7 +4,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 /// The longest variable name accepted, in bytes. PostgreSQL's B-tree cannot index keys much
 /// past 2.7 kB, so a longer name would fail later with a less helpful message.
-pub const MAX_NAME_BYTES: usize = 1024;
+pub(crate) const MAX_NAME_BYTES: usize = 1024;
 
 /// The four kinds of variable of the `transient_type_check` constraint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -15,7 +15,8 @@ pub enum VarType {
     IteratorState,
 }
 
-pub const VAR_TYPES: [&str; 4] = ["user_defined", "step_result", "computed", "iterator_state"];
+pub(crate) const VAR_TYPES: [&str; 4] =
+    ["user_defined", "step_result", "computed", "iterator_state"];
 
 impl VarType {
     pub fn as_str(self) -> &'static str {
@@ -41,7 +42,7 @@ impl VarType {
 }
 
 /// The names every template has, whatever `context` holds.
-pub const RESERVED: [&str; 9] = [
+pub(crate) const RESERVED: [&str; 9] = [
     "this",
     "result",
     "vars",

@@ -16,6 +16,9 @@ fn doc(text: &str) -> DocRef {
     SerdeDoc::parse(text).unwrap_or_else(|| panic!("bad JSON in test: {text}"))
 }
 
+/// One variable's outcome: its name and its JSON text, or the error it raised.
+type Outcome = (String, Result<String, Error>);
+
 struct Run<'a> {
     config: &'a str,
     result: Option<&'a str>,
@@ -70,7 +73,7 @@ impl<'a> Run<'a> {
     }
 
     /// Every outcome as (name, JSON text or error).
-    fn outcomes(&self) -> Result<Vec<(String, Result<String, Error>)>, Error> {
+    fn outcomes(&self) -> Result<Vec<Outcome>, Error> {
         let store = MemoryStore::new(
             self.vars
                 .iter()

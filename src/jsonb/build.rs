@@ -1,8 +1,7 @@
 //! Writing the core's output as `jsonb`, and its size before writing it.
 
 use noetl_vars_core::doc::{Doc, DocRef, View};
-use noetl_vars_core::doctext;
-use noetl_vars_core::output::OutValue;
+use noetl_vars_core::output::{float_repr, OutValue};
 use pgrx::pg_sys;
 
 use super::{null_value, JsonbNode, PgJsonb, Repr};
@@ -53,7 +52,7 @@ fn scalar_value(out: &OutValue) -> pg_sys::JsonbValue {
         }
         OutValue::Float(f) => {
             v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(&doctext::float_repr(*f));
+            v.val.numeric = numeric(&float_repr(*f));
         }
         OutValue::String(s) => v = string_value(s),
         _ => {}
@@ -70,7 +69,7 @@ pub fn build(out: &OutValue) -> PgJsonb {
         let mut value = match out {
             OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
                 Some(node) => node.as_value(),
-                None => return build(&owned(doc)),
+                None => return build(&to_tree(doc)),
             },
             OutValue::Array(_) | OutValue::Object(_) => {
                 let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
@@ -115,7 +114,7 @@ unsafe fn push(
                     let mut v = node.as_value();
                     pg_sys::pushJsonbValue(state, token, &mut v)
                 }
-                None => push(state, token, &owned(doc)),
+                None => push(state, token, &to_tree(doc)),
             },
             scalar => {
                 let mut v = scalar_value(scalar);
@@ -126,7 +125,7 @@ unsafe fn push(
 }
 
 /// A node of another kind of document, converted to an owned tree.
-fn owned(doc: &DocRef) -> OutValue {
+fn to_tree(doc: &DocRef) -> OutValue {
     match doc.view() {
         View::Null => OutValue::Null,
         View::Bool(b) => OutValue::Bool(b),
@@ -135,13 +134,13 @@ fn owned(doc: &DocRef) -> OutValue {
         View::Array(len) => OutValue::Array(
             (0..len)
                 .filter_map(|i| doc.at(i))
-                .map(|d| owned(&d))
+                .map(|d| to_tree(&d))
                 .collect(),
         ),
         View::Object(_) => OutValue::Object(
             doc.keys()
                 .into_iter()
-                .filter_map(|k| doc.get(&k).map(|d| (k, owned(&d))))
+                .filter_map(|k| doc.get(&k).map(|d| (k, to_tree(&d))))
                 .collect(),
         ),
     }
@@ -185,7 +184,7 @@ pub fn size_bound(out: &OutValue) -> usize {
 }
 
 /// The exact size of `out` as a stored value: built only when the bound says it might matter.
-pub fn size_if_over(out: &OutValue, limit: usize) -> Option<usize> {
+pub fn size_beyond(out: &OutValue, limit: usize) -> Option<usize> {
     if size_bound(out) <= limit {
         return None;
     }

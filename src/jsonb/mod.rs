@@ -8,7 +8,7 @@
 
 mod build;
 
-pub use build::{build, size_if_over};
+pub use build::{build, size_beyond};
 
 use std::any::Any;
 use std::ffi::CStr;
@@ -366,37 +366,4 @@ unsafe fn numeric_text(n: pg_sys::Numeric) -> String {
         unsafe { pgrx::direct_function_call(pg_sys::numeric_out, &[Some(pg_sys::Datum::from(n))]) };
     text.map(|t| t.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// A timestamp as ISO-8601 with offset, exactly as `to_json(timestamptz)` writes it.
-///
-/// # Safety
-/// `datum` must be a `timestamptz` datum.
-pub unsafe fn iso_timestamp(datum: pg_sys::Datum) -> String {
-    // SAFETY: the caller's; JsonEncodeDateTime returns a palloc'd C string.
-    unsafe {
-        let text = pg_sys::JsonEncodeDateTime(
-            std::ptr::null_mut(),
-            datum,
-            pg_sys::TIMESTAMPTZOID,
-            std::ptr::null(),
-        );
-        let s = CStr::from_ptr(text).to_string_lossy().into_owned();
-        pg_sys::pfree(text.cast());
-        s
-    }
-}
-
-/// The text of a `text` datum.
-///
-/// # Safety
-/// `datum` must be a non-null `text` (or other varlena) datum.
-pub unsafe fn text(datum: pg_sys::Datum) -> String {
-    // SAFETY: the caller's.
-    unsafe {
-        let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-        let len = pgrx::varlena::varsize_any_exhdr(t);
-        let data = pgrx::varlena::vardata_any(t) as *const u8;
-        String::from_utf8_lossy(std::slice::from_raw_parts(data, len)).into_owned()
-    }
 }

@@ -6,6 +6,7 @@
 
 mod analysis;
 mod cache;
+mod chains;
 mod diagnostics;
 mod environment;
 mod filters;
@@ -19,9 +20,7 @@ use minijinja::value::Value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::path::Path;
 
-pub use crate::error::eval_error;
 use crate::limits::Limits;
-pub use analysis::MAX_CHAIN;
 pub use diagnostics::{shorten, snippet};
 
 /// Whether a string is a template at all (rule 3: otherwise it is stored unchanged).
@@ -31,7 +30,7 @@ pub fn has_template_syntax(s: &str) -> bool {
 
 /// How a template string is evaluated.
 #[derive(Debug)]
-pub enum Form {
+pub enum Evaluation {
     /// Exactly `{{ path }}`: resolved against the documents, falling back to `expression`.
     Path(Path),
     /// Exactly one `{{ expression }}`: its value, with its own JSON type.
@@ -57,7 +56,7 @@ pub struct Reads {
 pub struct Compiled {
     /// The string as written in the vars block (line endings normalized).
     pub source: String,
-    pub form: Form,
+    pub evaluation: Evaluation,
     pub reads: Reads,
     /// The name of the compiled template in the environment, or why there is none.
     body: std::result::Result<String, Error>,
@@ -94,13 +93,13 @@ fn compile_new(env: &mut minijinja::Environment<'static>, name: &str, original: 
     let lead = source.len() - source.trim_start().len();
     // A template that is one `{{ }}` and nothing else is evaluated without the whitespace
     // around it; anything else is text, whitespace included.
-    let shape = analysis::analyse(trimmed, &|e| diagnostics::located(e, &source, lead, None));
-    let (text, offset) = match &shape {
-        Ok(s) if !matches!(s.form, Form::Text) => (trimmed, lead),
+    let inspection = analysis::inspect(trimmed, &|e| diagnostics::located(e, &source, lead, None));
+    let (text, offset) = match &inspection {
+        Ok(s) if !matches!(s.evaluation, Evaluation::Text) => (trimmed, lead),
         _ => (source.as_str(), 0),
     };
     let (compiled_text, edits) = rewrite::percent_format(text);
-    let body = shape.as_ref().map_err(Clone::clone).and_then(|_| {
+    let body = inspection.as_ref().map_err(Clone::clone).and_then(|_| {
         if let Some((message, at)) = rewrite::zero_padded_integer(text) {
             let at = at.start + offset..at.end + offset;
             return Err(Error::new(
@@ -113,9 +112,9 @@ fn compile_new(env: &mut minijinja::Environment<'static>, name: &str, original: 
             .map(|()| name.to_string())
             .map_err(|e| diagnostics::located(&e, &source, offset, Some(&edits)))
     });
-    let (form, mut reads) = match shape {
-        Ok(s) => (s.form, s.reads),
-        Err(_) => (Form::Text, Reads::default()),
+    let (evaluation, mut reads) = match inspection {
+        Ok(s) => (s.evaluation, s.reads),
+        Err(_) => (Evaluation::Text, Reads::default()),
     };
     if let Ok(name) = &body {
         if let Ok(t) = env.get_template(name) {
@@ -125,7 +124,7 @@ fn compile_new(env: &mut minijinja::Environment<'static>, name: &str, original: 
     let cost = cache::cost_of(source.len());
     Compiled {
         source,
-        form,
+        evaluation,
         reads,
         body,
         offset,
@@ -142,13 +141,13 @@ impl Compiled {
         crate::limits::set_text_limit(limits.max_value_bytes);
         let env = cache::environment(limits);
         let template = env.get_template(name).map_err(|e| self.error(&e))?;
-        match self.form {
-            Form::Text => {
+        match self.evaluation {
+            Evaluation::Text => {
                 let text = environment::render_text(&template, ctx).map_err(|e| self.error(&e))?;
                 check_text_size(&text, limits)?;
                 Ok(Rendered::Text(text))
             }
-            Form::Path(_) | Form::Expression => {
+            Evaluation::Path(_) | Evaluation::Expression => {
                 let (text, mut values) =
                     environment::render_captured(&template, ctx).map_err(|e| self.error(&e))?;
                 if values.len() == 1 && text.is_empty() {

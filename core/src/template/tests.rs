@@ -30,17 +30,20 @@ fn detects_template_syntax() {
 #[test]
 fn classifies_paths_expressions_and_text() {
     assert!(matches!(
-        compiled("{{ result.id }}", &limits()).form,
-        Form::Path(_)
+        compiled("{{ result.id }}", &limits()).evaluation,
+        Evaluation::Path(_)
     ));
     assert!(matches!(
-        compiled("  {{ a + 1 }} ", &limits()).form,
-        Form::Expression
+        compiled("  {{ a + 1 }} ", &limits()).evaluation,
+        Evaluation::Expression
     ));
-    assert!(matches!(compiled("x {{ a }}", &limits()).form, Form::Text));
     assert!(matches!(
-        compiled("{{ 1 }}-{{ 2 }}", &limits()).form,
-        Form::Text
+        compiled("x {{ a }}", &limits()).evaluation,
+        Evaluation::Text
+    ));
+    assert!(matches!(
+        compiled("{{ 1 }}-{{ 2 }}", &limits()).evaluation,
+        Evaluation::Text
     ));
 }
 

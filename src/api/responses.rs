@@ -6,15 +6,15 @@ use noetl_vars_core::shape::{self, VarRow};
 use noetl_vars_core::validate;
 use pgrx::prelude::*;
 
+use crate::args;
 use crate::errors::OrRaise;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::Locks;
 use crate::spi::Connection;
-use crate::store::{can_write, execution, lock_names};
 use crate::{guc, table};
 
 /// A stored value as the API shows it: credentials redacted unless the operator turned it off.
-fn shown(row: &VarRow) -> OutValue {
+fn as_shown(row: &VarRow) -> OutValue {
     if guc::redact_secrets() {
         redact(&row.name, &row.value)
     } else {
@@ -25,11 +25,11 @@ fn shown(row: &VarRow) -> OutValue {
 /// `GET /api/vars/{execution_id}`: every variable with its metadata, untracked.
 #[pg_extern(stable, parallel_restricted)]
 fn vars_list(execution_id: Option<i64>) -> PgJsonb {
-    let execution_id = execution(execution_id);
+    let execution_id = args::execution_id(execution_id);
     let conn = Connection::open();
     let life = Lifetime::new();
     let rows = table::read_all(execution_id, &life, true);
-    let body = shape::vars_list(execution_id, &rows, shown);
+    let body = shape::vars_list(execution_id, &rows, as_shown);
     conn.in_caller(|| jsonb::build(&body))
 }
 
@@ -38,27 +38,27 @@ fn vars_list(execution_id: Option<i64>) -> PgJsonb {
 /// (a hot standby, a read-only transaction).
 #[pg_extern(volatile, parallel_unsafe)]
 fn vars_get(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb> {
-    let execution_id = execution(execution_id);
+    let execution_id = args::execution_id(execution_id);
     let name = validate::var_name(var_name).or_raise();
     let conn = Connection::open();
     let life = Lifetime::new();
-    let row = if can_write() {
-        let _locks = lock_names(execution_id, [name]);
+    let row = if args::can_write() {
+        let _locks = args::lock_names(execution_id, [name]);
         table::tracked_read(execution_id, name, &life)?
     } else {
         table::read_row(execution_id, name, &life)?
     };
-    let body = shape::vars_get(execution_id, &row, shown(&row));
+    let body = shape::vars_get(execution_id, &row, as_shown(&row));
     Some(conn.in_caller(|| jsonb::build(&body)))
 }
 
 /// `DELETE /api/vars/{execution_id}/{var_name}`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn vars_delete(execution_id: Option<i64>, var_name: Option<&str>) -> PgJsonb {
-    let execution_id = execution(execution_id);
+    let execution_id = args::execution_id(execution_id);
     let name = validate::var_name(var_name).or_raise();
     let conn = Connection::open();
-    let _locks = lock_names(execution_id, [name]);
+    let _locks = args::lock_names(execution_id, [name]);
     let deleted = table::delete_one(execution_id, name);
     conn.in_caller(|| jsonb::build(&shape::vars_delete(execution_id, name, deleted)))
 }
@@ -66,7 +66,7 @@ fn vars_delete(execution_id: Option<i64>, var_name: Option<&str>) -> PgJsonb {
 /// `DELETE /api/vars/{execution_id}`.
 #[pg_extern(volatile, parallel_unsafe)]
 fn vars_cleanup(execution_id: Option<i64>) -> PgJsonb {
-    let execution_id = execution(execution_id);
+    let execution_id = args::execution_id(execution_id);
     let conn = Connection::open();
     let _locks = Locks::whole(execution_id).or_raise();
     let deleted = table::delete_all(execution_id);

@@ -1,0 +1,72 @@
+//! `render_vars` and `render_iteration` (SPEC §5–6): their arguments checked, then one
+//! [`Call`] of the block runner in [`crate::render`].
+
+use noetl_vars_core::validate::{self, Phase};
+use noetl_vars_core::Error;
+use pgrx::prelude::*;
+
+use crate::args;
+use crate::errors::OrRaise;
+use crate::jsonb::PgJsonb;
+use crate::render::{Call, Iteration};
+
+/// Renders a step's `vars:` block and stores every variable as `step_result`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn render_vars(
+    execution_id: Option<i64>,
+    step: Option<&str>,
+    result: Option<PgJsonb>,
+    config: Option<PgJsonb>,
+    context: default!(Option<PgJsonb>, "'{}'"),
+    phase: default!(Option<&str>, "'after'"),
+) -> PgJsonb {
+    let call = Call {
+        execution_id: args::execution_id(execution_id),
+        step: validate::step_name(step).or_raise(),
+        result,
+        config,
+        context,
+        phase: Phase::parse(phase).or_raise(),
+        iteration: None,
+    };
+    call.render()
+}
+
+/// Records one iteration of a looping step, then applies its per-iteration vars block.
+#[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)]
+fn render_iteration(
+    execution_id: Option<i64>,
+    step: Option<&str>,
+    item: Option<PgJsonb>,
+    item_index: Option<i32>,
+    total: Option<i32>,
+    result: Option<PgJsonb>,
+    config: Option<PgJsonb>,
+    context: default!(Option<PgJsonb>, "'{}'"),
+) -> PgJsonb {
+    let execution_id = args::execution_id(execution_id);
+    let step = validate::step_name(step).or_raise();
+    let index = item_index
+        .ok_or_else(|| Error::null_argument("item_index"))
+        .or_raise();
+    let names = ["index", "item", "total", "count"].map(|suffix| format!("{step}_{suffix}"));
+    for name in &names {
+        validate::check_name("iterator variable name", name).or_raise();
+    }
+    let call = Call {
+        execution_id,
+        step,
+        result,
+        config,
+        context,
+        phase: Phase::After,
+        iteration: Some(Iteration {
+            item,
+            index,
+            total,
+            names,
+        }),
+    };
+    call.render()
+}
