@@ -15,25 +15,25 @@ use crate::spi::{execute, Rows};
 
 type Arg = (pg_sys::Datum, bool);
 
-fn int8(v: i64) -> Arg {
+fn int8_arg(v: i64) -> Arg {
     (pg_sys::Datum::from(v), false)
 }
 
-fn text(v: &str) -> Arg {
+fn text_arg(v: &str) -> Arg {
     match v.into_datum() {
         Some(d) => (d, false),
         None => (pg_sys::Datum::from(0usize), true),
     }
 }
 
-fn opt_text(v: Option<&str>) -> Arg {
+fn opt_text_arg(v: Option<&str>) -> Arg {
     match v {
-        Some(s) => text(s),
+        Some(s) => text_arg(s),
         None => (pg_sys::Datum::from(0usize), true),
     }
 }
 
-fn array(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
+fn array_arg(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
     // SAFETY: `datums` are valid datums of type `element` (text, a varlena: length -1,
     // not by value, int alignment), and the array is built in the current memory context.
     let array = unsafe {
@@ -61,11 +61,11 @@ pub fn upsert_one(execution_id: i64, write: &Write<'_>, source_step: Option<&str
     execute(
         &queries::UPSERT_ONE,
         &[
-            int8(execution_id),
-            text(write.name),
-            text(write.var_type),
+            int8_arg(execution_id),
+            text_arg(write.name),
+            text_arg(write.var_type),
             (write.value.datum(), false),
-            opt_text(source_step),
+            opt_text_arg(source_step),
         ],
         false,
     );
@@ -87,16 +87,16 @@ pub fn upsert_object(
     source_step: Option<&str>,
 ) {
     let (query, types) = match types {
-        Types::All(t) => (&queries::UPSERT_OBJECT_ONE_TYPE, text(t)),
+        Types::All(t) => (&queries::UPSERT_OBJECT_ONE_TYPE, text_arg(t)),
         Types::Each(object) => (&queries::UPSERT_OBJECT, (object.datum(), false)),
     };
     execute(
         query,
         &[
-            int8(execution_id),
+            int8_arg(execution_id),
             (values.datum(), false),
             types,
-            opt_text(source_step),
+            opt_text_arg(source_step),
         ],
         false,
     );
@@ -127,7 +127,11 @@ fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
 
 /// One variable with its metadata, untracked.
 pub fn read_row(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
-    let rows = execute(&queries::READ_ROW, &[int8(execution_id), text(name)], true);
+    let rows = execute(
+        &queries::READ_ROW,
+        &[int8_arg(execution_id), text_arg(name)],
+        true,
+    );
     row(&rows, 0, life)
 }
 
@@ -143,10 +147,10 @@ pub fn insert_placeholder(
     let rows = execute(
         &queries::INSERT_PLACEHOLDER,
         &[
-            int8(execution_id),
-            text(name),
-            text(var_type),
-            opt_text(source_step),
+            int8_arg(execution_id),
+            text_arg(name),
+            text_arg(var_type),
+            opt_text_arg(source_step),
         ],
         false,
     );
@@ -157,7 +161,7 @@ pub fn insert_placeholder(
 pub fn tracked_read(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
     let rows = execute(
         &queries::TRACKED_READ,
-        &[int8(execution_id), text(name)],
+        &[int8_arg(execution_id), text_arg(name)],
         false,
     );
     row(&rows, 0, life)
@@ -171,13 +175,13 @@ pub fn value_datum(execution_id: i64, name: &str, tracked: bool) -> Option<pg_sy
     } else {
         &queries::READ_ONE
     };
-    let rows = execute(query, &[int8(execution_id), text(name)], !tracked);
+    let rows = execute(query, &[int8_arg(execution_id), text_arg(name)], !tracked);
     rows.get(0, 2)
 }
 
 /// Every variable with metadata, oldest first, untracked.
 pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, read_only: bool) -> Vec<VarRow> {
-    let rows = execute(&queries::READ_ALL, &[int8(execution_id)], read_only);
+    let rows = execute(&queries::READ_ALL, &[int8_arg(execution_id)], read_only);
     (0..rows.len())
         .filter_map(|i| row(&rows, i, life))
         .collect()
@@ -210,15 +214,18 @@ pub fn read_some(
         return names
             .iter()
             .filter_map(|name| {
-                let rows = execute(one, &[int8(execution_id), text(name)], false);
+                let rows = execute(one, &[int8_arg(execution_id), text_arg(name)], false);
                 found(&rows, 0)
             })
             .collect();
     }
-    let mut datums: Vec<pg_sys::Datum> = names.iter().map(|n| text(n).0).collect();
+    let mut datums: Vec<pg_sys::Datum> = names.iter().map(|n| text_arg(n).0).collect();
     let rows = execute(
         some,
-        &[int8(execution_id), array(&mut datums, pg_sys::TEXTOID)],
+        &[
+            int8_arg(execution_id),
+            array_arg(&mut datums, pg_sys::TEXTOID),
+        ],
         false,
     );
     (0..rows.len()).filter_map(|i| found(&rows, i)).collect()
@@ -226,7 +233,7 @@ pub fn read_some(
 
 /// The names of all variables, oldest first.
 pub fn names(execution_id: i64) -> Vec<String> {
-    let rows = execute(&queries::NAMES, &[int8(execution_id)], false);
+    let rows = execute(&queries::NAMES, &[int8_arg(execution_id)], false);
     (0..rows.len())
         // SAFETY: the statement returns var_name, a non-null text column.
         .filter_map(|i| rows.get(i, 1).map(|d| unsafe { datum::text(d) }))
@@ -237,7 +244,7 @@ pub fn names(execution_id: i64) -> Vec<String> {
 pub fn delete_one(execution_id: i64, name: &str) -> bool {
     execute(
         &queries::DELETE_ONE,
-        &[int8(execution_id), text(name)],
+        &[int8_arg(execution_id), text_arg(name)],
         false,
     )
     .processed()
@@ -246,5 +253,5 @@ pub fn delete_one(execution_id: i64, name: &str) -> bool {
 
 /// Deletes every variable of an execution; how many there were.
 pub fn delete_all(execution_id: i64) -> usize {
-    execute(&queries::DELETE_ALL, &[int8(execution_id)], false).processed()
+    execute(&queries::DELETE_ALL, &[int8_arg(execution_id)], false).processed()
 }

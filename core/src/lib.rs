@@ -1,14 +1,19 @@
 //! The PostgreSQL-free core of `noetl_vars`.
 //!
 //! Everything that can be decided without a database lives here, so that it is tested with a
-//! plain `cargo test` and fuzzed: validation of names and types ([`validate`]), a step's vars
-//! block ([`block`]), the template environment ([`template`]) and what templates see
-//! ([`context`]), pure paths ([`path`]), dependency order ([`deps`]), rendering a block
-//! ([`render`]), the typed result ([`output`]), Python-compatible text ([`pyfmt`]) and the API
-//! response bodies ([`shape`]).
+//! plain `cargo test` and fuzzed. The public API is what a host (the pgrx layer) needs:
 //!
-//! Documents come in through the [`doc::Doc`] trait, which the PostgreSQL layer implements over
-//! `jsonb` so that only what templates touch is ever converted.
+//! - the render facade: [`block::parse`] a vars block, [`render::plan`] what it reads and
+//!   writes, [`render::evaluate`] it (or [`render::evaluate_one`] variable) in a
+//!   [`context::Scope`];
+//! - the traits the host implements: documents ([`doc::Doc`], over `jsonb` so that only what
+//!   templates touch is converted) and the variable store ([`context::VarStore`]);
+//! - the typed result ([`output::OutValue`]), argument rules ([`validate`]), limits
+//!   ([`limits`]), the API bodies ([`shape`], [`redact`]), errors ([`Error`]) and two host
+//!   hooks ([`stack`]: entering the evaluation stack; [`interrupt`]: polling for cancels).
+//!
+//! Templates, paths, values, Python-compatible text, tojson and dependency order are private
+//! to the crate. The modules are layered (`tests/layers.rs`).
 
 pub mod block;
 pub mod context;

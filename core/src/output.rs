@@ -85,7 +85,9 @@ fn convert(value: &Value, depth: usize) -> Result<OutValue> {
         ValueKind::None => Ok(OutValue::Null),
         ValueKind::Bool => Ok(OutValue::Bool(value.is_true())),
         ValueKind::Number => number(value),
-        ValueKind::String => text(value.as_str().unwrap_or_default()).map(OutValue::String),
+        ValueKind::String => {
+            storable_text(value.as_str().unwrap_or_default()).map(OutValue::String)
+        }
         ValueKind::Bytes => Err(
             Error::new(ErrorKind::NotJson, "bytes cannot be stored as JSON")
                 .with_hint("decode them to text first, e.g. with b64encode"),
@@ -135,7 +137,7 @@ fn convert_map(value: &Value, depth: usize) -> Result<OutValue> {
             crate::interrupt::poll();
         }
         let item = value.get_item(&key).map_err(crate::error::eval_error)?;
-        let key = text(&pyfmt::json_key(&key)?)?;
+        let key = storable_text(&pyfmt::json_key(&key)?)?;
         let item = convert(&item, depth + 1)?;
         match index.get(&key) {
             Some(&at) => entries[at].1 = item,
@@ -173,7 +175,7 @@ fn number(value: &Value) -> Result<OutValue> {
 }
 
 /// Text as `jsonb` can hold it: anything but U+0000.
-pub fn text(s: &str) -> Result<String> {
+pub fn storable_text(s: &str) -> Result<String> {
     if s.contains('\0') {
         return Err(Error::new(
             ErrorKind::NulCharacter,

@@ -246,7 +246,7 @@ fn eval_template(
                 ..e
             }
         }),
-        Rendered::Text(t) => crate::output::text(&t)
+        Rendered::Text(t) => crate::output::storable_text(&t)
             .map(OutValue::String)
             .map_err(annotate),
     }

@@ -16,7 +16,7 @@ pub struct VarRow {
     pub access_count: i64,
 }
 
-fn text(s: &str) -> OutValue {
+fn string(s: &str) -> OutValue {
     OutValue::String(s.to_string())
 }
 
@@ -27,16 +27,16 @@ fn field(name: &str, value: OutValue) -> (String, OutValue) {
 fn metadata(row: &VarRow, value: OutValue) -> Vec<(String, OutValue)> {
     vec![
         field("value", value),
-        field("type", text(&row.var_type)),
+        field("type", string(&row.var_type)),
         field(
             "source_step",
             row.source_step
                 .as_deref()
-                .map(text)
+                .map(string)
                 .unwrap_or(OutValue::Null),
         ),
-        field("created_at", text(&row.created_at)),
-        field("accessed_at", text(&row.accessed_at)),
+        field("created_at", string(&row.created_at)),
+        field("accessed_at", string(&row.accessed_at)),
         field("access_count", OutValue::Int(row.access_count)),
     ]
 }
@@ -68,7 +68,7 @@ pub fn vars_list(
 pub fn vars_get(execution_id: i64, row: &VarRow, value: OutValue) -> OutValue {
     let mut fields = vec![
         field("execution_id", OutValue::Int(execution_id)),
-        field("var_name", text(&row.name)),
+        field("var_name", string(&row.name)),
     ];
     fields.extend(metadata(row, value));
     OutValue::Object(fields)
@@ -81,7 +81,7 @@ pub fn set_vars(execution_id: i64, names: &[String]) -> OutValue {
         field("variables_set", OutValue::Int(names.len() as i64)),
         field(
             "var_names",
-            OutValue::Array(names.iter().map(|n| text(n)).collect()),
+            OutValue::Array(names.iter().map(|n| string(n)).collect()),
         ),
     ])
 }
@@ -90,7 +90,7 @@ pub fn set_vars(execution_id: i64, names: &[String]) -> OutValue {
 pub fn vars_delete(execution_id: i64, name: &str, deleted: bool) -> OutValue {
     OutValue::Object(vec![
         field("execution_id", OutValue::Int(execution_id)),
-        field("var_name", text(name)),
+        field("var_name", string(name)),
         field("deleted", OutValue::Bool(deleted)),
     ])
 }

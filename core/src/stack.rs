@@ -6,7 +6,7 @@
 //! process stack that ends in a crash, which inside PostgreSQL takes every session down with
 //! it. Compiling and evaluating therefore run on a stack of their own, reserved once per thread
 //! (one thread is one backend) and reused by every call, large enough for what the fuel allows:
-//! [`BYTES_PER_FUEL`] per unit of fuel (the deepest recursions measured take under 530 bytes
+//! `BYTES_PER_FUEL` per unit of fuel (the deepest recursions measured take under 530 bytes
 //! per level, and a level costs at least one unit), plus [`FIXED`] for everything that does not
 //! grow with fuel, plus the host's own allowance ([`Limits::host_stack`]).
 //!
@@ -30,7 +30,7 @@ pub(crate) const BYTES_PER_FUEL: usize = 640;
 
 /// Stack for what does not grow with fuel: compiling a template (expressions chain at most
 /// `MAX_CHAIN` (template chains) operations, about 300 bytes each), walking documents (at most
-/// [`crate::limits::MAX_DEPTH`] levels) and the frames of the engine itself.
+/// `MAX_DEPTH` levels) and the frames of the engine itself.
 pub const FIXED: usize = 8 << 20;
 
 /// The reservation when fuel is unlimited (tests and tools only; the PostgreSQL layer always
