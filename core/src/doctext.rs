@@ -67,8 +67,65 @@ pub fn number_text(n: Number) -> String {
     }
 }
 
-/// Appends Python's `repr()` of a document node, at any depth: the walk keeps its own stack.
+/// How a document's nodes are written: as Python's `repr()` or as JSON. The walk
+/// ([`write_doc`]) is the same for both.
+pub trait DocStyle {
+    /// A scalar node (never an array or object).
+    fn scalar(&self, view: &View<'_>, out: &mut String);
+    /// An object key.
+    fn key(&self, key: &str, out: &mut String);
+    /// What a child the document does not have after all is written as.
+    const MISSING: &'static str;
+}
+
+/// Python's `repr()`: `None`, `True`, `'text'`, `{'a': [1, 2.5]}`.
+pub struct Repr;
+
+impl DocStyle for Repr {
+    fn scalar(&self, view: &View<'_>, out: &mut String) {
+        match view {
+            View::Null => out.push_str("None"),
+            View::Bool(b) => out.push_str(if *b { "True" } else { "False" }),
+            View::Number(n) => out.push_str(&number_text(*n)),
+            View::String(text) => repr_str(text, out),
+            View::Array(_) | View::Object(_) => {}
+        }
+    }
+    fn key(&self, key: &str, out: &mut String) {
+        repr_str(key, out);
+    }
+    const MISSING: &'static str = "None";
+}
+
+/// JSON as `noetl_vars` writes stored values: `", "` and `": "` separators, UTF-8 kept.
+pub struct Json;
+
+impl DocStyle for Json {
+    fn scalar(&self, view: &View<'_>, out: &mut String) {
+        match view {
+            View::Null => out.push_str("null"),
+            View::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            // Non-finite floats cannot be stored; a document never holds one.
+            View::Number(Number::Float(f)) if !f.is_finite() => out.push_str("null"),
+            View::Number(n) => out.push_str(&number_text(*n)),
+            View::String(text) => json_string(text, false, out),
+            View::Array(_) | View::Object(_) => {}
+        }
+    }
+    fn key(&self, key: &str, out: &mut String) {
+        json_string(key, false, out);
+    }
+    const MISSING: &'static str = "null";
+}
+
+/// Appends Python's `repr()` of a document node, at any depth.
 pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
+    write_doc(doc, &Repr, out);
+}
+
+/// Appends a document node in `style`, at any depth: the walk keeps its own stack instead of
+/// recursing, so a document nested as deep as `jsonb` allows cannot exhaust the stack.
+pub fn write_doc(doc: &DocRef, style: &impl DocStyle, out: &mut String) {
     let mut stack: Vec<OpenContainer> = Vec::new();
     let mut node = Some(doc.clone());
     let mut visited = 0usize;
@@ -78,10 +135,10 @@ pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
             if visited.is_multiple_of(4096) {
                 crate::interrupt::poll();
             }
-            write_scalar_or_open(doc, out, &mut stack);
+            write_scalar_or_open(doc, style, out, &mut stack);
         }
         let Some(top) = stack.last_mut() else { break };
-        match top.next_child(out) {
+        match top.next_child(style, out) {
             Some(child) => node = child,
             None => {
                 stack.pop();
@@ -90,7 +147,7 @@ pub fn write_doc_repr(doc: &DocRef, out: &mut String) {
     }
 }
 
-/// A container being written by [`write_doc_repr`], and where in it the walk is.
+/// A container being written by [`write_doc`], and where in it the walk is.
 struct OpenContainer {
     doc: DocRef,
     /// The keys of an object, in order; `None` for an array.
@@ -101,8 +158,9 @@ struct OpenContainer {
 
 impl OpenContainer {
     /// Writes what comes before the next child (separator, key) and returns it (`Some(None)`
-    /// for a missing one, written as `None`), or closes the container and returns `None`.
-    fn next_child(&mut self, out: &mut String) -> Option<Option<DocRef>> {
+    /// for a missing one, written as [`DocStyle::MISSING`]), or closes the container and
+    /// returns `None`.
+    fn next_child<S: DocStyle>(&mut self, style: &S, out: &mut String) -> Option<Option<DocRef>> {
         if self.next == self.len {
             out.push(if self.keys.is_some() { '}' } else { ']' });
             return None;
@@ -114,47 +172,44 @@ impl OpenContainer {
         self.next += 1;
         let child = match &self.keys {
             Some(keys) => {
-                repr_str(&keys[i], out);
+                style.key(&keys[i], out);
                 out.push_str(": ");
                 self.doc.get(&keys[i])
             }
             None => self.doc.at(i),
         };
         if child.is_none() {
-            out.push_str("None");
+            out.push_str(S::MISSING);
         }
         Some(child)
     }
 }
 
 /// Writes a scalar whole, or a container's opening bracket, pushing the container to walk.
-fn write_scalar_or_open(doc: DocRef, out: &mut String, stack: &mut Vec<OpenContainer>) {
-    match doc.view() {
-        View::Null => out.push_str("None"),
-        View::Bool(b) => out.push_str(if b { "True" } else { "False" }),
-        View::Number(n) => out.push_str(&number_text(n)),
-        View::String(text) => repr_str(&text, out),
-        View::Array(len) => {
-            out.push('[');
-            stack.push(OpenContainer {
-                doc,
-                keys: None,
-                next: 0,
-                len,
-            });
-        }
-        View::Object(_) => {
-            out.push('{');
-            let keys = doc.keys();
-            let len = keys.len();
-            stack.push(OpenContainer {
-                doc,
-                keys: Some(keys),
-                next: 0,
-                len,
-            });
-        }
-    }
+fn write_scalar_or_open(
+    doc: DocRef,
+    style: &impl DocStyle,
+    out: &mut String,
+    stack: &mut Vec<OpenContainer>,
+) {
+    let view = doc.view();
+    let keys = match view {
+        View::Array(_) => None,
+        View::Object(_) => Some(doc.keys()),
+        scalar => return style.scalar(&scalar, out),
+    };
+    out.push(if keys.is_some() { '{' } else { '[' });
+    let len = match (&view, &keys) {
+        (_, Some(keys)) => keys.len(),
+        (View::Array(len), None) => *len,
+        _ => 0,
+    };
+    stack.push(OpenContainer {
+        doc,
+        keys,
+        next: 0,
+        len,
+    });
 }
 
 /// Python's `repr(str)`: single quotes unless the text has a single quote and no double one.

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use minijinja::value::{Value, ValueKind};
 
-use crate::doc::{DocRef, Number, View};
+use crate::doc::{DocRef, Number};
 use crate::error::{Error, ErrorKind, Result};
 use crate::pyfmt;
 
@@ -243,42 +243,7 @@ fn write_json(value: &OutValue, out: &mut String) {
             }
             out.push('}');
         }
-        OutValue::Doc(doc) => write_doc(doc, out),
-    }
-}
-
-fn write_doc(doc: &DocRef, out: &mut String) {
-    match doc.view() {
-        View::Null => out.push_str("null"),
-        View::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-        View::Number(n) => write_json(&OutValue::from(n), out),
-        View::String(s) => crate::doctext::json_string(&s, false, out),
-        View::Array(len) => {
-            out.push('[');
-            for i in 0..len {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                if let Some(item) = doc.at(i) {
-                    write_doc(&item, out);
-                }
-            }
-            out.push(']');
-        }
-        View::Object(_) => {
-            out.push('{');
-            for (i, key) in doc.keys().iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                crate::doctext::json_string(key, false, out);
-                out.push_str(": ");
-                if let Some(item) = doc.get(key) {
-                    write_doc(&item, out);
-                }
-            }
-            out.push('}');
-        }
+        OutValue::Doc(doc) => crate::doctext::write_doc(doc, &crate::doctext::Json, out),
     }
 }
 
@@ -340,6 +305,43 @@ mod tests {
             OutValue::Doc(d) => assert!(std::sync::Arc::ptr_eq(&d, &doc)),
             other => panic!("expected a verbatim node, got {other:?}"),
         }
+    }
+
+    /// An array nested `depth` deep (`[[[…]]]`), made on demand so that building and dropping
+    /// it recurses nowhere.
+    #[derive(Debug)]
+    struct Nested(usize);
+
+    impl crate::doc::Doc for Nested {
+        fn view(&self) -> crate::doc::View<'_> {
+            crate::doc::View::Array(usize::from(self.0 > 0))
+        }
+        fn get(&self, _: &str) -> Option<DocRef> {
+            None
+        }
+        fn at(&self, index: usize) -> Option<DocRef> {
+            (index == 0 && self.0 > 0).then(|| std::sync::Arc::new(Nested(self.0 - 1)) as DocRef)
+        }
+        fn keys(&self) -> Vec<String> {
+            Vec::new()
+        }
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
+
+    #[test]
+    fn a_document_of_any_depth_is_written_as_json_without_recursion() {
+        const DEPTH: usize = 200_000;
+        // A recursive writer needs far more than this thread's 256 KiB for 200,000 levels.
+        let text = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| OutValue::Doc(std::sync::Arc::new(Nested(DEPTH))).to_json())
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(text.len(), 2 * (DEPTH + 1));
+        assert!(text.starts_with("[[[") && text.ends_with("]]]"));
     }
 
     #[test]
