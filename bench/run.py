@@ -20,6 +20,7 @@ import time
 import psycopg
 
 import baseline_a
+import instructions
 import report
 from workloads import (
     THREE_FIELDS_CONFIG,
@@ -278,6 +279,34 @@ class Bench:
         self.results["big_table"] = {"rows": rows, "small_table": before, "million_rows": after}
         self.log("1M rows", round(before["median"], 1), "->", round(after["median"], 1), "µs/call")
 
+    # ---- instructions per call (callgrind) -------------------------------------------------
+    def instructions(self):
+        """The typical step and its parts in instructions per call (bench/instructions.py). A
+        single-user backend needs the cluster stopped, so it is stopped meanwhile and started
+        again as scripts/cluster.sh started it. Run before the timed parts: a failure shows in
+        the first minutes rather than at the end, and the counts are taken on a database no
+        other benchmark has written to yet."""
+        if self.args.no_instructions or not self.args.data_dir:
+            return
+        with connect() as conn:
+            conn.execute(open(os.path.join(os.path.dirname(__file__), "server.sql")).read())
+        data = self.args.data_dir
+        # (the server's log lies beside the data directory, as scripts/cluster.sh lays it out)
+        log = os.path.join(os.path.dirname(os.path.abspath(data)), "server.log")
+
+        def pg_ctl(*args):
+            cmd = instructions.as_pg([os.path.join(self.args.pg_bin, "pg_ctl"), "-D", data, "-w", *args])
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode != 0:
+                raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stdout}{out.stderr}")
+
+        pg_ctl("-m", "fast", "stop")
+        try:
+            self.results["instructions"] = instructions.measure(self.args.pg_bin, data, DB, self.log)
+        finally:
+            # (pg_ctl appends to the log, where scripts/bench.sh looks for crashed backends)
+            pg_ctl("-l", log, "-t", "60", "start")
+
     # ---- store ------------------------------------------------------------------------------
     def store(self):
         with connect() as conn:
@@ -370,6 +399,11 @@ def main():
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--plot", default="bench/benchmarks.png")
     parser.add_argument("--json", default="bench/results.json")
+    parser.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin",
+                        help="the cluster's programs (pg_ctl, postgres), for the instruction counts")
+    parser.add_argument("--data-dir", help="the cluster's data directory; without it, no instruction counts")
+    parser.add_argument("--no-instructions", action="store_true",
+                        help="skip the instruction counts (valgrind, about a minute)")
     args = parser.parse_args()
 
     with connect("postgres") as conn:
@@ -380,7 +414,7 @@ def main():
     bench = Bench(args)
     bench.environment()
     started = time.time()
-    for part in (bench.typical, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
+    for part in (bench.instructions, bench.typical, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
         part()
     bench.results["seconds"] = time.time() - started
     with open(args.json, "w") as f:

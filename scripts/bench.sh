@@ -3,14 +3,24 @@
 # cluster with durable commits (fsync on), runs bench/run.py (noetl_vars against the NoETL
 # server's path and against plain SQL) and writes BENCHMARKS.md, bench/benchmarks.png and
 # bench/results.json. About 20 minutes; `./scripts/bench.sh --runs 2 --duration 2` is quicker.
+# The typical step's parts are also counted in instructions, under valgrind (about a minute, the
+# cluster stopped meanwhile); `--no-instructions` leaves that out.
 # Needs root or sudo, like the other commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 export PATH="$(dirname "$PG_CONFIG"):$PATH"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
 
 ./scripts/setup.sh
+if [[ " $* " != *" --no-instructions "* ]] && ! command -v valgrind >/dev/null; then
+    say "installing valgrind (the instruction counts)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+fi
 venv=${BENCH_VENV:-$HOME/.cache/noetl_vars/bench-venv}
 if [ ! -x "$venv/bin/python" ]; then
     say "creating the Python environment of baseline A in $venv"
@@ -30,7 +40,9 @@ say "starting a throwaway cluster in $dir"
 cluster_start "$dir" "fsync = on" "shared_buffers = 256MB" "max_wal_size = 4GB" "checkpoint_timeout = 30min"
 
 say "running the benchmarks"
-(cd bench && "$venv/bin/python" run.py --out ../BENCHMARKS.md --plot benchmarks.png --json results.json "$@")
+# (run.py stops and restarts the cluster around the instruction counts, hence its programs and data)
+(cd bench && "$venv/bin/python" run.py --out ../BENCHMARKS.md --plot benchmarks.png --json results.json \
+    --pg-bin "$PG_BIN" --data-dir "$dir/data" "$@")
 crashes=$(cluster_crashes)
 [ -z "$crashes" ] || { echo "$crashes"; exit 1; }
 say "wrote BENCHMARKS.md, bench/benchmarks.png and bench/results.json"

@@ -160,6 +160,45 @@ unsafe fn record(
     }
 }
 
+/// Whether an update of a variable (same key) is a tracked read: `access_count` moved and the
+/// value (compared as text: jsonb's `=` calls 1 and 1.000 equal, history must not), type and
+/// source step did not. Tracked reads are not changes. (This test was the update trigger's
+/// `WHEN` clause, which PostgreSQL parses again in every statement that fires the trigger;
+/// here it costs nothing while capture is off.)
+///
+/// # Safety
+/// `old` and `new` must be valid tuples of a relation whose descriptor is `desc`.
+unsafe fn only_counted(
+    desc: pg_sys::TupleDesc,
+    old: pg_sys::HeapTuple,
+    new: pg_sys::HeapTuple,
+) -> bool {
+    // SAFETY: the caller's; the columns are int4, jsonb and text.
+    unsafe {
+        let col = |t, name| column(t, desc, name);
+        let count = |t| col(t, c"access_count").map(|d: pg_sys::Datum| d.value() as i32);
+        if count(old) == count(new) {
+            return false;
+        }
+        let text = |t, name| col(t, name).map(|d| datum::text(d));
+        let value = |t| col(t, c"var_value").map(|d| jsonb_text(d));
+        text(old, c"var_type") == text(new, c"var_type")
+            && text(old, c"source_step") == text(new, c"source_step")
+            && value(old) == value(new)
+    }
+}
+
+/// The text of a jsonb datum (`jsonb_out`).
+///
+/// # Safety
+/// `datum` must be a non-null jsonb datum.
+unsafe fn jsonb_text(datum: pg_sys::Datum) -> Option<String> {
+    // SAFETY: the caller's; jsonb_out takes one jsonb and returns a C string.
+    let text: Option<&CStr> =
+        unsafe { pgrx::direct_function_call(pg_sys::jsonb_out, &[Some(datum)]) };
+    text.map(|t| t.to_string_lossy().into_owned())
+}
+
 /// What the trigger does for one row event.
 ///
 /// # Safety
@@ -186,6 +225,9 @@ unsafe fn changed(data: &pg_sys::TriggerData) {
                     return;
                 };
                 let moved = old.execution_id != new.execution_id || old.name != new.name;
+                if !moved && only_counted(desc, old.tuple, new.tuple) {
+                    return;
+                }
                 let was_placeholder = is_placeholder(old.execution_id, &old.name, true);
                 if moved {
                     if !was_placeholder {

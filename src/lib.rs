@@ -5,7 +5,7 @@
 //! [`api`] (with the argument checks it shares in [`args`]); below it are the internals:
 //! running a vars block ([`render`], reading variables through [`vars_store`]), `jsonb` in and
 //! out without text round trips ([`jsonb`]), SPI with kept plans ([`spi`], [`queries`],
-//! [`table`]), locking ([`locks`]), settings and their protection ([`guc`], [`guard`]), history
+//! [`table`], index scans by [`planner`]), locking ([`locks`]), settings and their protection ([`guc`], [`guard`]), history
 //! and change events ([`changes`], [`notify`]), metered template memory ([`memory`]) and error
 //! reporting ([`errors`]). The DDL is in `sql/`.
 
@@ -31,6 +31,7 @@ mod jsonb;
 mod locks;
 mod memory;
 mod notify;
+mod planner;
 mod queries;
 mod render;
 mod spi;
@@ -55,6 +56,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 pub extern "C-unwind" fn _PG_init() {
     guc::init();
     changes::init();
+    planner::init();
     noetl_vars_core::stack::set_enter_hook(|| {
         Box::new((StackBase::enter(), memory::Meter::start()))
     });

@@ -189,6 +189,28 @@ pub static PURGE_EXECUTION: Query = Query {
     args: &[INT8, INTERVAL],
 };
 
+/// The statements that touch one execution, `$1`. They are planned as index scans
+/// ([`crate::planner`]), and each is confined to its execution (the test below), which is what
+/// lets a distributed setup send a call to the shard holding it.
+pub static PER_EXECUTION: [&Query; 16] = [
+    &UPSERT_ONE,
+    &UPSERT_OBJECT,
+    &UPSERT_OBJECT_ONE_TYPE,
+    &READ_ONE,
+    &READ_ONE_LOCKED,
+    &READ_SOME_LOCKED,
+    &INSERT_PLACEHOLDER,
+    &READ_ROW,
+    &TRACKED_READ,
+    &READ_SOME,
+    &READ_ALL,
+    &NAMES,
+    &DELETE_ONE,
+    &DELETE_ALL,
+    &HISTORY_INSERT,
+    &PURGE_EXECUTION,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,25 +221,7 @@ mod tests {
     /// execution; `tests/sql/single_execution.sql` checks the same from the outside.
     #[test]
     fn per_execution_statements_touch_execution_one_only() {
-        let per_execution = [
-            &UPSERT_ONE,
-            &UPSERT_OBJECT,
-            &UPSERT_OBJECT_ONE_TYPE,
-            &READ_ONE,
-            &READ_ONE_LOCKED,
-            &READ_SOME_LOCKED,
-            &INSERT_PLACEHOLDER,
-            &READ_ROW,
-            &TRACKED_READ,
-            &READ_SOME,
-            &READ_ALL,
-            &NAMES,
-            &DELETE_ONE,
-            &DELETE_ALL,
-            &HISTORY_INSERT,
-            &PURGE_EXECUTION,
-        ];
-        for q in per_execution {
+        for q in PER_EXECUTION {
             assert_eq!(
                 q.args.first(),
                 Some(&INT8),

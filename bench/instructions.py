@@ -1,0 +1,105 @@
+"""Instructions per call of the typical step and its parts, counted by valgrind's callgrind.
+
+Times move with the machine's load; instruction counts barely do (repeated counts agree within
+a few tenths of a percent, B1's within 0.01%), so they show a change of a few percent that the
+timings' spread would hide. About 40 seconds for the five kinds.
+
+Each count runs a backend in single-user mode (`postgres --single`) under callgrind, calling
+bench_typical (bench/server.sql, which must be loaded) once with a few calls that warm the
+session up and then with N calls, for N = 200 and 400; the per-call count is
+(I(400) - I(200)) / 200, so the backend's start-up, the warm-up and the shutdown checkpoint
+cancel out. Single-user mode needs the cluster stopped: bench/run.py stops and restarts it.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+# bench_typical's kinds (the same statements as the timed parts in run.py), each call
+# followed by a COMMIT inside the procedure.
+KINDS = ("render_vars", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
+WARMUP = 20
+CALLS = (200, 400)
+
+
+def as_pg(cmd):
+    """A server program as scripts/cluster.sh runs it: PostgreSQL refuses to run as root, so as
+    root it runs as `postgres` (the owner of the benchmark's cluster), and without Rust's
+    backtrace settings, which the cluster's server does not have either."""
+    cmd = ["env", "-u", "RUST_BACKTRACE", "-u", "RUST_LIB_BACKTRACE"] + cmd
+    return ["sudo", "-u", "postgres", "--"] + cmd if os.geteuid() == 0 else cmd
+
+
+def single_user(bindir, datadir, db, script, valgrind_out=None):
+    """Runs `script` (one statement per line) in a single-user backend; returns its output."""
+    cmd = [os.path.join(bindir, "postgres"), "--single", "-D", datadir,
+           "-c", "synchronous_commit=off", db]
+    if valgrind_out:
+        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind_out}"] + cmd
+    out = subprocess.run(as_pg(cmd), input=script, capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    # A failing statement does not end the backend, so its status alone says nothing.
+    if out.returncode != 0 or re.search(r"\b(ERROR|FATAL|PANIC):", text):
+        raise RuntimeError(f"single-user backend failed ({' '.join(cmd)}):\n{text[-4000:]}")
+    return text
+
+
+def total_instructions(path):
+    """The run's total instructions: the `summary:` (or `totals:`) line of callgrind's output."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(("summary:", "totals:")):
+                return int(line.split()[1])
+    raise RuntimeError(f"no summary line in {path}")
+
+
+def measure(bindir, datadir, db, log=print):
+    """Per-call instructions of every kind of KINDS, in the stopped cluster `datadir`.
+    Returns {"per_call": {kind: instructions}, "totals": {kind: {N: I(N)}}, ...}."""
+    started = time.time()
+    tmp = tempfile.mkdtemp(prefix="noetl_vars_callgrind.")
+    if os.geteuid() == 0:
+        # callgrind writes its output as the backend's user.
+        shutil.chown(tmp, "postgres")
+    try:
+        # Execution 5 with its 100 variables and the five the step writes, made outside the
+        # counted runs: the first call making them would count in one run of a pair and not in
+        # the other (0.5% fewer instructions per call for render_vars).
+        single_user(bindir, datadir, db, "CALL bench_typical('render_vars', 0, 1);\n")
+        totals, per_call = {}, {}
+        for kind in KINDS:
+            totals[kind] = {}
+            for n in CALLS:
+                # Every run starts from the same table: the dead versions the previous run left
+                # would otherwise be pruned at the expense of this one.
+                single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
+                out = os.path.join(tmp, f"{kind}.{n}.out")
+                single_user(bindir, datadir, db,
+                            "SET synchronous_commit = off;\n"
+                            f"CALL bench_typical('{kind}', 0, {WARMUP});\n"
+                            f"CALL bench_typical('{kind}', 0, {n});\n",
+                            valgrind_out=out)
+                totals[kind][str(n)] = total_instructions(out)
+            lo, hi = CALLS
+            per_call[kind] = (totals[kind][str(hi)] - totals[kind][str(lo)]) / (hi - lo)
+            log("instructions", kind, round(per_call[kind]), "per call")
+        single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
+        # "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" -> "PostgreSQL 15.20 (Debian …)"
+        version = subprocess.run([os.path.join(bindir, "postgres"), "--version"],
+                                 capture_output=True, text=True, check=True).stdout.strip()
+        version = "PostgreSQL " + version.split("(PostgreSQL) ", 1)[-1]
+        valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+        return {
+            "per_call": per_call,
+            "totals": totals,
+            "warmup": WARMUP,
+            "calls": list(CALLS),
+            "postgresql": version,
+            "valgrind": valgrind,
+            "seconds": time.time() - started,
+        }
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
