@@ -22,7 +22,7 @@
 //! and failing other sessions.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
@@ -75,8 +75,10 @@ fn name_lockmode(mode: Mode) -> pg_sys::LOCKMODE {
 type Key = (u16, u64);
 
 thread_local! {
-    /// The keys this transaction holds locks on, with the subtransaction that took each.
-    static HELD: RefCell<HashMap<Key, pg_sys::SubTransactionId>> = RefCell::new(HashMap::new());
+    /// The keys this transaction holds locks on, with the subtransaction that took each (a
+    /// B-tree: a handful of keys per call, compared without hashing).
+    static HELD: RefCell<BTreeMap<Key, pg_sys::SubTransactionId>> =
+        const { RefCell::new(BTreeMap::new()) };
 }
 
 fn tag((space, key): Key) -> pg_sys::LOCKTAG {
@@ -91,9 +93,15 @@ fn tag((space, key): Key) -> pg_sys::LOCKTAG {
     }
 }
 
-/// Takes a lock, waiting for it unless `try_only`: whether it was granted, and whether the
-/// transaction held no lock on `key` before.
-fn acquire(key: Key, mode: pg_sys::LOCKMODE, try_only: bool) -> (bool, bool) {
+/// Takes a lock for subtransaction `subxact` (the current one), waiting for it unless
+/// `try_only`: whether it was granted, and whether the transaction held no lock on `key`
+/// before.
+fn acquire(
+    key: Key,
+    mode: pg_sys::LOCKMODE,
+    try_only: bool,
+    subxact: pg_sys::SubTransactionId,
+) -> (bool, bool) {
     let tag = tag(key);
     // SAFETY: a valid advisory tag, transaction-scoped (sessionLock = false), in a backend
     // inside a transaction (every caller is a SQL function).
@@ -106,11 +114,16 @@ fn acquire(key: Key, mode: pg_sys::LOCKMODE, try_only: bool) -> (bool, bool) {
         if held.contains_key(&key) {
             return false;
         }
-        // SAFETY: no preconditions; inside a transaction.
-        held.insert(key, unsafe { pg_sys::GetCurrentSubTransactionId() });
+        held.insert(key, subxact);
         true
     });
     (true, new)
+}
+
+/// The current subtransaction, which the locks a call takes belong to.
+fn current_subxact() -> pg_sys::SubTransactionId {
+    // SAFETY: no preconditions; inside a transaction.
+    unsafe { pg_sys::GetCurrentSubTransactionId() }
 }
 
 /// Refuses, before taking anything, a call that would push the transaction past its budget.
@@ -224,9 +237,10 @@ impl Locks {
         let mut keys: Vec<Key> = vec![execution_key(execution_id)];
         keys.extend(keyed.iter().map(|(k, _)| (NAME_SPACE, *k)));
         check_budget(&keys)?;
-        acquire(keys[0], intent.lockmode(), false);
+        let subxact = current_subxact();
+        acquire(keys[0], intent.lockmode(), false, subxact);
         for (key, mode) in keyed {
-            acquire((NAME_SPACE, key), name_lockmode(mode), false);
+            acquire((NAME_SPACE, key), name_lockmode(mode), false, subxact);
         }
         Ok(Locks(()))
     }
@@ -235,7 +249,7 @@ impl Locks {
     pub fn whole(execution_id: i64) -> Result<Locks, Error> {
         let key = execution_key(execution_id);
         check_budget(&[key])?;
-        acquire(key, Intent::WriteAll.lockmode(), false);
+        acquire(key, Intent::WriteAll.lockmode(), false, current_subxact());
         Ok(Locks(()))
     }
 
@@ -243,7 +257,7 @@ impl Locks {
     pub fn try_whole(execution_id: i64) -> Result<Option<Whole>, Error> {
         let key = execution_key(execution_id);
         check_budget(&[key])?;
-        let (granted, new) = acquire(key, Intent::WriteAll.lockmode(), true);
+        let (granted, new) = acquire(key, Intent::WriteAll.lockmode(), true, current_subxact());
         Ok(granted.then_some(Whole { execution_id, new }))
     }
 }

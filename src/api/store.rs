@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 
 use crate::args;
 use crate::errors::{OrRaise, Raise};
+use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::Locks;
 use crate::spi::Connection;
@@ -109,6 +110,9 @@ fn set_vars(
         .raise(),
     }
     let names = doc.keys();
+    // A member stored alone is smaller than the object holding it, so when the whole object is
+    // within noetl_vars.max_value_bytes no member needs measuring.
+    let measure = variables.size() > guc::max_value_bytes();
     for (i, name) in names.iter().enumerate() {
         if i % 1024 == 1023 {
             pgrx::check_for_interrupts!();
@@ -116,7 +120,7 @@ fn set_vars(
         validate::check_name("variable name", name)
             .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
             .or_raise();
-        if let Some(value) = doc.get(name) {
+        if let Some(value) = doc.get(name).filter(|_| measure) {
             args::check_output_size(&OutValue::Doc(value), || {
                 format!("the value of {}", quote(name))
             })
