@@ -50,3 +50,10 @@ SELECT count(*) = (SELECT count(*) FROM snapshot) AND NOT EXISTS (
     SELECT * FROM noetl.transient EXCEPT SELECT * FROM snapshot
 ) AS unchanged FROM noetl.transient;
 SELECT noetl.cleanup_execution(200);
+
+-- A batch larger than noetl_vars.max_value_bytes whose every value is within it is stored
+-- (each value is measured, not the batch).
+SET noetl_vars.max_value_bytes = 1024;
+SELECT noetl.set_vars(201, jsonb_build_object('a', repeat('x', 700), 'b', repeat('y', 700))) ->> 'variables_set' AS stored;
+RESET noetl_vars.max_value_bytes;
+SELECT noetl.cleanup_execution(201) AS removed;
