@@ -44,7 +44,25 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE TRIGGER transient_changed_update
-    AFTER UPDATE ON noetl.transient
-    FOR EACH ROW WHEN (noetl.capture_changes())
-    EXECUTE FUNCTION noetl.transient_changed();
+-- CREATE OR REPLACE TRIGGER keeps the trigger (its comment included) but enables it anew:
+-- an operator's DISABLE, ENABLE REPLICA or ENABLE ALWAYS of it is put back afterwards.
+DO $$
+DECLARE
+    state pg_catalog."char";
+BEGIN
+    SELECT t.tgenabled INTO state FROM pg_catalog.pg_trigger t
+    WHERE t.tgrelid OPERATOR(pg_catalog.=) 'noetl.transient'::pg_catalog.regclass
+      AND t.tgname OPERATOR(pg_catalog.=) 'transient_changed_update';
+    CREATE OR REPLACE TRIGGER transient_changed_update
+        AFTER UPDATE ON noetl.transient
+        FOR EACH ROW WHEN (noetl.capture_changes())
+        EXECUTE FUNCTION noetl.transient_changed();
+    IF state OPERATOR(pg_catalog.=) 'D' THEN
+        ALTER TABLE noetl.transient DISABLE TRIGGER transient_changed_update;
+    ELSIF state OPERATOR(pg_catalog.=) 'R' THEN
+        ALTER TABLE noetl.transient ENABLE REPLICA TRIGGER transient_changed_update;
+    ELSIF state OPERATOR(pg_catalog.=) 'A' THEN
+        ALTER TABLE noetl.transient ENABLE ALWAYS TRIGGER transient_changed_update;
+    END IF;
+END
+$$;

@@ -4,10 +4,10 @@
 //! One trigger function sees every write and delete of `noetl.transient`, through the
 //! extension's functions or plain SQL alike. It records changes of a variable's value, type,
 //! source step or key (a rename is a delete of the old key and an insert of the new one);
-//! tracked reads, which move only `access_count` and `accessed_at`, are left out by the
-//! triggers' `WHEN` clauses. History rows are inserted in the same transaction, so a
-//! rolled-back step leaves none. Changed names are queued for [`crate::notify`], which
-//! announces them at commit. The transaction callbacks that end a transaction's bookkeeping
+//! tracked reads, which move only `access_count` and `accessed_at`, are left out (by
+//! `only_counted`, here: a `WHEN` clause would be parsed again in every statement). History
+//! rows are inserted in the same transaction, so a rolled-back step leaves none. Changed names
+//! are queued for [`crate::notify`], which announces them at commit. The transaction callbacks that end a transaction's bookkeeping
 //! (queued changes, placeholder marks, held locks) are registered here too.
 //!
 //! The function runs as the extension's owner (so that application roles need no access to
@@ -173,30 +173,32 @@ unsafe fn only_counted(
     old: pg_sys::HeapTuple,
     new: pg_sys::HeapTuple,
 ) -> bool {
-    // SAFETY: the caller's; the columns are int4, jsonb and text.
+    // SAFETY: the caller's; the columns are int4, jsonb and text. Compared as bytes: in a
+    // database whose encoding is not UTF-8, text that is not valid UTF-8 must not look equal.
     unsafe {
         let col = |t, name| column(t, desc, name);
         let count = |t| col(t, c"access_count").map(|d: pg_sys::Datum| d.value() as i32);
         if count(old) == count(new) {
             return false;
         }
-        let text = |t, name| col(t, name).map(|d| datum::text(d));
+        let text = |t, name| col(t, name).map(|d| datum::text_bytes(d));
         let value = |t| col(t, c"var_value").map(|d| jsonb_text(d));
-        text(old, c"var_type") == text(new, c"var_type")
+        text(old, c"var_name") == text(new, c"var_name")
+            && text(old, c"var_type") == text(new, c"var_type")
             && text(old, c"source_step") == text(new, c"source_step")
             && value(old) == value(new)
     }
 }
 
-/// The text of a jsonb datum (`jsonb_out`).
+/// The text of a jsonb datum (`jsonb_out`), as bytes.
 ///
 /// # Safety
 /// `datum` must be a non-null jsonb datum.
-unsafe fn jsonb_text(datum: pg_sys::Datum) -> Option<String> {
+unsafe fn jsonb_text(datum: pg_sys::Datum) -> Option<Vec<u8>> {
     // SAFETY: the caller's; jsonb_out takes one jsonb and returns a C string.
     let text: Option<&CStr> =
         unsafe { pgrx::direct_function_call(pg_sys::jsonb_out, &[Some(datum)]) };
-    text.map(|t| t.to_string_lossy().into_owned())
+    text.map(|t| t.to_bytes().to_vec())
 }
 
 /// What the trigger does for one row event.

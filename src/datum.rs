@@ -24,7 +24,22 @@ pub unsafe fn iso_timestamp(datum: pg_sys::Datum) -> String {
     }
 }
 
-/// The text of a `text` datum.
+/// The bytes of a `text` datum, as stored (in the database's encoding).
+///
+/// # Safety
+/// `datum` must be a non-null `text` (or other varlena) datum.
+pub unsafe fn text_bytes(datum: pg_sys::Datum) -> Vec<u8> {
+    // SAFETY: the caller's.
+    unsafe {
+        let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
+        let len = pgrx::varlena::varsize_any_exhdr(t);
+        let data = pgrx::varlena::vardata_any(t) as *const u8;
+        std::slice::from_raw_parts(data, len).to_vec()
+    }
+}
+
+/// The text of a `text` datum (bytes that are not UTF-8 replaced: for messages and keys
+/// shown, never for telling two values apart).
 ///
 /// # Safety
 /// `datum` must be a non-null `text` (or other varlena) datum.

@@ -59,5 +59,24 @@ SQL
         echo "FAIL upgrade $old -> $current: after the upgrade got '$works', want '8/1'"; fail=1
     fi
 done
+
+# An operator's choice of when the change triggers fire survives the update (0.4.0 replaces
+# the update trigger: CREATE OR REPLACE TRIGGER alone would enable it again).
+if grep -qx 0.3.0 <<<"$olds"; then
+    quiet -c "DROP DATABASE IF EXISTS noetl_vars_trigger_state" -c "CREATE DATABASE noetl_vars_trigger_state"
+    state=$(psql -X -q -At -v ON_ERROR_STOP=1 -d noetl_vars_trigger_state <<'SQL' | tail -1
+CREATE EXTENSION noetl_vars VERSION '0.3.0';
+ALTER TABLE noetl.transient ENABLE REPLICA TRIGGER transient_changed_update;
+ALTER EXTENSION noetl_vars UPDATE;
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'noetl.transient'::regclass AND tgname = 'transient_changed_update';
+SQL
+)
+    quiet -c "DROP DATABASE noetl_vars_trigger_state"
+    if [ "$state" = R ]; then
+        echo "ok   upgrade 0.3.0 -> $current: the update trigger stays ENABLE REPLICA"
+    else
+        echo "FAIL upgrade 0.3.0 -> $current: the update trigger's state is '$state', not R (ENABLE REPLICA)"; fail=1
+    fi
+fi
 quiet -c "DROP DATABASE noetl_vars_fresh"
 exit $fail

@@ -37,5 +37,24 @@ SHOW enable_seqscan;
 SELECT tgname, pg_get_triggerdef(oid) ~ 'WHEN \(noetl\.capture_changes\(\)\) EXECUTE' AS one_call_condition
 FROM pg_trigger WHERE tgrelid = 'noetl.transient'::regclass AND NOT tgisinternal ORDER BY tgname;
 
+-- The hook catches nothing: an error raised while planning keeps its context (here, that of
+-- an immutable SQL function that the planner runs on its constant argument, dividing by zero).
+CREATE FUNCTION public.plans_inverse(integer) RETURNS integer LANGUAGE sql IMMUTABLE
+    AS 'SELECT 1 / $1';
+CREATE FUNCTION pg_temp.planning_error() RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    message text;
+    context text;
+BEGIN
+    PERFORM public.plans_inverse(0);
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    GET STACKED DIAGNOSTICS message = MESSAGE_TEXT, context = PG_EXCEPTION_CONTEXT;
+    RETURN message || ' / ' || (context LIKE '%SQL function "plans_inverse" statement 1%')::text;
+END
+$$;
+SELECT pg_temp.planning_error() AS error_and_its_context;
+DROP FUNCTION public.plans_inverse(integer);
+
 \c postgres
 DROP DATABASE noetl_vars_plans;
