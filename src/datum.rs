@@ -24,18 +24,27 @@ pub unsafe fn iso_timestamp(datum: pg_sys::Datum) -> String {
     }
 }
 
-/// The bytes of a `text` datum, as stored (in the database's encoding).
+/// The bytes of a `text` (or other varlena) datum, detoasted in the current memory context.
 ///
 /// # Safety
-/// `datum` must be a non-null `text` (or other varlena) datum.
-pub unsafe fn text_bytes(datum: pg_sys::Datum) -> Vec<u8> {
+/// `datum` must be a non-null varlena datum; the bytes live as long as that context.
+unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     // SAFETY: the caller's.
     unsafe {
         let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
         let len = pgrx::varlena::varsize_any_exhdr(t);
         let data = pgrx::varlena::vardata_any(t) as *const u8;
-        std::slice::from_raw_parts(data, len).to_vec()
+        std::slice::from_raw_parts(data, len)
     }
+}
+
+/// The bytes of a `text` datum, as stored (in the database's encoding).
+///
+/// # Safety
+/// `datum` must be a non-null `text` (or other varlena) datum.
+pub unsafe fn text_bytes(datum: pg_sys::Datum) -> Vec<u8> {
+    // SAFETY: the caller's; copied before the context can go.
+    unsafe { varlena_bytes(datum) }.to_vec()
 }
 
 /// The text of a `text` datum (bytes that are not UTF-8 replaced: for messages and keys
@@ -44,11 +53,6 @@ pub unsafe fn text_bytes(datum: pg_sys::Datum) -> Vec<u8> {
 /// # Safety
 /// `datum` must be a non-null `text` (or other varlena) datum.
 pub unsafe fn text(datum: pg_sys::Datum) -> String {
-    // SAFETY: the caller's.
-    unsafe {
-        let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-        let len = pgrx::varlena::varsize_any_exhdr(t);
-        let data = pgrx::varlena::vardata_any(t) as *const u8;
-        String::from_utf8_lossy(std::slice::from_raw_parts(data, len)).into_owned()
-    }
+    // SAFETY: the caller's; copied before the context can go.
+    String::from_utf8_lossy(unsafe { varlena_bytes(datum) }).into_owned()
 }
