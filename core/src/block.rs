@@ -45,6 +45,8 @@ fn collect_reads(value: &BlockValue, reads: &mut Reads) {
             reads.vars.extend(c.reads.vars.iter().cloned());
             reads.names.extend(c.reads.names.iter().cloned());
             reads.all_vars |= c.reads.all_vars;
+            reads.scoped.extend(c.reads.scoped.iter().cloned());
+            reads.scoped_all.extend(c.reads.scoped_all.iter().cloned());
         }
         BlockValue::Array(items) => items.iter().for_each(|p| collect_reads(p, reads)),
         BlockValue::Object(entries) => entries.iter().for_each(|(_, p)| collect_reads(p, reads)),
@@ -164,7 +166,7 @@ fn count_template(total: &mut usize, source: &str, limits: &Limits) -> Result<()
     Ok(())
 }
 
-fn classify(
+pub(crate) fn classify(
     value: &DocRef,
     depth: usize,
     limits: &Limits,

@@ -32,11 +32,17 @@ impl VarStore for EmptyStore {
     }
 }
 
-/// Stored variables plus the values a block has assigned so far.
+/// Stored variables plus the values a block has assigned so far: the execution's (`vars`,
+/// `ctx`) or those of one `set:` scope ([`crate::scopes`]).
 pub struct VarsState {
     store: Arc<dyn VarStore>,
     // The host is single-threaded; the Mutex only satisfies `Object: Send + Sync`.
     assigned: Mutex<HashMap<String, Value>>,
+    /// What the entry keys of this collection start with ("" for the execution's).
+    prefix: String,
+    /// Members seen when nothing is stored under a name (`iter`: what `context.iter` passes,
+    /// the iterator value, `_index`, …).
+    base: Option<DocRef>,
 }
 
 impl VarsState {
@@ -44,6 +50,18 @@ impl VarsState {
         Arc::new(VarsState {
             store,
             assigned: Mutex::new(HashMap::new()),
+            prefix: String::new(),
+            base: None,
+        })
+    }
+
+    /// The variables of `scope` (one of [`crate::scopes::SET_SCOPES`]), over `base`.
+    pub fn scoped(store: Arc<dyn VarStore>, scope: &str, base: Option<DocRef>) -> Arc<VarsState> {
+        Arc::new(VarsState {
+            store,
+            assigned: Mutex::new(HashMap::new()),
+            prefix: crate::scopes::prefix(scope),
+            base: base.filter(|b| matches!(b.view(), View::Object(_))),
         })
     }
 
@@ -58,16 +76,25 @@ impl VarsState {
     /// `vars.<name>` for a template of variable `current`: a variable reading its own name sees
     /// the stored value, any other name sees what the block assigned to it, else the stored one.
     pub fn lookup(&self, name: &str, current: Option<&str>) -> Option<Value> {
-        if current != Some(name) {
+        let itself = current.and_then(|c| c.strip_prefix(self.prefix.as_str())) == Some(name);
+        if !itself {
             if let Some(v) = self.assigned.lock().ok().and_then(|a| a.get(name).cloned()) {
                 return Some(v);
             }
         }
-        self.store.get(name).map(|doc| LazyJson::value(doc, 0))
+        self.store
+            .get(name)
+            .or_else(|| self.base.as_ref().and_then(|b| b.get(name)))
+            .map(|doc| LazyJson::value(doc, 0))
     }
 
     fn names(&self) -> Vec<String> {
         let mut names = self.store.names();
+        for name in self.base.iter().flat_map(|b| b.keys()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
         if let Ok(assigned) = self.assigned.lock() {
             for name in assigned.keys() {
                 if !names.contains(name) {
@@ -122,6 +149,9 @@ pub struct Scope {
     /// Names the caller adds on top of `context` (e.g. `item` of an iteration).
     pub extra: Vec<(String, DocRef)>,
     pub vars: Arc<VarsState>,
+    /// The collections of a `set:` block, by the name templates use (`ctx` and the
+    /// [`crate::scopes::SET_SCOPES`]); empty for a vars block.
+    named: Vec<(&'static str, Arc<VarsState>)>,
     result: Option<DocRef>,
     workload: Option<DocRef>,
     results: Option<DocRef>,
@@ -155,9 +185,36 @@ impl Scope {
             context,
             extra,
             vars,
+            named: Vec::new(),
             result,
             workload,
             results,
+        }
+    }
+
+    /// The scope of a `set:` block: `ctx` is `vars`, and each of `scoped` is an object of
+    /// its own, ahead of every other meaning of its name (`step` is no longer the step's
+    /// name).
+    pub fn with_scopes(mut self, scoped: Vec<(&'static str, Arc<VarsState>)>) -> Scope {
+        self.named = vec![("ctx", self.vars.clone())];
+        self.named.extend(scoped);
+        self
+    }
+
+    /// The collection templates call `name`, in a `set:` block.
+    pub fn state(&self, name: &str) -> Option<&Arc<VarsState>> {
+        self.named.iter().find(|(n, _)| *n == name).map(|(_, s)| s)
+    }
+
+    /// Makes `value` what later templates see under entry key `key` ([`crate::scopes`]).
+    pub fn assign(&self, key: &str, value: &OutValue) {
+        match crate::scopes::split(key) {
+            (None, name) => self.vars.assign(name, value),
+            (Some(scope), name) => {
+                if let Some(state) = self.state(scope) {
+                    state.assign(name, value);
+                }
+            }
         }
     }
 
@@ -165,6 +222,9 @@ impl Scope {
     /// `Ok(doc)` a document node; `None` leaves the name to the built-ins.
     pub(crate) fn resolve(&self, name: &str, current: Option<&str>) -> Option<Resolved> {
         let doc = |d: &Option<DocRef>| d.clone().map(Resolved::Doc);
+        if let Some(state) = self.state(name) {
+            return Some(Resolved::State(state.clone()));
+        }
         match name {
             "null" => return Some(Resolved::Value(Value::from(()))),
             "this" => return doc(&self.this),
@@ -206,6 +266,7 @@ impl Scope {
     /// Whether a bare name means something other than a variable for every template.
     pub fn shadows(&self, name: &str) -> bool {
         RESERVED.contains(&name)
+            || self.state(name).is_some()
             || self.extra.iter().any(|(n, _)| n == name)
             || self.context_member(name).is_some()
     }
@@ -216,6 +277,8 @@ pub(crate) enum Resolved {
     Doc(DocRef),
     Value(Value),
     Vars,
+    /// A collection of a `set:` block (`ctx`, `step`, `iter`, …).
+    State(Arc<VarsState>),
 }
 
 /// The root of the template context while variable `current` is evaluated.
@@ -260,6 +323,10 @@ impl Object for RootContext {
             Resolved::Doc(doc) => Some(LazyJson::value(doc, 0)),
             Resolved::Value(v) => Some(v),
             Resolved::Vars => Some(self.vars.clone()),
+            Resolved::State(state) => Some(Value::from_object(VarsObject {
+                state,
+                current: self.current.clone(),
+            })),
         }
     }
 

@@ -29,6 +29,8 @@ mod pyfmt;
 pub mod redact;
 pub mod render;
 mod resolve;
+pub mod scopes;
+pub mod set;
 pub mod shape;
 pub mod stack;
 mod template;

@@ -10,6 +10,7 @@ use crate::deps::{self, Order};
 use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 use crate::output::OutValue;
+use crate::scopes;
 use crate::template::{self, Compiled, Evaluation, Rendered};
 use crate::validate::quote;
 
@@ -19,10 +20,13 @@ pub struct Plan {
     pub entries: Vec<Entry>,
     pub order: Order,
     /// Names that templates may read as variables (`vars.x`, and bare names that nothing else
-    /// claims), sorted.
+    /// claims) and keys of `set:` scope members they read, sorted.
     pub reads: BTreeSet<String>,
     /// Whether a template uses `vars` as a whole (enumeration or a computed name).
     pub all_vars: bool,
+    /// The `set:` scopes a template uses as a whole; their members' reads are in `reads`,
+    /// keyed as [`crate::scopes`] says.
+    pub scoped_all: BTreeSet<String>,
 }
 
 impl Plan {
@@ -40,6 +44,7 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
         .map(|(i, e)| (e.name.as_str(), i))
         .collect();
     let mut reads = BTreeSet::new();
+    let mut whole = BTreeSet::new();
     let mut all_vars = false;
     let mut deps = Vec::with_capacity(entries.len());
     for (i, entry) in entries.iter().enumerate() {
@@ -48,18 +53,31 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
         }
         let r = entry.reads();
         all_vars |= r.all_vars;
+        let scoped = r
+            .scoped
+            .iter()
+            .filter(|(s, _)| scope.state(s).is_some())
+            .map(|(s, n)| scopes::key(s, n));
+        whole.extend(
+            r.scoped_all
+                .iter()
+                .filter(|s| scope.state(s).is_some())
+                .cloned(),
+        );
         let names = r
             .vars
             .iter()
-            .chain(r.names.iter().filter(|n| !scope.shadows(n)));
+            .chain(r.names.iter().filter(|n| !scope.shadows(n)))
+            .cloned()
+            .chain(scoped);
         let mut mine = Vec::new();
         for name in names {
-            reads.insert(name.clone());
             if let Some(&j) = index.get(name.as_str()) {
                 if j != i {
                     mine.push(j);
                 }
             }
+            reads.insert(name);
         }
         deps.push(mine);
     }
@@ -69,6 +87,7 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
         order,
         reads,
         all_vars,
+        scoped_all: whole,
     }
 }
 
@@ -113,7 +132,7 @@ fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Ou
                     message: format!(
                         "step {}, variable {}: it reads itself through a cycle: {}",
                         quote(&scope.step),
-                        quote(name),
+                        quote(&scopes::display(name)),
                         cycle_path(plan, cycle)
                     ),
                     ..err.clone()
@@ -129,7 +148,7 @@ fn evaluate_here(plan: &Plan, scope: &Arc<Scope>, settings: &Settings) -> Vec<Ou
         let value = eval_value(&entry.value, scope, Some(&entry.name), &settings.limits)
             .map_err(|e| in_context(e, &scope.step, &entry.name));
         match &value {
-            Ok(v) => scope.vars.assign(&entry.name, v),
+            Ok(v) => scope.assign(&entry.name, v),
             Err(_) if settings.stop_on_error => {
                 outcomes.push(Outcome {
                     name: entry.name.clone(),
@@ -163,7 +182,7 @@ fn in_context(err: Error, step: &str, var: &str) -> Error {
         message: format!(
             "step {}, variable {}: {}",
             quote(step),
-            quote(var),
+            quote(&scopes::display(var)),
             err.message
         ),
         ..err
@@ -174,16 +193,16 @@ fn in_context(err: Error, step: &str, var: &str) -> Error {
 fn cycle_path(plan: &Plan, cycle: &[usize]) -> String {
     let mut path: Vec<String> = cycle
         .iter()
-        .map(|&i| quote(&plan.entries[i].name))
+        .map(|&i| quote(&scopes::display(&plan.entries[i].name)))
         .collect();
-    path.push(quote(&plan.entries[cycle[0]].name));
+    path.push(quote(&scopes::display(&plan.entries[cycle[0]].name)));
     path.join(" -> ")
 }
 
 fn cycle_error(plan: &Plan, cycle: &[usize], step: &str) -> Error {
     let listed: Vec<String> = cycle
         .iter()
-        .map(|&i| quote(&plan.entries[i].name))
+        .map(|&i| quote(&scopes::display(&plan.entries[i].name)))
         .collect();
     Error::new(
         ErrorKind::Cycle,

@@ -27,6 +27,12 @@ pub fn resolve(path: &Path, scope: &Scope, current: Option<&str>) -> Option<OutV
             };
             Node::Value(scope.vars.lookup(name, current)?)
         }
+        Resolved::State(state) => {
+            let Seg::Key(name) = segs.next()? else {
+                return None;
+            };
+            Node::Value(state.lookup(name, current)?)
+        }
     };
     for seg in segs {
         node = match node {

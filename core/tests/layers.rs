@@ -9,7 +9,7 @@ use std::path::Path;
 /// Bottom to top. A module may use modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
     // errors and the plain data everything shares
-    &["error", "interrupt", "doc", "deps", "path"],
+    &["error", "interrupt", "doc", "deps", "path", "scopes"],
     // limits on work, text and memory
     &["limits"],
     // arguments; the evaluation stack; Python text of documents
@@ -24,6 +24,8 @@ const LAYERS: &[&[&str]] = &[
     &["template", "redact", "shape"],
     // a vars block: formats, phases, typed pieces
     &["block"],
+    // a set: block: the scope of each key
+    &["set"],
     // what templates see
     &["context"],
     // pure paths against the context

@@ -113,8 +113,21 @@ fn constant_str<'a>(expr: &'a Expr<'_>) -> Option<&'a str> {
     }
 }
 
-fn is_vars(expr: &Expr<'_>) -> bool {
-    matches!(expr, Expr::Var(var) if var.id == "vars")
+/// A collection of variables a template may read members of.
+#[derive(Clone, Copy)]
+enum Root {
+    /// `vars`, or `ctx` (the same in a `set:` block).
+    Vars,
+    /// One of [`crate::scopes::SET_SCOPES`].
+    Scope(&'static str),
+}
+
+fn root_of(expr: &Expr<'_>) -> Option<Root> {
+    match expr {
+        Expr::Var(var) if var.id == "vars" || var.id == "ctx" => Some(Root::Vars),
+        Expr::Var(var) => crate::scopes::known(var.id).map(Root::Scope),
+        _ => None,
+    }
 }
 
 /// Collects the variables a template reads.
@@ -210,23 +223,44 @@ impl Walk {
         }
     }
 
-    fn read(&mut self, name: &str) {
-        self.reads.vars.insert(name.to_string());
+    fn read(&mut self, root: Root, name: &str) {
+        match root {
+            Root::Vars => {
+                self.reads.vars.insert(name.to_string());
+            }
+            Root::Scope(scope) => {
+                self.reads
+                    .scoped
+                    .insert((scope.to_string(), name.to_string()));
+            }
+        }
+    }
+
+    fn read_all(&mut self, root: Root) {
+        match root {
+            Root::Vars => self.reads.all_vars = true,
+            Root::Scope(scope) => {
+                self.reads.scoped_all.insert(scope.to_string());
+            }
+        }
     }
 
     fn expr(&mut self, expr: &Expr<'_>) {
         match expr {
-            // `vars` on its own: enumerated, measured, passed along.
-            Expr::Var(var) => self.reads.all_vars |= var.id == "vars",
-            Expr::Const(_) => {}
-            Expr::GetAttr(get) if is_vars(&get.expr) => self.read(get.name),
-            Expr::GetItem(get) if is_vars(&get.expr) => match constant_str(&get.subscript_expr) {
-                Some(name) => self.read(name),
-                None => {
-                    self.reads.all_vars = true;
-                    self.expr(&get.subscript_expr);
+            // A collection on its own: enumerated, measured, passed along.
+            Expr::Var(_) => {
+                if let Some(root) = root_of(expr) {
+                    self.read_all(root);
                 }
-            },
+            }
+            Expr::Const(_) => {}
+            Expr::GetAttr(get) if root_of(&get.expr).is_some() => {
+                self.member(&get.expr, Some(get.name))
+            }
+            Expr::GetItem(get) if root_of(&get.expr).is_some() => {
+                self.member(&get.expr, constant_str(&get.subscript_expr));
+                self.expr(&get.subscript_expr);
+            }
             Expr::Call(call) => self.call(&call.expr, &call.args),
             Expr::GetAttr(get) => self.expr(&get.expr),
             Expr::GetItem(get) => {
@@ -267,19 +301,26 @@ impl Walk {
         }
     }
 
+    /// Member `name` of the collection `root` (`None`: a name known only at run time).
+    fn member(&mut self, root: &Expr<'_>, name: Option<&str>) {
+        if let Some(root) = root_of(root) {
+            match name {
+                Some(name) => self.read(root, name),
+                None => self.read_all(root),
+            }
+        }
+    }
+
     /// `vars.get('x')` reads `x`; any other method of `vars` (`items()`, `get(name)`) reads
-    /// them all.
+    /// them all. The same holds for `ctx` and the `set:` scopes.
     fn call(&mut self, callee: &Expr<'_>, args: &[CallArg<'_>]) {
         match callee {
-            Expr::GetAttr(get) if is_vars(&get.expr) => {
+            Expr::GetAttr(get) if root_of(&get.expr).is_some() => {
                 let constant = match args.first() {
                     Some(CallArg::Pos(first)) if get.name == "get" => constant_str(first),
                     _ => None,
                 };
-                match constant {
-                    Some(name) => self.read(name),
-                    None => self.reads.all_vars = true,
-                }
+                self.member(&get.expr, constant);
             }
             other => self.expr(other),
         }
@@ -288,106 +329,5 @@ impl Walk {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn shape(text: &str) -> Inspection {
-        match inspect(text, &|e| {
-            Error::new(ErrorKind::TemplateSyntax, e.to_string())
-        }) {
-            Ok(s) => s,
-            Err(e) => panic!("{text}: {e}"),
-        }
-    }
-
-    fn names(set: &BTreeSet<String>) -> Vec<&str> {
-        set.iter().map(String::as_str).collect()
-    }
-
-    #[test]
-    fn one_expression_is_an_expression_and_anything_more_is_text() {
-        assert!(matches!(
-            shape("{{ a + 1 }}").evaluation,
-            Evaluation::Expression
-        ));
-        assert!(matches!(
-            shape("{{- a + 1 -}}").evaluation,
-            Evaluation::Expression
-        ));
-        for text in [
-            "{{ 1 }}-{{ 2 }}",
-            "{{ a }}{{ b }}",
-            "x {{ a }}",
-            "{{ a }}{# c #}",
-            "{% if a %}{{ b }}{% endif %}",
-        ] {
-            assert!(matches!(shape(text).evaluation, Evaluation::Text), "{text}");
-        }
-    }
-
-    #[test]
-    fn pure_paths_are_recognised_from_the_tree() {
-        let Evaluation::Path(p) = shape("{{ result.users[0]['id'] }}").evaluation else {
-            panic!("not a path");
-        };
-        assert_eq!(p.root, "result");
-        assert_eq!(
-            p.segs,
-            vec![
-                Seg::Key("users".into()),
-                Seg::Index(0),
-                Seg::Key("id".into())
-            ]
-        );
-        let Evaluation::Path(p) = shape("{{ items[-1] }}").evaluation else {
-            panic!("not a path");
-        };
-        assert_eq!(p.segs, vec![Seg::Index(-1)]);
-        for text in [
-            "{{ a | length }}",
-            "{{ a.b() }}",
-            "{{ a[b] }}",
-            "{{ none }}",
-            "{{ 'x' }}",
-        ] {
-            assert!(
-                !matches!(shape(text).evaluation, Evaluation::Path(_)),
-                "{text}"
-            );
-        }
-    }
-
-    #[test]
-    fn reads_are_exact_for_constant_names_and_whole_for_run_time_ones() {
-        let r =
-            shape("{{ vars.a + vars['b c'] + vars.get('d') + vars.get('e', 0) + x.vars }}").reads;
-        assert_eq!(names(&r.vars), ["a", "b c", "d", "e"]);
-        assert!(!r.all_vars);
-        for text in [
-            "{{ vars[result.k] }}",
-            "{{ vars.get(result.k) }}",
-            "{{ vars.items() | list }}",
-            "{{ vars | length }}",
-            "{% for k in vars %}{{ k }}{% endfor %}",
-            "{% set v = vars %}{{ v.a }}",
-            "{{ vars.values() | sum }}",
-        ] {
-            assert!(shape(text).reads.all_vars, "{text}");
-        }
-        // A variable that is really called `get` is read as one.
-        assert_eq!(names(&shape("{{ vars.get }}").reads.vars), ["get"]);
-        // Reads inside statements, filters and tests count.
-        let r = shape("{% for i in vars.list if i > vars.min %}{{ i | default(vars.d) is divisibleby(vars.n) }}{% endfor %}").reads;
-        assert_eq!(names(&r.vars), ["d", "list", "min", "n"]);
-    }
-
-    #[test]
-    fn long_chains_are_refused_before_parsing() {
-        let deep = format!("{{{{ x{} }}}}", ".a".repeat(MAX_CHAIN + 1));
-        let err = inspect(&deep, &|_| unreachable!()).map(|_| ()).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::TooComplex);
-        // Long flat lists and many short expressions are fine.
-        let flat = format!("{{{{ [{}] }}}}", vec!["a.b"; MAX_CHAIN * 2].join(", "));
-        assert!(inspect(&flat, &|_| unreachable!()).is_ok());
-    }
-}
+#[path = "analysis_tests.rs"]
+mod tests;

@@ -47,8 +47,15 @@ pub struct Reads {
     /// Bare names that may be variables (`{{ counter }}` means `vars.counter` when it exists).
     pub names: BTreeSet<String>,
     /// `vars` used as a whole or with a name known only at run time: `vars[name]`,
-    /// `vars.get(name)`, `vars | length`, `for k in vars`, `vars.items()`.
+    /// `vars.get(name)`, `vars | length`, `for k in vars`, `vars.items()`. `ctx`, which is
+    /// `vars` in a `set:` block, counts as `vars` here in every block (a vars block that reads
+    /// a `ctx` of its own only locks more than it needs).
     pub all_vars: bool,
+    /// Members of the `set:` scopes read (`step.x`, `iter['x']`, `workflow.get('x')`), as
+    /// (scope, name); see [`crate::scopes`].
+    pub scoped: BTreeSet<(String, String)>,
+    /// `set:` scopes used as a whole or with a name known only at run time.
+    pub scoped_all: BTreeSet<String>,
 }
 
 /// One template string, compiled once per process.

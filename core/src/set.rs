@@ -1,0 +1,132 @@
+//! A `set:` block (SPEC §8): which scope each key writes, as block entries keyed the way
+//! [`crate::scopes`] describes, with the values typed as in a vars block.
+//!
+//! A key is split at its first dot: no dot (`x`) and `ctx.x` write the execution variable
+//! `x`, NoETL's own reading of a bare key; `step.`, `iter.`, `workflow.` and `global.` write
+//! those scopes; any other prefix is refused, naming it, rather than being taken for an
+//! execution variable with a dot in its name (a misspelt `setp.x` must not vanish into `ctx`).
+
+use std::collections::HashMap;
+
+use crate::block::{self, Entry};
+use crate::doc::{DocRef, View};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::scopes;
+use crate::validate::{self, quote};
+
+/// Which of the optional scopes the call can write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Available {
+    /// An iteration was given, so `iter.x` has somewhere to go.
+    pub iteration: bool,
+    /// A playbook (catalog path) was given, so `workflow.x` has somewhere to go.
+    pub playbook: bool,
+}
+
+/// The entries of a `set:` block. `None` and JSON `null` have none.
+pub fn parse(
+    mutations: Option<&DocRef>,
+    available: Available,
+    limits: &Limits,
+) -> Result<Vec<Entry>> {
+    crate::stack::run(limits, || parse_here(mutations, available, limits))?
+}
+
+fn parse_here(
+    mutations: Option<&DocRef>,
+    available: Available,
+    limits: &Limits,
+) -> Result<Vec<Entry>> {
+    let Some(block) = mutations else {
+        return Ok(Vec::new());
+    };
+    match block.view() {
+        View::Object(_) => {}
+        View::Null => return Ok(Vec::new()),
+        other => {
+            return Err(Error::invalid(format!(
+                "mutations must be a JSON object (the set: block), not {}",
+                block::describe(&other)
+            ))
+            .with_hint("pass {\"ctx.name\": \"{{ template }}\", \"step.name\": …, …}"))
+        }
+    }
+    let mut entries = Vec::new();
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut total = 0usize;
+    for (n, written) in block.keys().into_iter().enumerate() {
+        if n % 1024 == 1023 {
+            crate::interrupt::poll();
+        }
+        let name = target(&written, available)?;
+        if let Some(other) = seen.insert(name.clone(), written.clone()) {
+            return Err(Error::invalid(format!(
+                "set: keys {} and {} write the same variable",
+                quote(&other),
+                quote(&written)
+            ))
+            .with_hint("a bare key is ctx.<key>: keep one of them"));
+        }
+        let Some(value) = block.get(&written) else {
+            continue;
+        };
+        let value = block::classify(&value, 0, limits, &mut total).map_err(|e| {
+            Error::new(
+                e.kind,
+                format!("set: key {}: {}", quote(&written), e.message),
+            )
+        })?;
+        entries.push(Entry { name, value });
+    }
+    Ok(entries)
+}
+
+/// The entry key a `set:` key writes.
+fn target(written: &str, available: Available) -> Result<String> {
+    let Some((prefix, name)) = written.split_once('.') else {
+        checked_name(written, written)?;
+        return Ok(written.to_string());
+    };
+    let scope = match prefix {
+        "ctx" => None,
+        other => Some(scopes::known(other).ok_or_else(|| {
+            Error::invalid(format!(
+                "set: key {}: unknown scope {}",
+                quote(written),
+                quote(other)
+            ))
+            .with_hint("a key is ctx.<name> (or a bare <name>), step.<name>, iter.<name>, workflow.<name> or global.<name>")
+        })?),
+    };
+    checked_name(written, name)?;
+    match scope {
+        None => Ok(name.to_string()),
+        Some("iter") if !available.iteration => Err(Error::invalid(format!(
+            "set: key {}: iter. needs an iteration, and iteration is NULL",
+            quote(written)
+        ))
+        .with_hint("pass iteration => the loop index of the iteration this block belongs to")),
+        Some("workflow") if !available.playbook => Err(Error::invalid(format!(
+            "set: key {}: workflow. needs a playbook, and playbook is NULL",
+            quote(written)
+        ))
+        .with_hint("pass playbook => the playbook's catalog path")),
+        Some(scope) => Ok(scopes::key(scope, name)),
+    }
+}
+
+fn checked_name(written: &str, name: &str) -> Result<()> {
+    if name.is_empty() {
+        return Err(
+            Error::invalid(format!("set: key {} names no variable", quote(written)))
+                .with_hint("write the variable's name after the scope, e.g. ctx.total"),
+        );
+    }
+    validate::check_name("variable name", name).map_err(|e| {
+        Error::new(
+            e.kind,
+            format!("set: key {}: {}", quote(written), e.message),
+        )
+    })
+}
