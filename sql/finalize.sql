@@ -4,7 +4,8 @@
 -- Least privilege: nothing is usable by PUBLIC; an application role needs the grants listed in
 -- the README ("Privileges"). The functions are listed one by one so that functions of other
 -- owners in a pre-existing schema noetl are left alone.
-REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions FROM PUBLIC;
+REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions,
+    noetl.step_vars, noetl.workflow_vars, noetl.global_vars FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
     noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text),
     noetl.get_var(pg_catalog.int8, pg_catalog.text),
@@ -18,6 +19,9 @@ REVOKE EXECUTE ON FUNCTION
     noetl.vars_cleanup(pg_catalog.int8),
     noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text),
     noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb),
+    noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text),
+    noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text),
+    noetl.finish_step(pg_catalog.int8, pg_catalog.text),
     noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
     noetl.purge_stale(pg_catalog.interval, pg_catalog.int4),
     noetl.adopt_transient(pg_catalog.regclass),
@@ -66,6 +70,37 @@ COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catal
     'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. All or nothing unless noetl_vars.on_render_error = skip.';
 COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb) IS
     'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. Returns everything it stored.';
+COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text) IS
+    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, empty name, iter. without iteration, workflow. without playbook.';
+COMMENT ON FUNCTION noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text) IS
+    'Every scope a step''s templates see, in one read: {"ctx", "step", "iter", "workflow", "global"}; step, iter and workflow are {} when their argument is NULL. Not a tracked read.';
+COMMENT ON FUNCTION noetl.finish_step(pg_catalog.int8, pg_catalog.text) IS
+    'Removes a finished step''s step- and iteration-scoped values; returns how many it removed. Waits for every other call of the execution.';
+COMMENT ON TABLE noetl.step_vars IS
+    'Step-scoped (iteration NULL) and iteration-scoped values written by noetl.apply_set (step.x, iter.x); removed by noetl.finish_step. Rows survive pg_dump/restore.';
+COMMENT ON COLUMN noetl.step_vars.execution_id IS 'The NoETL execution.';
+COMMENT ON COLUMN noetl.step_vars.step IS 'The step whose scope the value belongs to.';
+COMMENT ON COLUMN noetl.step_vars.iteration IS 'The loop iteration (its index) for iter.x; NULL for the step''s own step.x.';
+COMMENT ON COLUMN noetl.step_vars.var_name IS 'Variable name, unique within the step or iteration.';
+COMMENT ON COLUMN noetl.step_vars.var_value IS 'The value, any JSON.';
+COMMENT ON COLUMN noetl.step_vars.created_at IS 'When the value was first written.';
+COMMENT ON COLUMN noetl.step_vars.updated_at IS 'When the value was last written.';
+COMMENT ON CONSTRAINT step_vars_key ON noetl.step_vars IS 'One value per (execution, step, iteration, name); a NULL iteration (the step''s own scope) counts as one key.';
+COMMENT ON TABLE noetl.workflow_vars IS
+    'Values shared by every execution of one playbook (workflow.x of noetl.apply_set), keyed by the playbook''s catalog path. Rows survive pg_dump/restore.';
+COMMENT ON COLUMN noetl.workflow_vars.playbook IS 'The playbook''s catalog path.';
+COMMENT ON COLUMN noetl.workflow_vars.var_name IS 'Variable name, unique within the playbook.';
+COMMENT ON COLUMN noetl.workflow_vars.var_value IS 'The value, any JSON.';
+COMMENT ON COLUMN noetl.workflow_vars.execution_id IS 'The execution that last wrote the value.';
+COMMENT ON COLUMN noetl.workflow_vars.created_at IS 'When the value was first written.';
+COMMENT ON COLUMN noetl.workflow_vars.updated_at IS 'When the value was last written.';
+COMMENT ON TABLE noetl.global_vars IS
+    'Values shared by every execution (global.x of noetl.apply_set). Grant SELECT alone to roles that may read them but not write them. Rows survive pg_dump/restore.';
+COMMENT ON COLUMN noetl.global_vars.var_name IS 'Variable name, unique.';
+COMMENT ON COLUMN noetl.global_vars.var_value IS 'The value, any JSON.';
+COMMENT ON COLUMN noetl.global_vars.execution_id IS 'The execution that last wrote the value.';
+COMMENT ON COLUMN noetl.global_vars.created_at IS 'When the value was first written.';
+COMMENT ON COLUMN noetl.global_vars.updated_at IS 'When the value was last written.';
 
 COMMENT ON TABLE noetl.transient_history IS
     'Every write and delete of a variable while noetl_vars.track_history is on, recorded in the writing transaction. Read it with noetl.var_at().';

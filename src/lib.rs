@@ -3,7 +3,7 @@
 //!
 //! This crate is the thin PostgreSQL layer over `noetl_vars_core`. The SQL surface is in
 //! [`api`] (with the argument checks it shares in [`args`]); below it are the internals:
-//! running a vars block ([`render`], reading variables through [`vars_store`]), `jsonb` in and
+//! running a vars block ([`render`], reading variables through [`vars_store`]) and a `set:` block ([`set`], its other scopes through [`scoped_store`] and [`scoped_queries`]), `jsonb` in and
 //! out without text round trips ([`jsonb`]), SPI with kept plans ([`spi`], [`queries`],
 //! [`table`], index scans by [`planner`]), locking ([`locks`]), settings and their protection ([`guc`], [`guard`]), history
 //! and change events ([`changes`], [`notify`]), metered template memory ([`memory`]) and error
@@ -34,6 +34,9 @@ mod notify;
 mod planner;
 mod queries;
 mod render;
+mod scoped_queries;
+mod scoped_store;
+mod set;
 mod spi;
 mod table;
 mod vars_store;
@@ -50,6 +53,7 @@ extension_sql_file!(
     requires = ["history", changes::capture_changes]
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
+extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["schema"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

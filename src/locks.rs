@@ -10,7 +10,14 @@
 //!   write some, SHARE to read any variable (a block that enumerates `vars` or reads a name
 //!   known only at run time), SHARE ROW EXCLUSIVE to read any and write some, EXCLUSIVE to
 //!   write all (`cleanup_execution`, blocks of more than [`MAX_NAME_LOCKS`] names);
-//! - then one lock per **variable** named (exclusive to write, shared to read), sorted.
+//! - then one lock per **variable** named (exclusive to write, shared to read), sorted;
+//! - then one lock per **step or iteration scope** a `set:` block reads or writes
+//!   (`objsubid` 20056), sorted.
+//!
+//! Before all of these a `set:` block takes one lock per **shared scope** it touches
+//! (`objsubid` 20057: its playbook's, then the global one). Calls of different executions meet
+//! only there, so a call that waits for a shared scope holds nothing of its execution yet, and
+//! no transaction can be made to wait for a call that waits for it.
 //!
 //! Every lock of a call is known before the first is taken and they are taken in that one
 //! order, so two calls never wait for each other in a circle. A call takes at most
@@ -34,6 +41,8 @@ pub const MAX_NAME_LOCKS: usize = 32;
 
 const EXECUTION_SPACE: u16 = 20054;
 const NAME_SPACE: u16 = 20055;
+const SCOPE_SPACE: u16 = 20056;
+const SHARED_SPACE: u16 = 20057;
 
 /// A lock on one variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -154,19 +163,22 @@ fn check_budget(keys: &[Key]) -> Result<(), Error> {
     Ok(())
 }
 
-/// The lock key of one variable: FNV-1a over the execution id and the name. It must be the
-/// same in every backend (so no randomly seeded hasher); two names sharing a key are merely
-/// serialized together.
-fn name_key(execution_id: i64, name: &str) -> u64 {
+/// FNV-1a over `parts`. A lock key must be the same in every backend (so no randomly seeded
+/// hasher); two things sharing a key are merely serialized together.
+pub fn fnv(parts: &[&[u8]]) -> u64 {
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
     const PRIME: u64 = 0x0000_0100_0000_01b3;
-    execution_id
-        .to_le_bytes()
+    parts
         .iter()
-        .chain(name.as_bytes())
+        .flat_map(|p| p.iter())
         .fold(OFFSET, |hash, byte| {
             (hash ^ *byte as u64).wrapping_mul(PRIME)
         })
+}
+
+/// The lock key of one variable: over the execution id and the name.
+fn name_key(execution_id: i64, name: &str) -> u64 {
+    fnv(&[&execution_id.to_le_bytes(), name.as_bytes()])
 }
 
 fn execution_key(execution_id: i64) -> Key {
@@ -180,6 +192,10 @@ pub struct Request {
     pub names: BTreeMap<String, Mode>,
     /// Whether the call may read any variable (names known only at run time, enumeration).
     pub reads_all: bool,
+    /// Step and iteration scopes read or written, by key ([`fnv`] of what identifies them).
+    pub scopes: Vec<(u64, Mode)>,
+    /// Shared scopes (a playbook's, the global one) read or written, in the order to lock them.
+    pub shared: Vec<(u64, Mode)>,
 }
 
 impl Request {
@@ -190,6 +206,8 @@ impl Request {
                 .map(|n| (n.into(), Mode::Exclusive))
                 .collect(),
             reads_all: false,
+            scopes: Vec::new(),
+            shared: Vec::new(),
         }
     }
 }
@@ -208,39 +226,37 @@ impl Locks {
     /// Locks what `request` says, up front and in one order: the execution, then the names.
     pub fn acquire(execution_id: i64, request: &Request) -> Result<Locks, Error> {
         let writes = request.names.values().any(|m| *m == Mode::Exclusive);
-        if request.names.len() > MAX_NAME_LOCKS {
-            return Locks::whole(execution_id);
-        }
+        let whole = request.names.len() > MAX_NAME_LOCKS;
         let intent = match (request.reads_all, writes) {
+            _ if whole => Intent::WriteAll,
             (false, false) => Intent::ReadSome,
             (false, true) => Intent::WriteSome,
             (true, false) => Intent::ReadAll,
             (true, true) => Intent::ReadAllWriteSome,
         };
-        // Names read are covered by the execution lock when the call may read any of them.
-        let mut keyed: Vec<(u64, Mode)> = request
+        // Names read are covered by the execution lock when the call may read any of them,
+        // and every name is when it locks the whole execution.
+        let named: Vec<(u64, Mode)> = request
             .names
             .iter()
-            .filter(|(_, mode)| !request.reads_all || **mode == Mode::Exclusive)
+            .filter(|(_, mode)| !whole && (!request.reads_all || **mode == Mode::Exclusive))
             .map(|(name, mode)| (name_key(execution_id, name), *mode))
             .collect();
-        // Sorted by key; a key wanted in both modes is taken once, exclusively.
-        keyed.sort();
-        keyed.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 = a.1.max(b.1);
-                true
-            } else {
-                false
-            }
-        });
-        let mut keys: Vec<Key> = vec![execution_key(execution_id)];
-        keys.extend(keyed.iter().map(|(k, _)| (NAME_SPACE, *k)));
+        let mut locks: Vec<(Key, pg_sys::LOCKMODE)> = request
+            .shared
+            .iter()
+            .map(|(k, m)| ((SHARED_SPACE, *k), name_lockmode(*m)))
+            .collect();
+        locks.push((execution_key(execution_id), intent.lockmode()));
+        locks.extend(sorted(named).map(|(k, m)| ((NAME_SPACE, k), name_lockmode(m))));
+        locks.extend(
+            sorted(request.scopes.clone()).map(|(k, m)| ((SCOPE_SPACE, k), name_lockmode(m))),
+        );
+        let keys: Vec<Key> = locks.iter().map(|(k, _)| *k).collect();
         check_budget(&keys)?;
         let subxact = current_subxact();
-        acquire(keys[0], intent.lockmode(), false, subxact);
-        for (key, mode) in keyed {
-            acquire((NAME_SPACE, key), name_lockmode(mode), false, subxact);
+        for (key, mode) in locks {
+            acquire(key, mode, false, subxact);
         }
         Ok(Locks(()))
     }
@@ -275,6 +291,20 @@ impl Whole {
             HELD.with(|held| held.borrow_mut().remove(&key));
         }
     }
+}
+
+/// Sorted by key; a key wanted in both modes is taken once, exclusively.
+fn sorted(mut keyed: Vec<(u64, Mode)>) -> impl Iterator<Item = (u64, Mode)> {
+    keyed.sort();
+    keyed.dedup_by(|b, a| {
+        if a.0 == b.0 {
+            a.1 = a.1.max(b.1);
+            true
+        } else {
+            false
+        }
+    });
+    keyed.into_iter()
 }
 
 /// The transaction ended: its locks are gone.

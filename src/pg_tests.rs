@@ -213,4 +213,38 @@ mod tests {
     fn render_errors_name_step_variable_and_template() {
         run("SELECT noetl.render_vars(13, 's', '{}', '{\"keep\": 2, \"bad\": \"{{ vars.nope }}\"}')");
     }
+
+    #[pg_test]
+    fn a_set_block_locks_each_scope_it_writes_until_the_transaction_ends() {
+        run("SELECT noetl.apply_set(14, 'loop', '{\"step.n\": 1, \"iter.m\": 2, \"global.g\": 3}', iteration => 0)");
+        // One lock per scope written: the step's and the iteration's (objsubid 20056) and the
+        // global one (20057, shared across executions).
+        assert_eq!(
+            int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 20056 AND pid = pg_backend_pid() AND mode = 'ExclusiveLock'"),
+            2
+        );
+        assert_eq!(
+            int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 20057 AND pid = pg_backend_pid() AND mode = 'ExclusiveLock'"),
+            1
+        );
+        assert_eq!(
+            text("SELECT noetl.context_vars(14, 'loop', 0)::text").as_deref(),
+            Some("{\"ctx\": {}, \"iter\": {\"m\": 2}, \"step\": {\"n\": 1}, \"global\": {\"g\": 3}, \"workflow\": {}}")
+        );
+        assert_eq!(int("SELECT noetl.finish_step(14, 'loop')::int8"), 2);
+    }
+
+    #[pg_test]
+    fn a_set_block_that_only_reads_a_scope_shares_its_lock() {
+        run("SELECT noetl.apply_set(15, 's', '{\"ctx.a\": \"{{ step.n | default(0) }}\"}')");
+        assert_eq!(
+            int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 20056 AND pid = pg_backend_pid() AND mode = 'ShareLock'"),
+            1
+        );
+    }
+
+    #[pg_test(error = "set: key \"foo.x\": unknown scope \"foo\"")]
+    fn a_set_key_with_an_unknown_scope_is_an_error() {
+        run("SELECT noetl.apply_set(16, 's', '{\"foo.x\": 1}')");
+    }
 }

@@ -10,7 +10,7 @@
 //! triggers that the extension's writes fire, is planned as usual.
 //!
 //! The hook runs for every statement of every backend that loaded the library, so it stays
-//! out of the way: a statement is recognised by comparing its text with the sixteen known
+//! out of the way: a statement is recognised by comparing its text with the known
 //! ones byte by byte, stopping at the first difference (a client may send megabytes of
 //! statements in one message, and each is planned with that whole text); and it catches no
 //! error. The setting is changed the way a function's `SET` clause changes it, in a GUC nest
@@ -22,6 +22,7 @@ use std::ffi::{c_char, c_int};
 use pgrx::pg_sys;
 
 use crate::queries::PER_EXECUTION;
+use crate::scoped_queries::SCOPED;
 
 /// The hook that was installed before this one (another extension's), called in turn.
 static mut PREVIOUS: pg_sys::planner_hook_type = None;
@@ -56,7 +57,7 @@ unsafe fn is_exactly(text: *const c_char, sql: &str) -> bool {
     unsafe { *text.add(sql.len()) == 0 }
 }
 
-/// Whether `text` is one of the statements of [`PER_EXECUTION`].
+/// Whether `text` is one of the statements of [`PER_EXECUTION`] or [`SCOPED`].
 ///
 /// # Safety
 /// `text` must be NULL or point to a NUL-terminated string.
@@ -65,6 +66,7 @@ unsafe fn is_per_execution(text: *const c_char) -> bool {
     !text.is_null()
         && PER_EXECUTION
             .iter()
+            .chain(SCOPED.iter())
             .any(|q| unsafe { is_exactly(text, q.sql) })
 }
 

@@ -12,7 +12,7 @@ use noetl_vars_core::doc::{self, DocRef, Number, View};
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Plan, Settings};
 use noetl_vars_core::validate::{quote, Phase, VarType};
-use noetl_vars_core::{block, Error, ErrorKind};
+use noetl_vars_core::{block, scopes, Error, ErrorKind};
 
 use crate::args;
 use crate::errors::{self, OrRaise, Raise};
@@ -65,16 +65,26 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    fn of(plan: &Plan, iteration: Option<&Iteration>) -> Access {
+    /// The execution variables `plan` may read and write (the keys of other `set:` scopes
+    /// are locked by their own scope, see [`crate::set`]).
+    pub(crate) fn of(plan: &Plan, iteration: Option<&Iteration>) -> Access {
+        let execution = |n: &&str| scopes::split(n).0.is_none();
         let mut names: BTreeMap<String, Mode> = plan
             .reads
             .iter()
-            .map(|n| (n.clone(), Mode::Shared))
+            .map(String::as_str)
+            .filter(execution)
+            .map(|n| (n.to_string(), Mode::Shared))
             .collect();
         let iterated = iteration
             .iter()
             .flat_map(|it| it.names.iter().map(String::as_str));
-        let writes: BTreeSet<String> = plan.writes().chain(iterated).map(str::to_string).collect();
+        let writes: BTreeSet<String> = plan
+            .writes()
+            .filter(execution)
+            .chain(iterated)
+            .map(str::to_string)
+            .collect();
         for name in &writes {
             names.insert(name.clone(), Mode::Exclusive);
         }
@@ -90,6 +100,7 @@ impl Access {
         let prefetch = plan
             .reads
             .iter()
+            .filter(|n| execution(&n.as_str()))
             .chain(rmw.iter())
             .cloned()
             .collect::<BTreeSet<_>>();
@@ -97,6 +108,8 @@ impl Access {
             request: Request {
                 names,
                 reads_all: plan.all_vars,
+                scopes: Vec::new(),
+                shared: Vec::new(),
             },
             prefetch: prefetch.into_iter().collect(),
             rmw,
@@ -130,10 +143,7 @@ impl Call<'_> {
         let conn = Connection::open();
         let life = Lifetime::new();
 
-        let context = self.context.map(|c| c.doc(&life));
-        if let Some(ctx) = &context {
-            check_context(ctx);
-        }
+        let context = context_doc(self.context, &life);
         let config = self.config.map(|c| c.doc(&life));
         let entries = block::parse(config.as_ref(), self.phase, &limits).or_raise();
         if entries.is_empty() && self.iteration.is_none() {
@@ -257,6 +267,15 @@ impl Call<'_> {
     }
 }
 
+/// The `context` argument as a document, checked.
+pub(crate) fn context_doc(context: Option<PgJsonb>, life: &Arc<Lifetime>) -> Option<DocRef> {
+    let context = context.map(|c| c.doc(life));
+    if let Some(ctx) = &context {
+        check_context(ctx);
+    }
+    context
+}
+
 /// `context` must be an object (or SQL NULL, which is none).
 fn check_context(context: &DocRef) {
     if !matches!(context.view(), View::Object(_)) {
@@ -291,7 +310,7 @@ fn next_count(stored: Option<DocRef>, name: &str) -> i64 {
     }
 }
 
-fn skipping(err: Error) -> Error {
+pub(crate) fn skipping(err: Error) -> Error {
     Error {
         message: format!("skipped: {}", err.message),
         ..err

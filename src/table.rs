@@ -13,27 +13,27 @@ use crate::jsonb::{Lifetime, PgJsonb};
 use crate::queries;
 use crate::spi::{execute, Rows};
 
-type Arg = (pg_sys::Datum, bool);
+pub(crate) type Arg = (pg_sys::Datum, bool);
 
-fn int8_arg(v: i64) -> Arg {
+pub(crate) fn int8_arg(v: i64) -> Arg {
     (pg_sys::Datum::from(v), false)
 }
 
-fn text_arg(v: &str) -> Arg {
+pub(crate) fn text_arg(v: &str) -> Arg {
     match v.into_datum() {
         Some(d) => (d, false),
         None => (pg_sys::Datum::from(0usize), true),
     }
 }
 
-fn opt_text_arg(v: Option<&str>) -> Arg {
+pub(crate) fn opt_text_arg(v: Option<&str>) -> Arg {
     match v {
         Some(s) => text_arg(s),
         None => (pg_sys::Datum::from(0usize), true),
     }
 }
 
-fn array_arg(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
+pub(crate) fn array_arg(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
     // SAFETY: `datums` are valid datums of type `element` (text, a varlena: length -1,
     // not by value, int alignment), and the array is built in the current memory context.
     let array = unsafe {

@@ -4,7 +4,9 @@
 # render_iteration's {step}_count must count every iteration; two blocks writing the same
 # variables in opposite orders must not deadlock; plain SQL writers and the functions on one
 # variable lose nothing; blocks reading names known only at run time, or enumerating, never
-# deadlock. Uses the cluster in PGHOST/PGPORT.
+# deadlock; apply_set's parallel iterations (each with its own iteration, half of them inside
+# transaction blocks with a second call) count exactly in every scope, and two executions of
+# one playbook count its workflow and the global value exactly. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 CLIENTS=${CLIENTS:-8}
 PER_CLIENT=${PER_CLIENT:-1000}
@@ -100,6 +102,32 @@ SQL
 bench run_time_names_and_enumeration "$work/dyn_x.sql" "$work/dyn_y.sql" "$work/enumerate.sql"
 check "run-time names and enumeration: every block counted" \
     "$(q "SELECT (noetl.get_var(7007, 'nx'))::int + (noetl.get_var(7007, 'ny'))::int + (noetl.get_var(7007, 'ns'))::int")" "$EXPECTED"
+
+# set: blocks (SPEC §8): parallel iterations of one loop, each its own iteration, increment the
+# step's, the execution's, the playbook's and the global counter; a second script does the
+# same inside a transaction block with a second call of another execution of the playbook.
+cat >"$work/set_iter.sql" <<'SQL'
+\set i random(0, 999999)
+SELECT noetl.apply_set(7008, 'loop', '{"iter.seen": "{{ iter.item }}", "step.n": "{{ (step.n | default(0)) + 1 }}", "ctx.total": "{{ (ctx.total | default(0)) + 1 }}", "workflow.runs": "{{ (workflow.runs | default(0)) + 1 }}", "global.c7008": "{{ (global.c7008 | default(0)) + 1 }}"}',
+                       jsonb_build_object('iter', jsonb_build_object('item', :i::int)), iteration => :i::int, playbook => 'bench/pb');
+SQL
+cat >"$work/set_block.sql" <<'SQL'
+\set i random(0, 999999)
+BEGIN;
+SELECT noetl.apply_set(7009, 'other', '{"workflow.runs": "{{ (workflow.runs | default(0)) + 1 }}"}', playbook => 'bench/pb');
+SELECT noetl.apply_set(7008, 'loop', '{"iter.seen": "{{ iter.item }}", "step.n": "{{ (step.n | default(0)) + 1 }}", "ctx.total": "{{ (ctx.total | default(0)) + 1 }}", "global.c7008": "{{ (global.c7008 | default(0)) + 1 }}"}',
+                       jsonb_build_object('iter', jsonb_build_object('item', :i::int)), iteration => :i::int, playbook => 'bench/pb');
+COMMIT;
+SQL
+bench set_parallel_iterations "$work/set_iter.sql" "$work/set_block.sql"
+ctx=$(q "SELECT noetl.context_vars(7008, 'loop', playbook => 'bench/pb')")
+check "apply_set step.n over parallel iterations" "$(q "SELECT '$ctx'::jsonb->'step'->'n'")" "$EXPECTED"
+check "apply_set ctx.total over parallel iterations" "$(q "SELECT '$ctx'::jsonb->'ctx'->'total'")" "$EXPECTED"
+check "apply_set global counter" "$(q "SELECT '$ctx'::jsonb->'global'->'c7008'")" "$EXPECTED"
+check "apply_set workflow.runs from two executions" "$(q "SELECT '$ctx'::jsonb->'workflow'->'runs'")" "$EXPECTED"
+check "apply_set: every iteration kept its own value" \
+    "$(q "SELECT count(*) FILTER (WHERE var_value <> to_jsonb(iteration)) FROM noetl.step_vars WHERE execution_id = 7008 AND var_name = 'seen'")" "0"
+q "DELETE FROM noetl.global_vars WHERE var_name = 'c7008'; DELETE FROM noetl.workflow_vars WHERE playbook = 'bench/pb'" >/dev/null
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 exit $fail

@@ -41,6 +41,9 @@ CREATE TEMP TABLE out AS
 SELECT sum || '/' || (SELECT count(*) FROM noetl.transient_history) FROM out;
 SQL
 )
+    # ... the set: scopes included (0.5.0).
+    set_works=$(psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c \
+        "SELECT noetl.apply_set(7205759403792793600, 's', '{\"step.n\": \"{{ ctx.uid + 1 }}\"}')->'step'->>'n'" 2>&1 | tail -1)
     quiet -c "DROP DATABASE $db"
     if [ "$version" != "$current" ]; then echo "FAIL upgrade from $old: extversion is $version, not $current"; fail=1; fi
     if [ "$(wc -l <"$work/$old.before")" -lt 8 ] || ! diff "$work/$old.before" "$work/$old.after"; then
@@ -52,6 +55,11 @@ SQL
         echo "ok   upgrade $old -> $current: schema identical to a fresh install ($(wc -l <"$work/fresh.txt") catalog facts)"
     else
         echo "FAIL upgrade $old -> $current: schema differs from a fresh install"; head -60 "$work/$old.diff"; fail=1
+    fi
+    if [ "$set_works" = "8" ]; then
+        echo "ok   upgrade $old -> $current: apply_set works afterwards"
+    else
+        echo "FAIL upgrade $old -> $current: apply_set after the upgrade got '$set_works', want '8'"; fail=1
     fi
     if [ "$works" = "8/1" ]; then
         echo "ok   upgrade $old -> $current: render_vars and history work afterwards"

@@ -37,7 +37,7 @@ impl VarStore for EmptyStore {
 pub struct VarsState {
     store: Arc<dyn VarStore>,
     // The host is single-threaded; the Mutex only satisfies `Object: Send + Sync`.
-    assigned: Mutex<HashMap<String, Value>>,
+    assigned: Mutex<HashMap<String, Resolved>>,
     /// What the entry keys of this collection start with ("" for the execution's).
     prefix: String,
     /// Members seen when nothing is stored under a name (`iter`: what `context.iter` passes,
@@ -67,7 +67,11 @@ impl VarsState {
 
     /// Makes `value` what later templates of the block see as `vars.<name>`.
     pub fn assign(&self, name: &str, value: &OutValue) {
-        let value = out_to_value(value);
+        // A document stays one, so that a pure path through it copies its numbers exactly.
+        let value = match value {
+            OutValue::Doc(doc) => Resolved::Doc(doc.clone()),
+            other => Resolved::Value(out_to_value(other)),
+        };
         if let Ok(mut assigned) = self.assigned.lock() {
             assigned.insert(name.to_string(), value);
         }
@@ -76,6 +80,15 @@ impl VarsState {
     /// `vars.<name>` for a template of variable `current`: a variable reading its own name sees
     /// the stored value, any other name sees what the block assigned to it, else the stored one.
     pub fn lookup(&self, name: &str, current: Option<&str>) -> Option<Value> {
+        self.lookup_node(name, current).map(|found| match found {
+            Resolved::Doc(doc) => LazyJson::value(doc, 0),
+            Resolved::Value(v) => v,
+            Resolved::Vars | Resolved::State(_) => Value::UNDEFINED,
+        })
+    }
+
+    /// The same as [`Self::lookup`], a stored value as its document (never `Vars` or `State`).
+    pub(crate) fn lookup_node(&self, name: &str, current: Option<&str>) -> Option<Resolved> {
         let itself = current.and_then(|c| c.strip_prefix(self.prefix.as_str())) == Some(name);
         if !itself {
             if let Some(v) = self.assigned.lock().ok().and_then(|a| a.get(name).cloned()) {
@@ -85,7 +98,7 @@ impl VarsState {
         self.store
             .get(name)
             .or_else(|| self.base.as_ref().and_then(|b| b.get(name)))
-            .map(|doc| LazyJson::value(doc, 0))
+            .map(Resolved::Doc)
     }
 
     fn names(&self) -> Vec<String> {
@@ -243,8 +256,8 @@ impl Scope {
         if let Some(d) = self.context_member(name) {
             return Some(Resolved::Doc(d));
         }
-        if let Some(v) = self.vars.lookup(name, current) {
-            return Some(Resolved::Value(v));
+        if let Some(found) = self.vars.lookup_node(name, current) {
+            return Some(found);
         }
         if let Some(d) = self.results.as_ref().and_then(|r| r.get(name)) {
             return Some(Resolved::Doc(d));
@@ -273,6 +286,7 @@ impl Scope {
 }
 
 /// What a name stands for.
+#[derive(Clone)]
 pub(crate) enum Resolved {
     Doc(DocRef),
     Value(Value),

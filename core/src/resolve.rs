@@ -14,6 +14,15 @@ enum Node {
     Value(Value),
 }
 
+/// A variable's value as a node: its document when it has one.
+fn node(found: Resolved) -> Option<Node> {
+    match found {
+        Resolved::Doc(d) => Some(Node::Doc(d)),
+        Resolved::Value(v) => Some(Node::Value(v)),
+        Resolved::Vars | Resolved::State(_) => None,
+    }
+}
+
 /// Resolves `path` for variable `current`; `None` when any step is missing or is not a plain
 /// member or element (the engine then decides).
 pub fn resolve(path: &Path, scope: &Scope, current: Option<&str>) -> Option<OutValue> {
@@ -25,13 +34,13 @@ pub fn resolve(path: &Path, scope: &Scope, current: Option<&str>) -> Option<OutV
             let Seg::Key(name) = segs.next()? else {
                 return None;
             };
-            Node::Value(scope.vars.lookup(name, current)?)
+            node(scope.vars.lookup_node(name, current)?)?
         }
         Resolved::State(state) => {
             let Seg::Key(name) = segs.next()? else {
                 return None;
             };
-            Node::Value(state.lookup(name, current)?)
+            node(state.lookup_node(name, current)?)?
         }
     };
     for seg in segs {

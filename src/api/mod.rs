@@ -6,4 +6,5 @@
 mod admin;
 mod render;
 mod responses;
+mod set;
 mod store;

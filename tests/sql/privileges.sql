@@ -79,6 +79,13 @@ SELECT noetl.var_at(603, 'a', '2100-01-01') AS var_at;
 SELECT variables FROM noetl.executions WHERE execution_id OPERATOR(pg_catalog.=) 603;
 SELECT created_at OPERATOR(pg_catalog.>) '2000-01-01'::timestamptz AS real_clock FROM noetl.transient
 WHERE execution_id OPERATOR(pg_catalog.=) 603 AND var_name OPERATOR(pg_catalog.=) 'a';
+CREATE TABLE evil.step_vars (LIKE noetl.step_vars INCLUDING ALL);
+CREATE TABLE evil.global_vars (LIKE noetl.global_vars INCLUDING ALL);
+SELECT noetl.apply_set(603, 's', '{"step.n": 1, "global.evil_probe": 2, "ctx.d": "{{ ctx.a + 1 }}"}') AS apply_set;
+SELECT noetl.context_vars(603, 's') -> 'step' AS step_scope;
+SELECT (SELECT pg_catalog.count(*) FROM evil.step_vars) AS evil_step_rows, (SELECT pg_catalog.count(*) FROM evil.global_vars) AS evil_global_rows;
+SELECT noetl.finish_step(603, 's');
+DELETE FROM noetl.global_vars WHERE var_name OPERATOR(pg_catalog.=) 'evil_probe';
 SELECT (SELECT pg_catalog.count(*) FROM evil.transient) AS evil_rows, (SELECT pg_catalog.count(*) FROM evil.transient_history) AS evil_history;
 SELECT noetl.cleanup_execution(603);
 RESET noetl_vars.track_history;
@@ -86,6 +93,34 @@ RESET search_path;
 SELECT noetl.get_var(602, 'other') AS untouched_neighbour;
 SELECT noetl.cleanup_execution(601), noetl.cleanup_execution(602);
 DELETE FROM noetl.transient_history WHERE execution_id IN (600, 603);
+
+-- The set: scopes: the README's grants, and a role that may read global values but not write
+-- them (SELECT alone on noetl.global_vars).
+CREATE ROLE noetl_vars_setter NOLOGIN;
+GRANT USAGE ON SCHEMA noetl TO noetl_vars_setter;
+GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.step_vars, noetl.workflow_vars TO noetl_vars_setter;
+GRANT SELECT ON noetl.global_vars TO noetl_vars_setter;
+GRANT EXECUTE ON FUNCTION
+    noetl.apply_set(bigint, text, jsonb, jsonb, integer, text),
+    noetl.context_vars(bigint, text, integer, text), noetl.finish_step(bigint, text)
+TO noetl_vars_setter;
+SELECT noetl.apply_set(610, 'seed', '{"global.quota": 5}') AS seeded_by_an_operator;
+SET ROLE noetl_vars_setter;
+SELECT noetl.apply_set(610, 's', '{"ctx.a": "{{ global.quota + 1 }}", "step.b": 2, "iter.c": 3, "workflow.d": 4}', iteration => 0, playbook => 'p') AS app_writes;
+SELECT pg_temp.try($$SELECT noetl.apply_set(610, 's', '{"global.quota": 6}')$$) AS global_write_refused;
+SELECT noetl.context_vars(610, 's', 0, playbook => 'p') AS app_reads;
+SELECT noetl.finish_step(610, 's') AS finished;
+RESET ROLE;
+SET ROLE noetl_vars_nobody;
+SELECT pg_temp.try($$SELECT noetl.context_vars(610)$$) AS nobody_reads_nothing;
+RESET ROLE;
+SELECT noetl.cleanup_execution(610);
+DELETE FROM noetl.workflow_vars WHERE playbook = 'p';
+DELETE FROM noetl.global_vars WHERE var_name = 'quota';
+REVOKE ALL ON SCHEMA noetl FROM noetl_vars_setter;
+REVOKE ALL ON noetl.transient, noetl.step_vars, noetl.workflow_vars, noetl.global_vars FROM noetl_vars_setter;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA noetl FROM noetl_vars_setter;
+DROP ROLE noetl_vars_setter;
 
 DROP SCHEMA evil CASCADE;
 REVOKE ALL ON SCHEMA noetl FROM noetl_vars_app, noetl_vars_nobody;

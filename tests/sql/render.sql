@@ -22,6 +22,11 @@ SELECT pg_temp.try($$SELECT noetl.render_vars(300, 'probe', '{}', '{"x": "{{ var
 SELECT pg_temp.one('"{{ result.id }}"', '{"id": 12345678901234567890123}') AS big_int,
        pg_temp.one('"{{ result.f }}"', '{"f": 0.1000000000000000000001}') AS long_fraction,
        pg_temp.one('"{{ result.h }}"', '{"h": 1e400}') = '1e400' AS huge_exact;
+-- ... also through a variable: stored (vars.x, a bare x) or assigned earlier in the block.
+SELECT noetl.set_vars(300, '{"huge": 1e400, "deep": {"f": 0.1000000000000000000001}}');
+SELECT r->'a' = '1e400' AS "vars.huge", r->'b' = '1e400' AS huge, r->'c' AS "vars.deep.f", r->'e' AS "vars.d"
+FROM noetl.render_vars(300, 'probe', '{"f": 0.2000000000000000000002}',
+    '{"a": "{{ vars.huge }}", "b": "{{ huge }}", "c": "{{ vars.deep.f }}", "d": "{{ result.f }}", "e": "{{ vars.d }}"}') AS r;
 SELECT pg_temp.one('"{{ this.data }}"', '{"data": {"a": [1, 2.50, "x"], "b": {"c": null}}}') AS whole_subtree;
 SELECT pg_temp.one('"{{ 7 / 2 }}"') AS float, pg_temp.one('"{{ 2 > 1 }}"') AS bool,
        pg_temp.one('"{{ none }}"') AS null, pg_temp.one($$"{{ {'k': [1, 'two']} }}"$$) AS object;

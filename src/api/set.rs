@@ -1,0 +1,99 @@
+//! `apply_set`, `context_vars` and `finish_step` (SPEC §8): NoETL's `set:` blocks and the
+//! scopes they write.
+
+use noetl_vars_core::validate;
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::args;
+use crate::errors::OrRaise;
+use crate::jsonb::PgJsonb;
+use crate::locks::Locks;
+use crate::scoped_queries as q;
+use crate::set::SetCall;
+use crate::spi::{execute, Connection};
+use crate::table::{int8_arg, opt_text_arg, text_arg};
+
+/// Applies one `set:` block (a step's or an arc's) and returns what it stored, by scope.
+#[pg_extern(volatile, parallel_unsafe)]
+fn apply_set(
+    execution_id: Option<i64>,
+    step: Option<&str>,
+    mutations: Option<PgJsonb>,
+    context: default!(Option<PgJsonb>, "'{}'"),
+    iteration: default!(Option<i32>, "NULL"),
+    playbook: default!(Option<&str>, "NULL"),
+) -> PgJsonb {
+    let call = SetCall {
+        execution_id: args::execution_id(execution_id),
+        step: validate::step_name(step).or_raise(),
+        mutations,
+        context,
+        iteration,
+        playbook: playbook_name(playbook),
+    };
+    call.apply()
+}
+
+/// Every scope an execution's step and iteration see, in one read, untracked.
+#[pg_extern(stable, parallel_restricted)]
+fn context_vars(
+    execution_id: Option<i64>,
+    step: default!(Option<&str>, "NULL"),
+    iteration: default!(Option<i32>, "NULL"),
+    playbook: default!(Option<&str>, "NULL"),
+) -> PgJsonb {
+    let execution_id = args::execution_id(execution_id);
+    if let Some(step) = step {
+        validate::check_name("step", step).or_raise();
+    }
+    let playbook = playbook_name(playbook);
+    // An iteration belongs to a step: without one there is no iteration scope to read.
+    let iteration = step.and(iteration);
+    let conn = Connection::open();
+    let iteration_arg = match iteration {
+        Some(i) => (pg_sys::Datum::from(i), false),
+        None => (pg_sys::Datum::from(0usize), true),
+    };
+    let step_arg = step.map_or((pg_sys::Datum::from(0usize), true), text_arg);
+    let rows = execute(
+        &q::CONTEXT,
+        &[
+            int8_arg(execution_id),
+            step_arg,
+            iteration_arg,
+            opt_text_arg(playbook),
+        ],
+        true,
+    );
+    let Some(datum) = rows.get(0, 1) else {
+        pgrx::error!("noetl_vars: internal query context returned no row");
+    };
+    // SAFETY: jsonb_build_object returns a non-null jsonb.
+    conn.in_caller(|| unsafe { PgJsonb::copy_of(datum) })
+}
+
+/// Removes a finished step's step- and iteration-scoped values; how many there were.
+#[pg_extern(volatile, parallel_unsafe)]
+fn finish_step(execution_id: Option<i64>, step: Option<&str>) -> i32 {
+    let execution_id = args::execution_id(execution_id);
+    let step = validate::step_name(step).or_raise();
+    let _conn = Connection::open();
+    // No call of the execution runs meanwhile: none sees half of the step's values gone.
+    let _locks = Locks::whole(execution_id).or_raise();
+    let removed = execute(
+        &q::STEP_FINISH,
+        &[int8_arg(execution_id), text_arg(step)],
+        false,
+    )
+    .processed();
+    i32::try_from(removed).unwrap_or(i32::MAX)
+}
+
+/// The playbook argument: a catalog path, not empty when given.
+fn playbook_name(playbook: Option<&str>) -> Option<&str> {
+    if let Some(p) = playbook {
+        validate::check_name("playbook", p).or_raise();
+    }
+    playbook
+}

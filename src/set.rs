@@ -1,0 +1,274 @@
+//! Applying a `set:` block (SPEC §8) in the caller's transaction, for `apply_set`
+//! ([`crate::api`]). As for a vars block ([`crate::render`]): everything the block may read or
+//! write is locked first, in one order — the shared scopes it touches (its playbook's, the
+//! global one), the execution and its variables, then its step's and iteration's scopes: one
+//! lock per scope, exclusive when written, see [`crate::locks`] — then what it reads is
+//! loaded, then the core evaluates it in dependency order, then one upsert per scope stores
+//! what it produced.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use noetl_vars_core::context::{EmptyStore, Scope, VarStore, VarsState};
+use noetl_vars_core::doc::DocRef;
+use noetl_vars_core::output::OutValue;
+use noetl_vars_core::render::{self, Outcome, Plan, Settings};
+use noetl_vars_core::scopes::{self, SET_SCOPES};
+use noetl_vars_core::set::{self, Available};
+use noetl_vars_core::validate::{quote, VarType};
+
+use crate::args;
+use crate::errors::{self, OrRaise};
+use crate::guc;
+use crate::jsonb::{self, Lifetime, PgJsonb};
+use crate::locks::{Locks, Mode};
+use crate::render::{context_doc, skipping, Access};
+use crate::scoped_store::{Place, ScopedStore};
+use crate::spi::Connection;
+use crate::table::{self, Types};
+use crate::vars_store::PgStore;
+
+/// One call of `apply_set`.
+pub(crate) struct SetCall<'a> {
+    pub(crate) execution_id: i64,
+    pub(crate) step: &'a str,
+    pub(crate) mutations: Option<PgJsonb>,
+    pub(crate) context: Option<PgJsonb>,
+    pub(crate) iteration: Option<i32>,
+    pub(crate) playbook: Option<&'a str>,
+}
+
+/// What the block produced, by scope, in the order of [`SCOPE_ORDER`].
+type Produced = Vec<(&'static str, Vec<(String, OutValue)>)>;
+
+/// The scopes of the returned object, in order.
+const SCOPE_ORDER: [&str; 5] = ["ctx", "step", "iter", "workflow", "global"];
+
+impl SetCall<'_> {
+    pub(crate) fn apply(self) -> PgJsonb {
+        let limits = guc::limits();
+        let skip = guc::skip_errors();
+        let conn = Connection::open();
+        let life = Lifetime::new();
+
+        let context = context_doc(self.context, &life);
+        let mutations = self.mutations.map(|m| m.doc(&life));
+        let available = Available {
+            iteration: self.iteration.is_some(),
+            playbook: self.playbook.is_some(),
+        };
+        let entries = set::parse(mutations.as_ref(), available, &limits).or_raise();
+        if entries.is_empty() {
+            return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
+        }
+
+        let store = Arc::new(PgStore::new(self.execution_id, (*life).clone()));
+        let scoped: Vec<Arc<ScopedStore>> = self
+            .places()
+            .into_iter()
+            .map(|p| Arc::new(ScopedStore::new(p, (*life).clone())))
+            .collect();
+        let scope = Arc::new(self.scope(context, store.clone(), &scoped));
+        let plan = render::plan(entries, &scope);
+
+        let access = access(&plan, &scoped);
+        // Held until the transaction ends, whatever happens to this value.
+        let _locks = Locks::acquire(self.execution_id, &access.request).or_raise();
+        store.prefetch(&access, self.step);
+        for s in &scoped {
+            prefetch_scope(&plan, s);
+        }
+
+        let settings = Settings {
+            limits,
+            stop_on_error: !skip,
+        };
+        let outcomes = render::evaluate(&plan, &scope, &settings).or_raise();
+        self.write(by_scope(outcomes, skip), &store, &scoped, skip, &conn)
+    }
+
+    /// The scopes this call can reach besides the execution's variables.
+    fn places(&self) -> Vec<Place> {
+        let mut places = vec![Place::Step {
+            execution_id: self.execution_id,
+            step: self.step.to_string(),
+        }];
+        if let Some(iteration) = self.iteration {
+            places.push(Place::Iter {
+                execution_id: self.execution_id,
+                step: self.step.to_string(),
+                iteration,
+            });
+        }
+        if let Some(playbook) = self.playbook {
+            places.push(Place::Workflow {
+                playbook: playbook.to_string(),
+            });
+        }
+        places.push(Place::Global);
+        places
+    }
+
+    /// What the block's templates see: `ctx` (= `vars`), `step`, `iter` (over what
+    /// `context.iter` passes), `workflow`, `global`, and every key of `context`.
+    fn scope(
+        &self,
+        context: Option<DocRef>,
+        store: Arc<PgStore>,
+        scoped: &[Arc<ScopedStore>],
+    ) -> Scope {
+        let iter_base = context.as_ref().and_then(|c| c.get("iter"));
+        let named = SET_SCOPES
+            .iter()
+            .map(|name| {
+                let found = scoped.iter().find(|s| s.place().scope() == *name);
+                let store: Arc<dyn VarStore> = match found {
+                    Some(s) => s.clone(),
+                    None => Arc::new(EmptyStore),
+                };
+                let base = (*name == "iter").then(|| iter_base.clone()).flatten();
+                (*name, VarsState::scoped(store, name, base))
+            })
+            .collect();
+        Scope::new(
+            self.execution_id,
+            self.step,
+            None,
+            context,
+            Vec::new(),
+            VarsState::new(store),
+        )
+        .with_scopes(named)
+    }
+
+    /// Checks sizes, stores what the block produced and returns it by scope.
+    fn write(
+        &self,
+        produced: Produced,
+        store: &PgStore,
+        scoped: &[Arc<ScopedStore>],
+        skip: bool,
+        conn: &Connection,
+    ) -> PgJsonb {
+        let mut out: Vec<(String, OutValue)> = Vec::new();
+        let mut written: BTreeSet<String> = BTreeSet::new();
+        for (scope, values) in produced {
+            let kept = self.sized(scope, values, skip);
+            if scope == "ctx" {
+                written.extend(kept.iter().map(|(n, _)| n.clone()));
+            }
+            if kept.is_empty() {
+                continue;
+            }
+            let object = OutValue::Object(kept);
+            let stored = jsonb::build(&object);
+            match scoped.iter().find(|s| s.place().scope() == scope) {
+                Some(s) => s.place().upsert(stored, self.execution_id),
+                None => table::upsert_object(
+                    self.execution_id,
+                    stored,
+                    Types::All(VarType::StepResult.as_str()),
+                    Some(self.step),
+                ),
+            }
+            out.push((scope.to_string(), object));
+        }
+        // Placeholders of execution variables that were skipped go again.
+        store.remove_placeholders(&written.iter().map(String::as_str).collect());
+        conn.in_caller(|| jsonb::build(&OutValue::Object(out)))
+    }
+
+    /// The values of one scope within `noetl_vars.max_value_bytes`; in skip mode the others
+    /// are left out with a warning.
+    fn sized(
+        &self,
+        scope: &str,
+        values: Vec<(String, OutValue)>,
+        skip: bool,
+    ) -> Vec<(String, OutValue)> {
+        let mut kept = Vec::with_capacity(values.len());
+        for (n, (name, value)) in values.into_iter().enumerate() {
+            if n % 1024 == 1023 {
+                pgrx::check_for_interrupts!();
+            }
+            let what = || {
+                format!(
+                    "step {}, key {}",
+                    quote(self.step),
+                    quote(&format!("{scope}.{name}"))
+                )
+            };
+            match args::check_output_size(&value, what) {
+                Ok(()) => kept.push((name, value)),
+                Err(err) if skip => errors::warn(&skipping(err)),
+                Err(err) => errors::raise(err),
+            }
+        }
+        kept
+    }
+}
+
+/// What the block may read and write: the execution's variables as for a vars block, and one
+/// lock per other scope it touches.
+fn access(plan: &Plan, scoped: &[Arc<ScopedStore>]) -> Access {
+    let mut access = Access::of(plan, None);
+    for s in scoped {
+        if let Some(lock) = scope_lock(plan, s.place()) {
+            match s.place() {
+                // In `places()` order: the playbook's before the global one.
+                Place::Workflow { .. } | Place::Global => access.request.shared.push(lock),
+                Place::Step { .. } | Place::Iter { .. } => access.request.scopes.push(lock),
+            }
+        }
+    }
+    access
+}
+
+/// The values the block produced, by scope; failures raised, or warned about in skip mode.
+fn by_scope(outcomes: Vec<Outcome>, skip: bool) -> Produced {
+    let mut produced: Produced = SCOPE_ORDER.iter().map(|s| (*s, Vec::new())).collect();
+    for outcome in outcomes {
+        match outcome.value {
+            Ok(value) => {
+                let (scope, name) = scopes::split(&outcome.name);
+                let scope = scope.unwrap_or("ctx");
+                if let Some((_, values)) = produced.iter_mut().find(|(s, _)| *s == scope) {
+                    values.push((name.to_string(), value));
+                }
+            }
+            Err(err) if skip => errors::warn(&skipping(err)),
+            Err(err) => errors::raise(err),
+        }
+    }
+    produced
+}
+
+/// The lock a block needs on `place`: exclusive when it writes there, shared when it reads.
+fn scope_lock(plan: &Plan, place: &Place) -> Option<(u64, Mode)> {
+    let scope = place.scope();
+    let prefix = scopes::prefix(scope);
+    let mode = if plan.writes().any(|k| k.starts_with(&prefix)) {
+        Mode::Exclusive
+    } else if plan.scoped_all.contains(scope) || plan.reads.iter().any(|k| k.starts_with(&prefix)) {
+        Mode::Shared
+    } else {
+        return None;
+    };
+    Some((place.lock_key(), mode))
+}
+
+/// Reads what the block reads of `store`'s scope, row-locking what it also writes.
+fn prefetch_scope(plan: &Plan, store: &ScopedStore) {
+    let prefix = scopes::prefix(store.place().scope());
+    let writes: BTreeSet<&str> = plan
+        .writes()
+        .filter_map(|k| k.strip_prefix(prefix.as_str()))
+        .collect();
+    let (locked, plain): (Vec<&str>, Vec<&str>) = plan
+        .reads
+        .iter()
+        .filter_map(|k| k.strip_prefix(prefix.as_str()))
+        .partition(|n| writes.contains(n));
+    store.prefetch(&plain, false);
+    store.prefetch(&locked, true);
+}
