@@ -216,5 +216,5 @@ pub fn max_transaction_locks() -> usize {
     // SAFETY: a plain integer setting of the server, read on the backend's own thread.
     let per_xact = unsafe { pgrx::pg_sys::max_locks_per_xact }.max(0) as usize;
     let budget = if set == 0 { per_xact } else { set };
-    budget.max(1 + crate::locks::MAX_NAME_LOCKS)
+    budget.max(crate::locks::MAX_CALL_LOCKS)
 }

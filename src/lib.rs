@@ -53,7 +53,7 @@ extension_sql_file!(
     requires = ["history", changes::capture_changes]
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
-extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["schema"]);
+extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["history"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -14,14 +14,17 @@
 //! - then one lock per **step or iteration scope** a `set:` block reads or writes
 //!   (`objsubid` 20056), sorted.
 //!
-//! Before all of these a `set:` block takes one lock per **shared scope** it touches
-//! (`objsubid` 20057: its playbook's, then the global one). Calls of different executions meet
-//! only there, so a call that waits for a shared scope holds nothing of its execution yet, and
-//! no transaction can be made to wait for a call that waits for it.
+//! Before all of these a `set:` block takes one exclusive lock per **shared scope** it writes
+//! (`objsubid` 20057: its playbook's, then the global one; reading one takes none, so a role
+//! that may only read them cannot hold their writers up). Calls of different executions meet
+//! only there, so a single call that waits for a shared scope holds nothing of its execution
+//! yet. (A transaction that made an earlier call still holds that call's locks, so two
+//! transactions of several calls can deadlock as any two can; PostgreSQL detects it, 40P01.)
 //!
 //! Every lock of a call is known before the first is taken and they are taken in that one
 //! order, so two calls never wait for each other in a circle. A call takes at most
-//! `1 + MAX_NAME_LOCKS` locks, and a transaction at most `noetl_vars.max_transaction_locks`
+//! `1 + MAX_NAME_LOCKS + 4` locks ([`MAX_CALL_LOCKS`]: the execution, its names, a step's, an
+//! iteration's and two shared scopes), and a transaction at most `noetl_vars.max_transaction_locks`
 //! (by default PostgreSQL's `max_locks_per_transaction`, the share of the lock table each
 //! transaction is sized for):
 //! a statement that would take more (one call per execution over thousands of executions)
@@ -38,6 +41,9 @@ use crate::guc;
 
 /// Beyond this many names, one exclusive lock on the execution replaces the per-name locks.
 pub const MAX_NAME_LOCKS: usize = 32;
+
+/// The most locks one call takes: the execution, its names, and four `set:` scopes.
+pub const MAX_CALL_LOCKS: usize = 1 + MAX_NAME_LOCKS + 4;
 
 const EXECUTION_SPACE: u16 = 20054;
 const NAME_SPACE: u16 = 20055;
@@ -242,10 +248,18 @@ impl Locks {
             .filter(|(_, mode)| !whole && (!request.reads_all || **mode == Mode::Exclusive))
             .map(|(name, mode)| (name_key(execution_id, name), *mode))
             .collect();
-        let mut locks: Vec<(Key, pg_sys::LOCKMODE)> = request
-            .shared
-            .iter()
-            .map(|(k, m)| ((SHARED_SPACE, *k), name_lockmode(*m)))
+        // In the order given (a playbook's before the global one), a key wanted twice (two
+        // scopes whose keys collide) taken once, in the stronger mode.
+        let mut shared: Vec<(u64, Mode)> = Vec::with_capacity(request.shared.len());
+        for &(key, mode) in &request.shared {
+            match shared.iter_mut().find(|(k, _)| *k == key) {
+                Some(seen) => seen.1 = seen.1.max(mode),
+                None => shared.push((key, mode)),
+            }
+        }
+        let mut locks: Vec<(Key, pg_sys::LOCKMODE)> = shared
+            .into_iter()
+            .map(|(k, m)| ((SHARED_SPACE, k), name_lockmode(m)))
             .collect();
         locks.push((execution_key(execution_id), intent.lockmode()));
         locks.extend(sorted(named).map(|(k, m)| ((NAME_SPACE, k), name_lockmode(m))));

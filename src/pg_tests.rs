@@ -247,4 +247,13 @@ mod tests {
     fn a_set_key_with_an_unknown_scope_is_an_error() {
         run("SELECT noetl.apply_set(16, 's', '{\"foo.x\": 1}')");
     }
+
+    #[pg_test]
+    fn a_set_block_that_only_reads_a_shared_scope_takes_no_lock_on_it() {
+        run("SELECT noetl.apply_set(17, 's', '{\"ctx.a\": \"{{ global.g | default(0) }}\", \"ctx.b\": \"{{ workflow.w | default(0) }}\"}', playbook => 'p')");
+        assert_eq!(
+            int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 20057 AND pid = pg_backend_pid()"),
+            0
+        );
+    }
 }

@@ -243,12 +243,18 @@ fn by_scope(outcomes: Vec<Outcome>, skip: bool) -> Produced {
     produced
 }
 
-/// The lock a block needs on `place`: exclusive when it writes there, shared when it reads.
+/// The lock a block needs on `place`: exclusive when it writes there, shared when it reads a
+/// step's or an iteration's scope. Reading a shared scope takes no lock: a role that may only
+/// read them must not be able to hold their writers up, and a plain read sees what is
+/// committed, as any SELECT does.
 fn scope_lock(plan: &Plan, place: &Place) -> Option<(u64, Mode)> {
     let scope = place.scope();
     let prefix = scopes::prefix(scope);
+    let shared = matches!(place, Place::Workflow { .. } | Place::Global);
     let mode = if plan.writes().any(|k| k.starts_with(&prefix)) {
         Mode::Exclusive
+    } else if shared {
+        return None;
     } else if plan.scoped_all.contains(scope) || plan.reads.iter().any(|k| k.starts_with(&prefix)) {
         Mode::Shared
     } else {

@@ -224,6 +224,11 @@ impl Walk {
     }
 
     fn read(&mut self, root: Root, name: &str) {
+        // No variable's name holds a NUL (PostgreSQL text cannot); a literal that does must not
+        // pass for the key of another scope's entry (crate::scopes).
+        if name.contains('\0') {
+            return;
+        }
         match root {
             Root::Vars => {
                 self.reads.vars.insert(name.to_string());

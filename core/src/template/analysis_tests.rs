@@ -136,3 +136,9 @@ fn a_set_scope_used_as_a_whole_is_read_whole() {
     assert!(shape("{{ ctx | length }}").reads.all_vars);
     assert!(shape("{{ ctx[result.k] }}").reads.all_vars);
 }
+
+#[test]
+fn a_name_with_a_nul_is_no_read_of_any_scope() {
+    let r = shape("{{ ctx['\\x00global\\x00n'] | default(0) }}").reads;
+    assert!(r.vars.is_empty() && r.scoped.is_empty(), "{r:?}");
+}
