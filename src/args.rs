@@ -17,17 +17,38 @@ pub fn execution_id(execution_id: Option<i64>) -> i64 {
         .or_raise()
 }
 
-/// Refuses a value larger than `noetl_vars.max_value_bytes`; `what` names it in the error.
-pub fn check_stored_size(value: &PgJsonb, what: impl FnOnce() -> String) -> Result<(), Error> {
-    too_large(value.size(), what)
+/// Refuses a value larger than `noetl_vars.max_value_bytes`, or nested deeper than
+/// PostgreSQL reads back ([`jsonb::MAX_STORED_DEPTH`]); `what` names it in the error.
+pub fn check_stored_value(value: &PgJsonb, what: impl FnOnce() -> String) -> Result<(), Error> {
+    match jsonb::stored_depth_beyond(value, jsonb::MAX_STORED_DEPTH) {
+        Some(depth) => too_deep(depth, what),
+        None => too_large(value.size(), what),
+    }
 }
 
-/// The same for a value that is not built yet (measured only when it might be too large).
-pub fn check_output_size(value: &OutValue, what: impl FnOnce() -> String) -> Result<(), Error> {
+/// The same for a value that is not built yet (measured only when it might be too large or
+/// too deep).
+pub fn check_output_value(value: &OutValue, what: impl FnOnce() -> String) -> Result<(), Error> {
+    if let Some(depth) = jsonb::depth_beyond(value, jsonb::MAX_STORED_DEPTH) {
+        return too_deep(depth, what);
+    }
     match jsonb::size_beyond(value, guc::max_value_bytes()) {
         Some(size) => too_large(size, what),
         None => Ok(()),
     }
+}
+
+fn too_deep(depth: usize, what: impl FnOnce() -> String) -> Result<(), Error> {
+    let limit = jsonb::MAX_STORED_DEPTH;
+    Err(Error::new(
+        ErrorKind::TooComplex,
+        format!(
+            "{} nests more than {limit} levels deep ({depth} or more)",
+            what()
+        ),
+    )
+    .with_detail("PostgreSQL could not read such a value back: pg_restore would fail on it.")
+    .with_hint("store a flatter value"))
 }
 
 fn too_large(size: usize, what: impl FnOnce() -> String) -> Result<(), Error> {

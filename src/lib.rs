@@ -32,6 +32,7 @@ mod locks;
 mod memory;
 mod notify;
 mod planner;
+mod privileges;
 mod queries;
 mod render;
 mod scoped_queries;

@@ -42,6 +42,8 @@ static LIMIT: AtomicUsize = AtomicUsize::new(usize::MAX);
 static CANCEL_SEEN: AtomicU64 = AtomicU64::new(0);
 /// Set once the allocator has decided to end the backend: nothing is metered any more.
 static ENDING: AtomicBool = AtomicBool::new(false);
+/// Set once the system refused a request (the report of it must not recurse).
+static REFUSED: AtomicBool = AtomicBool::new(false);
 
 /// How long a cancel may stay pending in a loop that reaches no poll.
 const CANCEL_GRACE_MS: u64 = 2_000;
@@ -53,19 +55,21 @@ pub struct Metered;
 // it neither allocates nor unwinds (the FATAL path exits the process).
 unsafe impl GlobalAlloc for Metered {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        admit(layout.size() as isize);
         // SAFETY: the caller's contract, passed on.
         let ptr = unsafe { System.alloc(layout) };
-        if METERING.load(Relaxed) && !ptr.is_null() {
-            added(layout.size() as isize);
+        if ptr.is_null() {
+            refused(layout.size());
         }
         ptr
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        admit(layout.size() as isize);
         // SAFETY: the caller's contract, passed on.
         let ptr = unsafe { System.alloc_zeroed(layout) };
-        if METERING.load(Relaxed) && !ptr.is_null() {
-            added(layout.size() as isize);
+        if ptr.is_null() {
+            refused(layout.size());
         }
         ptr
     }
@@ -79,13 +83,41 @@ unsafe impl GlobalAlloc for Metered {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        admit(new_size as isize - layout.size() as isize);
         // SAFETY: the caller's contract, passed on.
         let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if METERING.load(Relaxed) && !new.is_null() {
-            added(new_size as isize - layout.size() as isize);
+        if new.is_null() {
+            refused(new_size);
         }
         new
     }
+}
+
+/// Counts a request of the current evaluation *before* it is passed on, so that one too
+/// large for the limit (a width of 10^18 that no check foresaw) ends the backend cleanly
+/// instead of reaching the system allocator.
+fn admit(bytes: isize) {
+    if METERING.load(Relaxed) {
+        added(bytes);
+    }
+}
+
+/// A request the system refused. Rust's answer to a failed allocation is to abort the
+/// process, and PostgreSQL answers a backend that aborts by restarting every backend of the
+/// server; a FATAL error ends this session alone.
+fn refused(bytes: usize) -> ! {
+    if REFUSED.swap(true, Relaxed) {
+        // Building the report itself failed to allocate: nothing else is left.
+        std::process::abort();
+    }
+    stop_metering();
+    end_backend(
+        PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
+        format!(
+            "out of memory: a request for {} MB was refused; the session ends",
+            bytes >> 20
+        ),
+    )
 }
 
 /// Counts an allocation of the current evaluation and stops one that runs away.
@@ -97,7 +129,7 @@ fn added(bytes: isize) {
         end_backend(
             PgSqlErrorCode::ERRCODE_OUT_OF_MEMORY,
             format!(
-                "a template took more than twice noetl_vars.template_memory ({} MB) in a loop that cannot be interrupted; the session ends",
+                "a template asked for more than twice noetl_vars.template_memory ({} MB) where it cannot be interrupted; the session ends",
                 limit >> 20
             ),
         );
@@ -187,7 +219,7 @@ pub fn check() {
         Error::new(
             ErrorKind::OutOfMemory,
             format!(
-                "a template took more than noetl_vars.template_memory ({} MB) of memory",
+                "the templates of this call (compiling and evaluating them) took more than noetl_vars.template_memory ({} MB) of memory",
                 limit >> 20
             ),
         )

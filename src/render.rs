@@ -235,7 +235,7 @@ impl Call<'_> {
                 pgrx::check_for_interrupts!();
             }
             let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
-            if let Err(err) = args::check_output_size(&value, what) {
+            if let Err(err) = args::check_output_value(&value, what) {
                 if skip && var_type == VarType::StepResult {
                     errors::warn(&skipping(err));
                     continue;

@@ -75,6 +75,15 @@ impl Place {
         }
     }
 
+    /// Its table in schema `noetl`.
+    pub(crate) fn table(&self) -> &'static std::ffi::CStr {
+        match self {
+            Place::Step { .. } | Place::Iter { .. } => c"step_vars",
+            Place::Workflow { .. } => c"workflow_vars",
+            Place::Global => c"global_vars",
+        }
+    }
+
     /// The parameters after `$1` of its reads.
     fn key_args(&self) -> Vec<Arg> {
         match self {

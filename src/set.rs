@@ -22,6 +22,7 @@ use crate::errors::{self, OrRaise};
 use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
 use crate::locks::{Locks, Mode};
+use crate::privileges::{self, Use};
 use crate::render::{context_doc, skipping, Access};
 use crate::scoped_store::{Place, ScopedStore};
 use crate::spi::Connection;
@@ -72,6 +73,9 @@ impl SetCall<'_> {
         let plan = render::plan(entries, &scope);
 
         let access = access(&plan, &scoped);
+        for s in &scoped {
+            check_privileges(&plan, s.place());
+        }
         // Held until the transaction ends, whatever happens to this value.
         let _locks = Locks::acquire(self.execution_id, &access.request).or_raise();
         store.prefetch(&access, self.step);
@@ -198,7 +202,7 @@ impl SetCall<'_> {
                     quote(&format!("{scope}.{name}"))
                 )
             };
-            match args::check_output_size(&value, what) {
+            match args::check_output_value(&value, what) {
                 Ok(()) => kept.push((name, value)),
                 Err(err) if skip => errors::warn(&skipping(err)),
                 Err(err) => errors::raise(err),
@@ -261,6 +265,23 @@ fn scope_lock(plan: &Plan, place: &Place) -> Option<(u64, Mode)> {
         return None;
     };
     Some((place.lock_key(), mode))
+}
+
+/// Refuses (42501), before any lock is taken, a block that writes a scope whose table the
+/// caller may not write, or reads a step's or an iteration's scope it may not read: in skip
+/// mode as well, since no template is at fault.
+fn check_privileges(plan: &Plan, place: &Place) {
+    let prefix = scopes::prefix(place.scope());
+    if let Some(key) = plan.writes().find(|k| k.starts_with(&prefix)) {
+        let what = format!("writing {}", scopes::display(key));
+        privileges::require(place.table(), Use::Upsert, &what);
+    } else if scope_lock(plan, place).is_some() {
+        privileges::require(
+            place.table(),
+            Use::Read,
+            &format!("reading {}", place.scope()),
+        );
+    }
 }
 
 /// Reads what the block reads of `store`'s scope, row-locking what it also writes.

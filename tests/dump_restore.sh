@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Rows of noetl.transient and of the set: scopes' tables survive pg_dump and restore into a
-# fresh database, every column exactly (values digit for digit, timestamps, counters). Uses
+# fresh database, every column exactly (values digit for digit, timestamps, counters), the
+# deepest values the extension accepts included (deeper ones are refused on write). Uses
 # the cluster in PGHOST/PGPORT.
 set -euo pipefail
 work=$(mktemp -d /tmp/noetl_vars_dump.XXXXXX)
@@ -16,7 +17,17 @@ SELECT noetl.render_vars(1, 'fetch', '{"data": {"id": 7}}', '{"id": "{{ result.i
 SELECT noetl.get_var(1, 'id');
 SELECT noetl.apply_set(1, 'loop', '{"step.n": 12345678901234567890123, "iter.i": "{{ iter.item }}", "workflow.w": [1, 2.50], "global.g": "it''s"}',
                        '{"iter": {"item": 1e400}}', iteration => 3, playbook => 'catalog/p');
+-- The deepest values the extension accepts (10,000 levels), through set_var and through
+-- apply_set wrapping a stored value in more levels (a pure path copies it whole).
+SELECT noetl.set_var(2, 'deepest', (repeat('{"a": ', 10000) || '1' || repeat('}', 10000))::jsonb) IS NOT NULL;
+SELECT noetl.apply_set(2, 'wrap', '{"step.d": "{{ seed }}"}', jsonb_build_object('seed', (repeat('{"a": ', 9900) || '1' || repeat('}', 9900))::jsonb)) IS NOT NULL;
+SELECT noetl.apply_set(2, 'wrap', ('{"step.d": ' || repeat('{"b": ', 100) || '"{{ step.d }}"' || repeat('}', 100) || '}')::jsonb) IS NOT NULL;
 SQL
+# One level more is refused (54001), naming the key; the dump below must restore.
+refused=$(psql -X -At -d noetl_vars_dump_src -c "\set VERBOSITY sqlstate" \
+    -c "SELECT noetl.apply_set(2, 'wrap', '{\"step.d\": {\"c\": \"{{ step.d }}\"}}')" 2>&1 || true)
+if [ "$refused" = "ERROR:  54001" ]; then echo "ok   a 10,001-level value is refused (54001)"
+else echo "FAIL a 10,001-level value: $refused"; exit 1; fi
 table="SELECT execution_id, var_name, var_type, var_value::text, source_step, access_count, created_at, accessed_at FROM noetl.transient
        UNION ALL SELECT execution_id, step || '/' || coalesce(iteration::text, '-') || '/' || var_name, 'step_vars', var_value::text, NULL, 0, created_at, updated_at FROM noetl.step_vars
        UNION ALL SELECT execution_id, playbook || '/' || var_name, 'workflow_vars', var_value::text, NULL, 0, created_at, updated_at FROM noetl.workflow_vars
@@ -27,7 +38,7 @@ pg_restore -d noetl_vars_dump_dst "$work/dump"
 psql -X -At -d noetl_vars_dump_dst -c "$table" >"$work/after.txt"
 quiet -c "DROP DATABASE noetl_vars_dump_src" -c "DROP DATABASE noetl_vars_dump_dst"
 rows=$(wc -l <"$work/before.txt")
-if [ "$rows" -ne 11 ]; then echo "FAIL dump/restore: expected 11 rows before dumping, got $rows"; exit 1; fi
+if [ "$rows" -ne 13 ]; then echo "FAIL dump/restore: expected 13 rows before dumping, got $rows"; exit 1; fi
 if diff "$work/before.txt" "$work/after.txt"; then
     echo "ok   pg_dump/pg_restore kept all $rows rows exactly"
 else

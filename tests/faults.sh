@@ -6,6 +6,7 @@
 # pg_cancel_backend. A render in progress ended by pg_terminate_backend or by a fast
 # shutdown ends only that backend, cleanly (no signal, no crash recovery). Under an address
 # space limit (ulimit -v) an evaluation stack that does not fit is an error, not a crash.
+# A width, precision or indent of 10^18 in a template is an error, never a failed allocation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cluster.sh
@@ -157,6 +158,56 @@ else echo "FAIL pg_terminate_backend took ${ms} ms on a doubling list"; fail=1; 
 no_crash_since "$mark" "templates that outgrow their fuel"
 check "they stored nothing" "$(q "SELECT noetl.get_all_vars(5)")" '{}'
 
+# Sizes a template asks for by number (issue 26): widths, precisions and indents of 10^11 to
+# 4*10^18 once reached Rust's allocation-error handler (SIGABRT: every backend restarted).
+# As the application role they are 54000 errors; a bystander session keeps its backend.
+# With fuel raised to its maximum, minijinja's own fuel check lets `indent` ask for 1 GB:
+# the metered allocator refuses the request before the system sees it (a FATAL of that
+# session alone).
+q "CREATE ROLE noetl_app LOGIN" >/dev/null
+q "GRANT USAGE ON SCHEMA noetl TO noetl_app; GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.step_vars, noetl.workflow_vars TO noetl_app; GRANT SELECT ON noetl.global_vars TO noetl_app; GRANT EXECUTE ON FUNCTION noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text), noetl.apply_set(bigint, text, jsonb, jsonb, integer, text) TO noetl_app" >/dev/null
+mark=$(wc -l <"$dir/server.log")
+started_at=$(q "SELECT pg_postmaster_start_time()")
+psql -X -q -d postgres -c "SET application_name = 'bystander'" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+bystander_job=$!
+sleep 0.5
+bystander=$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'bystander'")
+huge() {  # huge LABEL EXPECTED-SQLSTATE <<SQL
+    local out
+    out=$(psql -X -At -U noetl_app -d postgres -c "\\set VERBOSITY sqlstate" -f - 2>&1 || true)
+    check "template size: $1" "$(echo "$out" | grep -oE '[0-9A-Z]{5}$' | head -1)" "$2"
+}
+huge "tojson(indent=4e18), render_vars" 54000 <<'SQL'
+SELECT noetl.render_vars(6, 's', '{}', '{"p": "{{ [1] | tojson(indent=4000000000000000000) }}"}');
+SQL
+huge "'{:>4e18}'.format, apply_set" 54000 <<'SQL'
+SELECT noetl.apply_set(6, 's', '{"x": "{{ \"{:>4000000000000000000}\".format(1) }}"}');
+SQL
+huge "'{:.4e18f}'.format, apply_set" 54000 <<'SQL'
+SELECT noetl.apply_set(6, 's', '{"x": "{{ \"{:.4000000000000000000f}\".format(1.5) }}"}');
+SQL
+huge "'{:>18446744073709551615}'.format" 54000 <<'SQL'
+SELECT noetl.apply_set(6, 's', '{"x": "{{ \"{:>18446744073709551615}\".format(1) }}"}');
+SQL
+huge "'{:>1e11}'.format, render_vars" 54000 <<'SQL'
+SELECT noetl.render_vars(6, 's', '{}', '{"p": "{{ \"{:>100000000000}\".format(1) }}"}');
+SQL
+out=$(psql -X -At -d postgres -c "SET noetl_vars.template_fuel = 2147483647" -f - 2>&1 <<'SQL' || true
+SELECT noetl.render_vars(6, 's', '{}', '{"p": "{{ \"a\\nb\" | indent(1000000000) }}"}');
+SQL
+)
+if echo "$out" | grep -q "FATAL:  a template asked for more than twice noetl_vars.template_memory"; then
+    echo "ok   template size: indent(1e9) under maximal fuel ends its session alone: $(echo "$out" | grep FATAL | cut -c1-100)"
+else
+    echo "FAIL template size: indent(1e9) under maximal fuel: $out"; fail=1
+fi
+check "template size: the bystander's backend is the same" "$(q "SELECT pid FROM pg_stat_activity WHERE application_name = 'bystander'")" "$bystander"
+check "template size: the postmaster never restarted" "$(q "SELECT pg_postmaster_start_time()")" "$started_at"
+kill "$bystander_job" 2>/dev/null || true
+wait "$bystander_job" 2>/dev/null || true
+no_crash_since "$mark" "sizes a template asks for"
+check "template size: nothing was stored" "$(q "SELECT noetl.get_all_vars(6)")" '{}'
+
 # A block of 2,000 long loops, raised fuel: it runs for minutes unless interrupted.
 long_block=$(q "SELECT jsonb_object_agg('v' || g, '{% for i in range(50000) %}{% endfor %}{{ 1 }}') FROM generate_series(1, 2000) g")
 start_long_render() {
@@ -203,6 +254,19 @@ else
 fi
 state=$(psql -X -At -d postgres -c "SET noetl_vars.template_fuel = 1000000" -c "\set VERBOSITY sqlstate" -c "SELECT noetl.render_vars(4, 's', '{}', '$deep')" 2>&1 || true)
 check "ulimit -v: its SQLSTATE" "$(echo "$state" | grep -o '53200' | head -1)" 53200
+# An allocation the system refuses (a width of 250 MB, within max_value_bytes raised to its
+# maximum, under the address space limit, with the metering limit raised out of the way) ends
+# that session with a FATAL error; Rust's own answer is to abort the process, and
+# PostgreSQL's to that is restarting every backend.
+out=$(psql -X -At -d postgres -c "SET noetl_vars.max_value_bytes = 268435455" -c "SET noetl_vars.template_memory = '1TB'" -f - 2>&1 <<'SQL' || true
+SELECT noetl.render_vars(4, 's', '{}', $j${"p": "{{ '{:>250000000}'.format(1) }}"}$j$);
+SQL
+)
+if echo "$out" | grep -q "FATAL:  out of memory: a request for [0-9]* MB was refused; the session ends"; then
+    echo "ok   ulimit -v: an allocation the system refuses ends the session alone: $(echo "$out" | grep FATAL | cut -c1-100)"
+else
+    echo "FAIL ulimit -v: an allocation the system refuses: $out"; fail=1
+fi
 check "ulimit -v: the backend still works afterwards" "$(q "SELECT noetl.render_vars(4, 's', '{}', '{\"m\": \"{{ 2 }}\"}')")" '{"m": 2}'
 no_crash_since "$mark" "ulimit -v"
 exit $fail

@@ -120,9 +120,34 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+
 /// Maps an engine error onto the core's kinds.
 pub(crate) fn eval_error(err: minijinja::Error) -> Error {
     eval_error_ref(&err)
+}
+
+/// An engine message with the operands of a failed calculation replaced by their types:
+/// minijinja writes them out ("unable to calculate 987654321 // 0"), and they may be a
+/// variable's value, which no error message may show (redacted ones included).
+fn without_operands(detail: &str) -> String {
+    const OPERATORS: [&str; 7] = ["+", "-", "*", "/", "//", "%", "**"];
+    let Some(calculation) = detail.strip_prefix("unable to calculate ") else {
+        return detail.to_string();
+    };
+    let kind = |operand: &str| {
+        if operand.contains(['.', 'e', 'E', 'i', 'n']) {
+            "float"
+        } else {
+            "integer"
+        }
+    };
+    let parts: Vec<&str> = calculation.split(' ').collect();
+    let shown = match parts.as_slice() {
+        [lhs, op, rhs] if OPERATORS.contains(op) => format!("{} {op} {}", kind(lhs), kind(rhs)),
+        [operand] if operand.starts_with('-') => format!("-{}", kind(&operand[1..])),
+        _ => "an arithmetic operation".to_string(),
+    };
+    format!("unable to calculate {shown} (division by zero, or a result out of range)")
 }
 
 pub(crate) fn eval_error_ref(err: &minijinja::Error) -> Error {
@@ -133,7 +158,7 @@ pub(crate) fn eval_error_ref(err: &minijinja::Error) -> Error {
             ..inner.clone()
         };
     }
-    let detail = err.detail().map(str::to_string);
+    let detail = err.detail().map(without_operands);
     let kind = match err.kind() {
         K::SyntaxError | K::BadEscape | K::InvalidDelimiter => ErrorKind::TemplateSyntax,
         K::UndefinedError => ErrorKind::Undefined,
@@ -172,4 +197,27 @@ pub(crate) fn eval_error_ref(err: &minijinja::Error) -> Error {
         _ => None,
     };
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_operands;
+
+    #[test]
+    fn failed_calculations_name_operator_and_types_never_operands() {
+        assert_eq!(
+            without_operands("unable to calculate 987654321 // 0"),
+            "unable to calculate integer // integer (division by zero, or a result out of range)"
+        );
+        assert_eq!(
+            without_operands("unable to calculate 1.5 % 0.0"),
+            "unable to calculate float % float (division by zero, or a result out of range)"
+        );
+        assert_eq!(
+            without_operands("unable to calculate -170141183460469231731687303715884105728"),
+            "unable to calculate -integer (division by zero, or a result out of range)"
+        );
+        assert!(!without_operands("unable to calculate 12 34 56 78").contains("12"));
+        assert_eq!(without_operands("other message 5"), "other message 5");
+    }
 }

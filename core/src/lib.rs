@@ -16,6 +16,7 @@
 //! to the crate. The modules are layered (`tests/layers.rs`).
 
 pub mod block;
+mod bounds;
 pub mod context;
 mod deps;
 pub mod doc;

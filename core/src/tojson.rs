@@ -20,11 +20,17 @@ pub fn tojson(value: &Value, indent: Option<usize>) -> Result<String> {
         .replace('\'', "\\u0027"))
 }
 
-fn newline(indent: Option<usize>, depth: usize, out: &mut String) {
+/// A line break and the indentation of `depth` levels, its size checked before it is built
+/// (`indent` is the template's number: 4000000000000000000 must be an error, not an
+/// allocation).
+fn newline(indent: Option<usize>, depth: usize, out: &mut String) -> Result<()> {
     if let Some(n) = indent {
+        let spaces = crate::bounds::check_indent(n, depth)?;
+        crate::bounds::check_output(out.len().saturating_add(spaces))?;
         out.push('\n');
-        out.push_str(&" ".repeat(n * depth));
+        out.extend(std::iter::repeat_n(' ', spaces));
     }
+    Ok(())
 }
 
 fn write_tojson(
@@ -98,7 +104,7 @@ fn write_container<'a>(
         if i > 0 {
             out.push_str(item_sep);
         }
-        newline(indent, depth + 1, out);
+        newline(indent, depth + 1, out)?;
         if let Some(key) = key {
             json_string(key, true, out);
             out.push_str(": ");
@@ -106,7 +112,7 @@ fn write_container<'a>(
         write_tojson(item, indent, depth + 1, out)?;
     }
     if !empty {
-        newline(indent, depth, out);
+        newline(indent, depth, out)?;
     }
     out.push(brackets[1]);
     Ok(())

@@ -13,7 +13,7 @@ const LAYERS: &[&[&str]] = &[
     // limits on work, text and memory
     &["limits"],
     // arguments; the evaluation stack; Python text of documents
-    &["validate", "stack", "doctext"],
+    &["validate", "stack", "doctext", "bounds"],
     // documents as template values, compared at any depth
     &["value"],
     // Python text of template values

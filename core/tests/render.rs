@@ -646,6 +646,29 @@ fn error_messages_never_echo_variable_values() {
 }
 
 #[test]
+fn failed_arithmetic_names_types_never_the_operands_in_either_mode() {
+    let block = r#"{"q": "{{ vars.pin // vars.zero }}", "m": "{{ vars.pin * vars.pin * vars.pin * vars.pin * vars.pin }}", "n": "{{ vars.pin % vars.zero }}"}"#;
+    let run = |skip: bool| {
+        let run = Run::new(block).var("pin", "987654321").var("zero", "0");
+        let run = if skip { run.skip_errors() } else { run };
+        run.outcomes()
+    };
+    let mut errors = Vec::new();
+    for skip in [false, true] {
+        match run(skip) {
+            Err(e) => errors.push(e),
+            Ok(outcomes) => errors.extend(outcomes.into_iter().filter_map(|(_, o)| o.err())),
+        }
+    }
+    assert!(errors.len() >= 4, "{errors:?}");
+    for e in errors {
+        let all = format!("{} {:?} {:?}", e.message, e.detail, e.hint);
+        assert!(all.contains("unable to calculate"), "{all}");
+        assert!(!all.contains("987654321"), "{all}");
+    }
+}
+
+#[test]
 fn skip_mode_keeps_going_and_reports_each_failure() {
     let out = Run::new(r#"{"good": "{{ 1 }}", "bad": "{{ vars.nope }}", "later": "{{ vars.good + 1 }}", "c1": "{{ vars.c2 }}", "c2": "{{ vars.c1 }}"}"#)
         .skip_errors()

@@ -35,7 +35,7 @@ fn set_var(
         .or_raise();
     let var_type = VarType::parse(var_type).or_raise();
     let source_step = args::checked_source_step(source_step);
-    args::check_stored_size(&value, || format!("the value of {}", quote(name))).or_raise();
+    args::check_stored_value(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
     let _locks = args::lock_names(execution_id, [name]);
     table::upsert_one(
@@ -110,9 +110,10 @@ fn set_vars(
         .raise(),
     }
     let names = doc.keys();
-    // A member stored alone is smaller than the object holding it, so when the whole object is
-    // within noetl_vars.max_value_bytes no member needs measuring.
-    let measure = variables.size() > guc::max_value_bytes();
+    // A member stored alone is smaller than the object holding it, and one level less deep, so
+    // when the whole object is within both limits no member needs measuring.
+    let measure = variables.size() > guc::max_value_bytes()
+        || jsonb::stored_depth_beyond(&variables, jsonb::MAX_STORED_DEPTH + 1).is_some();
     for (i, name) in names.iter().enumerate() {
         if i % 1024 == 1023 {
             pgrx::check_for_interrupts!();
@@ -121,7 +122,7 @@ fn set_vars(
             .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
             .or_raise();
         if let Some(value) = doc.get(name).filter(|_| measure) {
-            args::check_output_size(&OutValue::Doc(value), || {
+            args::check_output_value(&OutValue::Doc(value), || {
                 format!("the value of {}", quote(name))
             })
             .or_raise();

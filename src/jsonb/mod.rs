@@ -7,8 +7,10 @@
 //! core's output back, copying source nodes byte for byte.
 
 mod build;
+mod depth;
 
 pub use build::{build, size_beyond};
+pub use depth::{depth_beyond, stored_depth_beyond, MAX_STORED_DEPTH};
 
 use std::any::Any;
 use std::ffi::CStr;

@@ -72,7 +72,14 @@ SELECT n, label, pg_temp.try_short(sql) AS outcome FROM (VALUES
  (57, 'iteration: step too long for {step}_count', $$SELECT noetl.render_iteration(500, repeat('s', 1020), '1', 0, 1, '{}', '{}')$$),
  (58, 'iteration: config is an array',       $$SELECT noetl.render_iteration(500, 's', '1', 0, 1, '{}', '[]')$$),
  (59, 'iteration: failing block',            $$SELECT noetl.render_iteration(500, 's', '1', 0, 1, '{}', '{"x": "{{ item.nope }}"}')$$),
- (60, 'iteration: NULL execution_id',        $$SELECT noetl.render_iteration(NULL, 's', '1', 0, 1, '{}', '{}')$$)
+ (60, 'iteration: NULL execution_id',        $$SELECT noetl.render_iteration(NULL, 's', '1', 0, 1, '{}', '{}')$$),
+ (61, 'set_var: a 10,001-deep value',        $$SELECT noetl.set_var(500, 'd', (repeat('[', 10001) || repeat(']', 10001))::jsonb)$$),
+ (62, 'set_vars: a 10,001-deep member',      $$SELECT noetl.set_vars(500, jsonb_build_object('d', (repeat('{"a": ', 10001) || '1' || repeat('}', 10001))::jsonb))$$),
+ (63, 'render: a path copies 10,001 levels', $$SELECT noetl.render_vars(500, 's', (repeat('[', 10001) || repeat(']', 10001))::jsonb, '{"copy": "{{ this }}"}')$$),
+ (64, 'render: 10,000 levels wrapped in one', $$SELECT noetl.render_vars(500, 's', (repeat('[', 10000) || repeat(']', 10000))::jsonb, '{"copy": ["{{ this }}"]}')$$),
+ (65, 'render: a stored value // 0',         $$SELECT noetl.render_vars(500, 's', '{}', '{"x": "{{ vars.keep // 0 }}"}')$$),
+ (66, 'render: tojson(indent=4e18)',         $$SELECT noetl.render_vars(500, 's', '{}', '{"x": "{{ [1] | tojson(indent=4000000000000000000) }}"}')$$),
+ (67, 'render: a width of 4e18',             $$SELECT noetl.render_vars(500, 's', '{}', $j${"x": "{{ '{:>4000000000000000000}'.format(1) }}"}$j$)$$)
 ) AS t(n, label, sql) ORDER BY n;
 
 SELECT count(*) = (SELECT count(*) FROM snapshot) AND NOT EXISTS (

@@ -108,6 +108,15 @@ SELECT noetl.apply_set(610, 'seed', '{"global.quota": 5}') AS seeded_by_an_opera
 SET ROLE noetl_vars_setter;
 SELECT noetl.apply_set(610, 's', '{"ctx.a": "{{ global.quota + 1 }}", "step.b": 2, "iter.c": 3, "workflow.d": 4}', iteration => 0, playbook => 'p') AS app_writes;
 SELECT pg_temp.try($$SELECT noetl.apply_set(610, 's', '{"global.quota": 6}')$$) AS global_write_refused;
+-- In skip mode too, with a template that fails: refused before the block runs, so that no
+-- lock on the global scope is held for the rest of the transaction (none is left).
+SET noetl_vars.on_render_error = 'skip';
+BEGIN;
+SELECT pg_temp.try($$SELECT noetl.apply_set(610, 's', '{"global.quota": "{{ no_such_name }}"}')$$) AS skip_mode_global_write_refused;
+SELECT pg_catalog.count(*) AS advisory_locks_held FROM pg_catalog.pg_locks
+WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid();
+ROLLBACK;
+RESET noetl_vars.on_render_error;
 SELECT noetl.context_vars(610, 's', 0, playbook => 'p') AS app_reads;
 SELECT noetl.finish_step(610, 's') AS finished;
 RESET ROLE;

@@ -270,3 +270,24 @@ pub(super) fn is_sequence(value: Value) -> bool {
         _ => false,
     }
 }
+
+/// minijinja-contrib's `truncate`, with `length` and `leeway` clamped to sizes no text
+/// reaches: contrib adds the two unchecked, which wraps around (or panics) near `usize::MAX`.
+pub(super) fn truncate(
+    state: &mut State<'_, '_>,
+    value: &Value,
+    kwargs: Kwargs,
+) -> std::result::Result<Value, minijinja::Error> {
+    const LONGEST: usize = usize::MAX / 4;
+    let mut clamped = Vec::new();
+    for key in kwargs.args() {
+        let mut given: Value = kwargs.peek(key)?;
+        if matches!(key, "length" | "leeway")
+            && usize::try_from(given.clone()).is_ok_and(|n| n > LONGEST)
+        {
+            given = Value::from(LONGEST);
+        }
+        clamped.push((key.to_string(), given));
+    }
+    minijinja_contrib::filters::truncate(state, value, Kwargs::from_iter(clamped))
+}
