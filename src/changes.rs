@@ -16,7 +16,7 @@
 //!
 //! A block that reads and writes a variable that does not exist yet inserts an uncommitted
 //! placeholder row first, so that concurrent plain-SQL writers of that key wait for it
-//! ([`crate::render`]). Placeholders are not changes: their insert (or their removal) is not
+//! ([`crate::blocks`]). Placeholders are not changes: their insert (or their removal) is not
 //! recorded, and the write that replaces one is recorded as the insert it really is.
 
 use std::cell::RefCell;

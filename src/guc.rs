@@ -209,12 +209,15 @@ pub fn notify_names() -> bool {
     NOTIFY_NAMES.get()
 }
 
-/// The lock budget of a transaction: the setting, or PostgreSQL's `max_locks_per_transaction`;
-/// never less than one call's worth.
+/// The lock budget of a transaction as configured: the setting, or PostgreSQL's
+/// `max_locks_per_transaction` (the locks module never lets it fall below one call's worth).
 pub fn max_transaction_locks() -> usize {
     let set = MAX_TRANSACTION_LOCKS.get().max(0) as usize;
     // SAFETY: a plain integer setting of the server, read on the backend's own thread.
     let per_xact = unsafe { pgrx::pg_sys::max_locks_per_xact }.max(0) as usize;
-    let budget = if set == 0 { per_xact } else { set };
-    budget.max(crate::locks::MAX_CALL_LOCKS)
+    if set == 0 {
+        per_xact
+    } else {
+        set
+    }
 }

@@ -22,6 +22,7 @@ static ALLOCATOR: memory::Metered = memory::Metered;
 
 mod api;
 mod args;
+mod blocks;
 mod changes;
 mod datum;
 mod errors;
@@ -34,10 +35,8 @@ mod notify;
 mod planner;
 mod privileges;
 mod queries;
-mod render;
 mod scoped_queries;
 mod scoped_store;
-mod set;
 mod spi;
 mod table;
 mod vars_store;

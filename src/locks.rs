@@ -143,7 +143,7 @@ fn current_subxact() -> pg_sys::SubTransactionId {
 
 /// Refuses, before taking anything, a call that would push the transaction past its budget.
 fn check_budget(keys: &[Key]) -> Result<(), Error> {
-    let budget = guc::max_transaction_locks();
+    let budget = guc::max_transaction_locks().max(MAX_CALL_LOCKS);
     let (held, new) = HELD.with(|held| {
         let held = held.borrow();
         (

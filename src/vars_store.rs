@@ -9,7 +9,6 @@ use noetl_vars_core::context::VarStore;
 use noetl_vars_core::doc::DocRef;
 
 use crate::jsonb::Lifetime;
-use crate::render::Access;
 use crate::table;
 
 /// The execution's variables as templates read them: read up front after locking, anything
@@ -45,14 +44,13 @@ impl PgStore {
         }
     }
 
-    /// Reads what the block needs up front: row-locked for the names it also writes, with a
+    /// Reads `names` up front: row-locked for those the block also writes (`rmw`), with a
     /// placeholder row for each of those that does not exist yet.
-    pub(crate) fn prefetch(&self, access: &Access, step: &str) {
-        let (locked, plain): (Vec<&str>, Vec<&str>) = access
-            .prefetch
+    pub(crate) fn prefetch(&self, names: &[String], rmw: &BTreeSet<String>, step: &str) {
+        let (locked, plain): (Vec<&str>, Vec<&str>) = names
             .iter()
             .map(String::as_str)
-            .partition(|n| access.rmw.contains(*n));
+            .partition(|n| rmw.contains(*n));
         if !plain.is_empty() {
             self.remember(
                 table::read_some(self.execution_id, &plain, false, &self.life),

@@ -120,7 +120,6 @@ impl std::error::Error for Error {}
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-
 /// Maps an engine error onto the core's kinds.
 pub(crate) fn eval_error(err: minijinja::Error) -> Error {
     eval_error_ref(&err)

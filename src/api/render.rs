@@ -1,14 +1,14 @@
 //! `render_vars` and `render_iteration` (SPEC §5–6): their arguments checked, then one
-//! [`Call`] of the block runner in [`crate::render`].
+//! [`Call`] of the block runner in [`crate::blocks`].
 
 use noetl_vars_core::validate::{self, Phase};
 use noetl_vars_core::Error;
 use pgrx::prelude::*;
 
 use crate::args;
+use crate::blocks::vars_block::{Call, Iteration};
 use crate::errors::OrRaise;
 use crate::jsonb::PgJsonb;
-use crate::render::{Call, Iteration};
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
 #[pg_extern(volatile, parallel_unsafe)]

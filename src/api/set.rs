@@ -6,11 +6,11 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::args;
+use crate::blocks::set_block::SetCall;
 use crate::errors::OrRaise;
 use crate::jsonb::PgJsonb;
 use crate::locks::Locks;
 use crate::scoped_queries as q;
-use crate::set::SetCall;
 use crate::spi::{execute, Connection};
 use crate::table::{int8_arg, opt_text_arg, text_arg};
 

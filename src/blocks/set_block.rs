@@ -1,29 +1,29 @@
-//! Applying a `set:` block (SPEC §8) in the caller's transaction, for `apply_set`
-//! ([`crate::api`]). As for a vars block ([`crate::render`]): everything the block may read or
-//! write is locked first, in one order — the shared scopes it touches (its playbook's, the
-//! global one), the execution and its variables, then its step's and iteration's scopes: one
-//! lock per scope, exclusive when written, see [`crate::locks`] — then what it reads is
-//! loaded, then the core evaluates it in dependency order, then one upsert per scope stores
-//! what it produced.
+//! NoETL's `set:` block (SPEC §8), for `apply_set` ([`crate::api`]): the [`BlockKind`] whose
+//! keys reach the execution's variables (`ctx.x`, bare `x`), a step's and an iteration's
+//! scope, a playbook's and the global one. Besides the execution and its names it locks one
+//! key per scope it touches, exclusive when written — the shared scopes (playbook, then
+//! global) first, the step's and iteration's last, see [`crate::locks`] — after checking the
+//! caller may write them; one upsert per scope stores what it produced.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use noetl_vars_core::block::Entry;
 use noetl_vars_core::context::{EmptyStore, Scope, VarStore, VarsState};
 use noetl_vars_core::doc::DocRef;
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::render::{self, Outcome, Plan, Settings};
+use noetl_vars_core::render::{Outcome, Plan};
 use noetl_vars_core::scopes::{self, SET_SCOPES};
 use noetl_vars_core::set::{self, Available};
 use noetl_vars_core::validate::{quote, VarType};
 
+use super::{context_doc, skipping, Access, BlockKind};
 use crate::args;
 use crate::errors::{self, OrRaise};
-use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::{Locks, Mode};
+use crate::locks::Mode;
 use crate::privileges::{self, Use};
-use crate::render::{context_doc, skipping, Access};
 use crate::scoped_store::{Place, ScopedStore};
 use crate::spi::Connection;
 use crate::table::{self, Types};
@@ -45,50 +45,72 @@ type Produced = Vec<(&'static str, Vec<(String, OutValue)>)>;
 /// The scopes of the returned object, in order.
 const SCOPE_ORDER: [&str; 5] = ["ctx", "step", "iter", "workflow", "global"];
 
-impl SetCall<'_> {
-    pub(crate) fn apply(self) -> PgJsonb {
-        let limits = guc::limits();
-        let skip = guc::skip_errors();
-        let conn = Connection::open();
-        let life = Lifetime::new();
+/// A `set:` block in the pipeline: the call, and what the pipeline's steps hand on.
+struct SetBlock<'a> {
+    call: SetCall<'a>,
+    context: Option<DocRef>,
+    scoped: Vec<Arc<ScopedStore>>,
+}
 
-        let context = context_doc(self.context, &life);
-        let mutations = self.mutations.map(|m| m.doc(&life));
+impl BlockKind for SetBlock<'_> {
+    fn execution_id(&self) -> i64 {
+        self.call.execution_id
+    }
+
+    fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry> {
+        self.context = context_doc(self.call.context, life);
+        let mutations = self.call.mutations.map(|m| m.doc(life));
         let available = Available {
-            iteration: self.iteration.is_some(),
-            playbook: self.playbook.is_some(),
+            iteration: self.call.iteration.is_some(),
+            playbook: self.call.playbook.is_some(),
         };
-        let entries = set::parse(mutations.as_ref(), available, &limits).or_raise();
-        if entries.is_empty() {
-            return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
-        }
+        set::parse(mutations.as_ref(), available, limits).or_raise()
+    }
 
-        let store = Arc::new(PgStore::new(self.execution_id, (*life).clone()));
-        let scoped: Vec<Arc<ScopedStore>> = self
+    fn scope(&mut self, store: Arc<PgStore>, life: &Arc<Lifetime>) -> Arc<Scope> {
+        self.scoped = self
+            .call
             .places()
             .into_iter()
-            .map(|p| Arc::new(ScopedStore::new(p, (*life).clone())))
+            .map(|p| Arc::new(ScopedStore::new(p, life.clone())))
             .collect();
-        let scope = Arc::new(self.scope(context, store.clone(), &scoped));
-        let plan = render::plan(entries, &scope);
+        let context = self.context.take();
+        Arc::new(self.call.build_scope(context, store, &self.scoped))
+    }
 
-        let access = access(&plan, &scoped);
-        for s in &scoped {
-            check_privileges(&plan, s.place());
+    fn access(&self, plan: &Plan) -> Access {
+        for s in &self.scoped {
+            check_privileges(plan, s.place());
         }
-        // Held until the transaction ends, whatever happens to this value.
-        let _locks = Locks::acquire(self.execution_id, &access.request).or_raise();
-        store.prefetch(&access, self.step);
-        for s in &scoped {
-            prefetch_scope(&plan, s);
-        }
+        access(plan, &self.scoped)
+    }
 
-        let settings = Settings {
-            limits,
-            stop_on_error: !skip,
-        };
-        let outcomes = render::evaluate(&plan, &scope, &settings).or_raise();
-        self.write(by_scope(outcomes, skip), &store, &scoped, skip, &conn)
+    fn prefetch(&mut self, plan: &Plan, access: &Access, store: &PgStore) {
+        store.prefetch(&access.prefetch, &access.rmw, self.call.step);
+        for s in &self.scoped {
+            prefetch_scope(plan, s);
+        }
+    }
+
+    fn write(
+        self,
+        outcomes: Vec<Outcome>,
+        store: &PgStore,
+        skip: bool,
+        conn: &Connection,
+    ) -> PgJsonb {
+        let produced = by_scope(outcomes, skip);
+        self.call.write(produced, store, &self.scoped, skip, conn)
+    }
+}
+
+impl SetCall<'_> {
+    pub(crate) fn apply(self) -> PgJsonb {
+        super::run(SetBlock {
+            call: self,
+            context: None,
+            scoped: Vec::new(),
+        })
     }
 
     /// The scopes this call can reach besides the execution's variables.
@@ -115,7 +137,7 @@ impl SetCall<'_> {
 
     /// What the block's templates see: `ctx` (= `vars`), `step`, `iter` (over what
     /// `context.iter` passes), `workflow`, `global`, and every key of `context`.
-    fn scope(
+    fn build_scope(
         &self,
         context: Option<DocRef>,
         store: Arc<PgStore>,
@@ -215,7 +237,7 @@ impl SetCall<'_> {
 /// What the block may read and write: the execution's variables as for a vars block, and one
 /// lock per other scope it touches.
 fn access(plan: &Plan, scoped: &[Arc<ScopedStore>]) -> Access {
-    let mut access = Access::of(plan, None);
+    let mut access = Access::of(plan, &[], None);
     for s in scoped {
         if let Some(lock) = scope_lock(plan, s.place()) {
             match s.place() {

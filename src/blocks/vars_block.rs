@@ -1,24 +1,24 @@
-//! Running a step's vars block (SPEC §5–6) in the caller's transaction, for `render_vars` and
-//! `render_iteration` ([`crate::api`]). Everything the block may read or write is locked first
-//! (in one order, see [`crate::locks`]), then the variables it reads are loaded (rows it reads
-//! and writes are row-locked, so plain-SQL writers wait too), then the core evaluates it, then
-//! one upsert stores everything it produced.
+//! A step's `vars:` block (SPEC §5–6), for `render_vars` and `render_iteration`
+//! ([`crate::api`]): the [`BlockKind`] whose templates see the step's result, its context and
+//! an iteration's `item`, and whose values (with an iteration's counters) are the execution's
+//! variables, stored in one upsert.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use noetl_vars_core::block::{self, Entry};
 use noetl_vars_core::context::{Scope, VarStore, VarsState};
 use noetl_vars_core::doc::{self, DocRef, Number, View};
+use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::render::{self, Plan, Settings};
+use noetl_vars_core::render::{Outcome, Plan};
 use noetl_vars_core::validate::{quote, Phase, VarType};
-use noetl_vars_core::{block, scopes, Error, ErrorKind};
+use noetl_vars_core::{Error, ErrorKind};
 
+use super::{context_doc, skipping, Access, BlockKind};
 use crate::args;
 use crate::errors::{self, OrRaise, Raise};
-use crate::guc;
 use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::{Locks, Mode, Request};
 use crate::spi::Connection;
 use crate::table::{self, Types};
 use crate::vars_store::PgStore;
@@ -53,70 +53,6 @@ pub(crate) struct Call<'a> {
     pub(crate) iteration: Option<Iteration>,
 }
 
-/// What one call may read and write, worked out before anything is read.
-pub(crate) struct Access {
-    pub(crate) request: Request,
-    /// Names read up front; the rest (when the block reads names known only at run time)
-    /// are read when asked for.
-    pub(crate) prefetch: Vec<String>,
-    /// Names the block reads and writes: their rows are locked when read, and a placeholder
-    /// row stands in for the ones that do not exist yet.
-    pub(crate) rmw: BTreeSet<String>,
-}
-
-impl Access {
-    /// The execution variables `plan` may read and write (the keys of other `set:` scopes
-    /// are locked by their own scope, see [`crate::set`]).
-    pub(crate) fn of(plan: &Plan, iteration: Option<&Iteration>) -> Access {
-        let execution = |n: &&str| scopes::split(n).0.is_none();
-        let mut names: BTreeMap<String, Mode> = plan
-            .reads
-            .iter()
-            .map(String::as_str)
-            .filter(execution)
-            .map(|n| (n.to_string(), Mode::Shared))
-            .collect();
-        let iterated = iteration
-            .iter()
-            .flat_map(|it| it.names.iter().map(String::as_str));
-        let writes: BTreeSet<String> = plan
-            .writes()
-            .filter(execution)
-            .chain(iterated)
-            .map(str::to_string)
-            .collect();
-        for name in &writes {
-            names.insert(name.clone(), Mode::Exclusive);
-        }
-        // A block that reads names known only at run time may read any of its writes.
-        let mut rmw: BTreeSet<String> = writes
-            .iter()
-            .filter(|n| plan.all_vars || plan.reads.contains(*n))
-            .cloned()
-            .collect();
-        if let Some(it) = iteration {
-            rmw.insert(it.count_name().to_string());
-        }
-        let prefetch = plan
-            .reads
-            .iter()
-            .filter(|n| execution(&n.as_str()))
-            .chain(rmw.iter())
-            .cloned()
-            .collect::<BTreeSet<_>>();
-        Access {
-            request: Request {
-                names,
-                reads_all: plan.all_vars,
-                scopes: Vec::new(),
-                shared: Vec::new(),
-            },
-            prefetch: prefetch.into_iter().collect(),
-            rmw,
-        }
-    }
-}
-
 /// What gets stored, in order; a later entry of a name replaces an earlier one in place.
 #[derive(Default)]
 struct Stored {
@@ -136,51 +72,84 @@ impl Stored {
     }
 }
 
-impl Call<'_> {
-    pub(crate) fn render(self) -> PgJsonb {
-        let limits = guc::limits();
-        let skip = guc::skip_errors();
-        let conn = Connection::open();
-        let life = Lifetime::new();
+/// A vars block in the pipeline: the call, and what the pipeline's steps hand on.
+struct VarsBlock<'a> {
+    call: Call<'a>,
+    context: Option<DocRef>,
+    scope: Option<Arc<Scope>>,
+    stored: Stored,
+    life: Option<Arc<Lifetime>>,
+}
 
-        let context = context_doc(self.context, &life);
-        let config = self.config.map(|c| c.doc(&life));
-        let entries = block::parse(config.as_ref(), self.phase, &limits).or_raise();
-        if entries.is_empty() && self.iteration.is_none() {
-            return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
+impl BlockKind for VarsBlock<'_> {
+    fn execution_id(&self) -> i64 {
+        self.call.execution_id
+    }
+
+    fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry> {
+        self.life = Some(life.clone());
+        self.context = context_doc(self.call.context, life);
+        let config = self.call.config.map(|c| c.doc(life));
+        block::parse(config.as_ref(), self.call.phase, limits).or_raise()
+    }
+
+    fn writes_without_entries(&self) -> bool {
+        self.call.iteration.is_some()
+    }
+
+    fn scope(&mut self, store: Arc<PgStore>, life: &Arc<Lifetime>) -> Arc<Scope> {
+        let scope = self.call.build_scope(self.context.take(), store, life);
+        self.scope = Some(scope.clone());
+        scope
+    }
+
+    fn access(&self, plan: &Plan) -> Access {
+        match &self.call.iteration {
+            Some(it) => Access::of(plan, &it.names, Some(it.count_name())),
+            None => Access::of(plan, &[], None),
         }
+    }
 
-        let store = Arc::new(PgStore::new(self.execution_id, (*life).clone()));
-        let scope = self.scope(context, store.clone(), &life);
-        let plan = render::plan(entries, &scope);
-
-        let access = Access::of(&plan, self.iteration.as_ref());
-        // Held until the transaction ends, whatever happens to this value.
-        let _locks = Locks::acquire(self.execution_id, &access.request).or_raise();
-        store.prefetch(&access, self.step);
-
-        let mut stored = Stored::default();
-        if let Some(it) = &self.iteration {
-            self.record_iteration(it, &scope, &store, &life, &mut stored);
+    fn prefetch(&mut self, _plan: &Plan, access: &Access, store: &PgStore) {
+        store.prefetch(&access.prefetch, &access.rmw, self.call.step);
+        if let (Some(it), Some(scope), Some(life)) = (&self.call.iteration, &self.scope, &self.life)
+        {
+            self.call
+                .record_iteration(it, scope, store, life, &mut self.stored);
         }
+    }
 
-        let settings = Settings {
-            limits,
-            stop_on_error: !skip,
-        };
-        for outcome in render::evaluate(&plan, &scope, &settings).or_raise() {
+    fn write(
+        mut self,
+        outcomes: Vec<Outcome>,
+        store: &PgStore,
+        skip: bool,
+        conn: &Connection,
+    ) -> PgJsonb {
+        for outcome in outcomes {
             match outcome.value {
-                Ok(value) => stored.put(outcome.name, VarType::StepResult, value),
+                Ok(value) => self.stored.put(outcome.name, VarType::StepResult, value),
                 Err(err) if skip => errors::warn(&skipping(err)),
                 Err(err) => errors::raise(err),
             }
         }
-        self.write(stored, &store, skip, &conn)
+        self.call.write(self.stored, store, skip, conn)
     }
+}
 
+impl Call<'_> {
+    pub(crate) fn render(self) -> PgJsonb {
+        super::run(VarsBlock {
+            call: self,
+            context: None,
+            scope: None,
+            stored: Stored::default(),
+            life: None,
+        })
+    }
     /// What the block's templates see: the step's result, its context, `item` of an
     /// iteration, and the execution's variables through `store`.
-    fn scope(
+    fn build_scope(
         &self,
         context: Option<DocRef>,
         store: Arc<PgStore>,
@@ -267,27 +236,6 @@ impl Call<'_> {
     }
 }
 
-/// The `context` argument as a document, checked.
-pub(crate) fn context_doc(context: Option<PgJsonb>, life: &Arc<Lifetime>) -> Option<DocRef> {
-    let context = context.map(|c| c.doc(life));
-    if let Some(ctx) = &context {
-        check_context(ctx);
-    }
-    context
-}
-
-/// `context` must be an object (or SQL NULL, which is none).
-fn check_context(context: &DocRef) {
-    if !matches!(context.view(), View::Object(_)) {
-        Error::invalid(format!(
-            "context must be a JSON object, not {}",
-            block::describe(&context.view())
-        ))
-        .with_hint("pass {\"workload\": {…}, \"results\": {…}, …}, or '{}' for none")
-        .raise();
-    }
-}
-
 /// `{step}_count` after this iteration.
 fn next_count(stored: Option<DocRef>, name: &str) -> i64 {
     match stored.as_ref().map(|d| d.view()) {
@@ -307,12 +255,5 @@ fn next_count(stored: Option<DocRef>, name: &str) -> i64 {
         ))
         .with_hint("delete it with noetl.delete_var to restart the count")
         .raise(),
-    }
-}
-
-pub(crate) fn skipping(err: Error) -> Error {
-    Error {
-        message: format!("skipped: {}", err.message),
-        ..err
     }
 }

@@ -1,0 +1,109 @@
+//! The one pipeline every block runs, in the caller's transaction: parse the block, plan what
+//! it reads and writes and in which order, lock all of it first (in one order, see
+//! [`crate::locks`]), load what it reads (rows it reads and writes row-locked, so plain-SQL
+//! writers wait too), evaluate it in the core, and store what it produced in one upsert per
+//! table. What differs between kinds of block is a [`BlockKind`].
+
+use std::sync::Arc;
+
+use noetl_vars_core::block::{self, Entry};
+use noetl_vars_core::context::Scope;
+use noetl_vars_core::doc::{DocRef, View};
+use noetl_vars_core::limits::Limits;
+use noetl_vars_core::output::OutValue;
+use noetl_vars_core::render::{self, Outcome, Plan, Settings};
+use noetl_vars_core::Error;
+
+use super::Access;
+use crate::errors::{OrRaise, Raise};
+use crate::guc;
+use crate::jsonb::{self, Lifetime, PgJsonb};
+use crate::locks::Locks;
+use crate::spi::Connection;
+use crate::vars_store::PgStore;
+
+/// What one kind of block does at each step of [`run`].
+pub(crate) trait BlockKind {
+    /// The execution the call is for (its variables are `vars` / `ctx`).
+    fn execution_id(&self) -> i64;
+
+    /// The block's entries, its arguments checked; `life` holds the documents.
+    fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry>;
+
+    /// Whether a call without entries still writes something (an iteration's counters).
+    fn writes_without_entries(&self) -> bool {
+        false
+    }
+
+    /// What the block's templates see; `store` reads the execution's variables.
+    fn scope(&mut self, store: Arc<PgStore>, life: &Arc<Lifetime>) -> Arc<Scope>;
+
+    /// What the block may read and write. Anything the caller may not do is refused here,
+    /// before a lock is taken.
+    fn access(&self, plan: &Plan) -> Access;
+
+    /// Loads what the block reads, the locks held.
+    fn prefetch(&mut self, plan: &Plan, access: &Access, store: &PgStore);
+
+    /// Stores what the block produced and returns the function's result (built in the
+    /// caller's memory context through `conn`).
+    fn write(
+        self,
+        outcomes: Vec<Outcome>,
+        store: &PgStore,
+        skip: bool,
+        conn: &Connection,
+    ) -> PgJsonb;
+}
+
+/// Runs one call of a block.
+pub(crate) fn run(mut kind: impl BlockKind) -> PgJsonb {
+    let limits = guc::limits();
+    let skip = guc::skip_errors();
+    let conn = Connection::open();
+    let life = Lifetime::new();
+
+    let entries = kind.parse(&life, &limits);
+    if entries.is_empty() && !kind.writes_without_entries() {
+        return conn.in_caller(|| jsonb::build(&OutValue::Object(Vec::new())));
+    }
+    let store = Arc::new(PgStore::new(kind.execution_id(), (*life).clone()));
+    let scope = kind.scope(store.clone(), &life);
+    let plan = render::plan(entries, &scope);
+
+    let access = kind.access(&plan);
+    // Held until the transaction ends, whatever happens to this value.
+    let _locks = Locks::acquire(kind.execution_id(), &access.request).or_raise();
+    kind.prefetch(&plan, &access, &store);
+
+    let settings = Settings {
+        limits,
+        stop_on_error: !skip,
+    };
+    let outcomes = render::evaluate(&plan, &scope, &settings).or_raise();
+    kind.write(outcomes, &store, skip, &conn)
+}
+
+/// The `context` argument as a document: an object, or SQL NULL for none.
+pub(crate) fn context_doc(context: Option<PgJsonb>, life: &Arc<Lifetime>) -> Option<DocRef> {
+    let context = context.map(|c| c.doc(life));
+    if let Some(ctx) = &context {
+        if !matches!(ctx.view(), View::Object(_)) {
+            Error::invalid(format!(
+                "context must be a JSON object, not {}",
+                block::describe(&ctx.view())
+            ))
+            .with_hint("pass {\"workload\": {…}, \"results\": {…}, …}, or '{}' for none")
+            .raise();
+        }
+    }
+    context
+}
+
+/// A failure that skip mode reports as a warning.
+pub(crate) fn skipping(err: Error) -> Error {
+    Error {
+        message: format!("skipped: {}", err.message),
+        ..err
+    }
+}
