@@ -1,4 +1,4 @@
-"""Writes BENCHMARKS.md and the plot from the results of bench/run.py."""
+"""Writes docs/benchmarks.md and the plot from the results of bench/run.py."""
 
 import datetime
 import os
@@ -59,6 +59,10 @@ def write(results, out_path, plot_path):
     lines = []
     w = lines.append
     w("# Benchmarks")
+    w("")
+    w("For operators sizing a NoETL database and for contributors changing a hot path. After "
+      "reading it you know what a step costs with the extension and without it, and where the "
+      "time of a call goes; [operations.md](operations.md#performance) says how to run it.")
     w("")
     w("What `noetl_vars` costs and what it saves, measured by `./scripts/bench.sh` "
       f"on {datetime.date.today().isoformat()} (a run took {results['seconds'] / 60:.0f} minutes). "

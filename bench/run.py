@@ -1,5 +1,5 @@
 """Runs every benchmark of noetl_vars against the cluster in PGHOST/PGPORT and writes the
-report (BENCHMARKS.md) and the plot. Started by scripts/bench.sh, which sets everything up.
+report (docs/benchmarks.md) and the plot. Started by scripts/bench.sh, which sets everything up.
 
 Timings are measured, never asserted: each measurement is repeated and reported as the median
 with its spread (min-max); ratios are taken between measurements of the same run. Measurements
@@ -396,7 +396,7 @@ def main():
     parser.add_argument("--python-steps", type=int, default=400, help="steps per Python client run")
     parser.add_argument("--core-bench", default="../target/release/examples/typical_step",
                         help="the core's timing program (cargo build --release --example typical_step)")
-    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--out", default="../docs/benchmarks.md")
     parser.add_argument("--plot", default="bench/benchmarks.png")
     parser.add_argument("--json", default="bench/results.json")
     parser.add_argument("--pg-bin", default="/usr/lib/postgresql/15/bin",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmark suite: builds and installs the release build, starts a throwaway PostgreSQL 15
 # cluster with durable commits (fsync on), runs bench/run.py (noetl_vars against the NoETL
-# server's path and against plain SQL) and writes BENCHMARKS.md, bench/benchmarks.png and
+# server's path and against plain SQL) and writes docs/benchmarks.md, bench/benchmarks.png and
 # bench/results.json. About 20 minutes; `./scripts/bench.sh --runs 2 --duration 2` is quicker.
 # The typical step's parts are also counted in instructions, under valgrind (about a minute, the
 # cluster stopped meanwhile); `--no-instructions` leaves that out.
@@ -41,8 +41,8 @@ cluster_start "$dir" "fsync = on" "shared_buffers = 256MB" "max_wal_size = 4GB" 
 
 say "running the benchmarks"
 # (run.py stops and restarts the cluster around the instruction counts, hence its programs and data)
-(cd bench && "$venv/bin/python" run.py --out ../BENCHMARKS.md --plot benchmarks.png --json results.json \
+(cd bench && "$venv/bin/python" run.py --out ../docs/benchmarks.md --plot benchmarks.png --json results.json \
     --pg-bin "$PG_BIN" --data-dir "$dir/data" "$@")
 crashes=$(cluster_crashes)
 [ -z "$crashes" ] || { echo "$crashes"; exit 1; }
-say "wrote BENCHMARKS.md, bench/benchmarks.png and bench/results.json"
+say "wrote docs/benchmarks.md, bench/benchmarks.png and bench/results.json"

@@ -18,7 +18,7 @@ free_port() {
 }
 
 # cluster_start DIR [postgresql.conf lines...]: initdb + start; exports PGHOST/PGPORT/PGUSER.
-# The library is preloaded, as the README's installation says (PRELOAD=no leaves it out, to
+# The library is preloaded, as docs/install.md says (PRELOAD=no leaves it out, to
 # test what happens without). INITDB_OPTIONS are passed to initdb.
 cluster_start() {
     local dir=$1; shift

@@ -3,7 +3,7 @@
 # and installs it into that existing server:
 #   PG_CONFIG=/path/to/pg_config ./scripts/install.sh
 # Then add noetl_vars to shared_preload_libraries, restart, and in each database that should
-# have it: CREATE EXTENSION noetl_vars; (README, "Installing into an existing server").
+# have it: CREATE EXTENSION noetl_vars; (docs/install.md, "Installing into an existing server").
 #
 # Files are put in place with install(1), which replaces a file (a new inode) instead of
 # rewriting it: a running server that has the old library mapped keeps it until it restarts,

@@ -36,14 +36,12 @@ for major in "${majors[@]}"; do
     find "$tree" -path '*/extension/*' -type f -exec install -m 644 {} "$ext/" \;
     install -m 644 sql/versions/noetl_vars--*.sql "$ext/"
     install -m 644 README.md "$doc/README.md"
-    cat >"$doc/copyright" <<EOF
-Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
-Upstream-Name: noetl_vars
-
-Files: *
-License: Apache-2.0
- On Debian systems the full text of the license is in /usr/share/common-licenses/Apache-2.0.
-EOF
+    {
+        printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n'
+        printf 'Upstream-Name: noetl_vars\n\nFiles: *\nLicense: PostgreSQL\n'
+        # The licence text, as a Debian copyright field: indented, blank lines as " .".
+        sed -e 's/^$/./' -e 's/^/ /' LICENSE
+    } >"$doc/copyright"
     cat >"$root/DEBIAN/control" <<EOF
 Package: $name
 Version: $version

@@ -2,7 +2,7 @@
 -- Runs last, when every object exists.
 
 -- Least privilege: nothing is usable by PUBLIC; an application role needs the grants listed in
--- the README ("Privileges"). The functions are listed one by one so that functions of other
+-- docs/security.md ("Privileges"). The functions are listed one by one so that functions of other
 -- owners in a pre-existing schema noetl are left alone.
 REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions,
     noetl.step_vars, noetl.workflow_vars, noetl.global_vars FROM PUBLIC;

@@ -21,7 +21,7 @@ BEGIN
         RAISE EXCEPTION 'schema noetl is owned by role %, not by %, the role installing noetl_vars', owner, CURRENT_USER
             USING ERRCODE = '42501',
                   DETAIL = 'Objects the extension creates in a schema another role controls could be made to call that role''s functions.',
-                  HINT = pg_catalog.format('Check what the schema holds (\dn+ noetl, \df noetl.*, \do noetl.*), then ALTER SCHEMA noetl OWNER TO %s and retry; see the README, "Adopting an existing database".', CURRENT_USER);
+                  HINT = pg_catalog.format('Check what the schema holds (\dn+ noetl, \df noetl.*, \do noetl.*), then ALTER SCHEMA noetl OWNER TO %s and retry; see docs/operations.md, "Adopting an existing database".', CURRENT_USER);
     END IF;
     -- The same holds for a role that may create objects in it.
     SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
@@ -48,7 +48,7 @@ BEGIN
         RAISE EXCEPTION 'noetl.transient already exists'
             USING ERRCODE = '42P07',
                   DETAIL = 'The table was probably created by the NoETL server''s own DDL.',
-                  HINT = 'Move it aside (CREATE SCHEMA noetl_legacy; ALTER TABLE noetl.transient SET SCHEMA noetl_legacy), CREATE EXTENSION noetl_vars, then SELECT noetl.adopt_transient(''noetl_legacy.transient''); see the README.';
+                  HINT = 'Move it aside (CREATE SCHEMA noetl_legacy; ALTER TABLE noetl.transient SET SCHEMA noetl_legacy), CREATE EXTENSION noetl_vars, then SELECT noetl.adopt_transient(''noetl_legacy.transient''); see docs/operations.md, "Adopting an existing database".';
     END IF;
 END
 $$;

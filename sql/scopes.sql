@@ -1,4 +1,4 @@
--- noetl_vars: the scopes of NoETL's set: blocks beyond the execution's variables (SPEC §8).
+-- noetl_vars: the scopes of NoETL's set: blocks beyond the execution's variables (docs/set-blocks.md).
 -- Each scope has a table of its own so that privileges tell them apart: an application role
 -- may read global variables without being able to write them.
 

@@ -1,5 +1,5 @@
 //! Reporting: every core error becomes an ERROR (or, in skip mode, a WARNING) with the
-//! SQLSTATE of its kind. The README's error table lists the same mapping.
+//! SQLSTATE of its kind. The error table of docs/reference.md lists the same mapping.
 
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::{PgLogLevel, PgSqlErrorCode};

@@ -100,7 +100,7 @@ mod pg_tests;
 pub mod pg_test {
     pub fn setup(_options: Vec<&str>) {}
 
-    /// The library is preloaded, as the README's installation says.
+    /// The library is preloaded, as docs/install.md says.
     #[must_use]
     pub fn postgresql_conf_options() -> Vec<&'static str> {
         vec!["shared_preload_libraries = 'noetl_vars'"]

@@ -5,7 +5,7 @@
 //! estimates prefer a sequential scan (two pages read beat one index probe), and the generic
 //! plan made then is kept for the backend's life: reading one variable of a 100-row table
 //! cost ~80,000 instructions in that scan against ~35,000 for the whole read by the index
-//! (callgrind, BENCHMARKS.md). A planner hook turns sequential scans off while one of these
+//! (callgrind, docs/benchmarks.md). A planner hook turns sequential scans off while one of these
 //! statements is planned, and only then: any other statement, including those of user
 //! triggers that the extension's writes fire, is planned as usual.
 //!

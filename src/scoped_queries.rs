@@ -1,4 +1,4 @@
-//! The statements of the `set:` scopes beyond the execution's variables (SPEC §8): a step's
+//! The statements of the `set:` scopes beyond the execution's variables (docs/set-blocks.md): a step's
 //! and an iteration's values (`noetl.step_vars`, `iteration` NULL for the step's own), a
 //! playbook's (`noetl.workflow_vars`) and the global ones (`noetl.global_vars`). As in
 //! [`crate::queries`], every name is schema-qualified and every value a bound parameter;

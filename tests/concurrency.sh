@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# No lost updates (SPEC §5, Concurrency): 8 sessions each incrementing one counter 1000 times
+# No lost updates (docs/reference.md, `render_vars`: concurrency): 8 sessions each incrementing one counter 1000 times
 # through render_vars must leave exactly 8000, starting with and without an existing row, and
 # render_iteration's {step}_count must count every iteration; two blocks writing the same
 # variables in opposite orders must not deadlock; plain SQL writers and the functions on one
@@ -103,7 +103,7 @@ bench run_time_names_and_enumeration "$work/dyn_x.sql" "$work/dyn_y.sql" "$work/
 check "run-time names and enumeration: every block counted" \
     "$(q "SELECT (noetl.get_var(7007, 'nx'))::int + (noetl.get_var(7007, 'ny'))::int + (noetl.get_var(7007, 'ns'))::int")" "$EXPECTED"
 
-# set: blocks (SPEC §8): parallel iterations of one loop, each its own iteration, increment the
+# set: blocks (docs/set-blocks.md): parallel iterations of one loop, each its own iteration, increment the
 # step's, the execution's, the playbook's and the global counter; a second script does the
 # same inside a transaction block with a second call of another execution of the playbook.
 cat >"$work/set_iter.sql" <<'SQL'

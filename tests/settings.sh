@@ -2,7 +2,7 @@
 # Protected settings cannot be weakened by a role without the privilege, however it connects.
 # An operator turns history on for a database; the application role connects with
 # options='-c noetl_vars.track_history=off -c noetl_vars.max_value_bytes=256MB'.
-#  - Library preloaded (shared_preload_libraries, the README's set-up): PostgreSQL refuses
+#  - Library preloaded (shared_preload_libraries, docs/install.md's set-up): PostgreSQL refuses
 #    the connection.
 #  - Not preloaded: the session may connect, but every function of the extension and every
 #    write of noetl.transient fails with 42501, so nothing runs without the history the

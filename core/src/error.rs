@@ -1,5 +1,5 @@
 //! Errors of the core. Each kind is one thing a caller may want to tell apart; the PostgreSQL
-//! layer maps every kind to its own SQLSTATE (see the README's error table).
+//! layer maps every kind to its own SQLSTATE (see the error table of docs/reference.md).
 
 use std::fmt;
 

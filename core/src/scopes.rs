@@ -1,4 +1,4 @@
-//! The scopes of a `set:` block (SPEC §8) and how a block entry names a variable in one.
+//! The scopes of a `set:` block (docs/set-blocks.md) and how a block entry names a variable in one.
 //!
 //! A vars block (`render_vars`) writes only execution variables, and its entries are keyed by
 //! the variable's name. A `set:` block also writes step-, iteration-, playbook- and

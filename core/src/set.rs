@@ -1,4 +1,4 @@
-//! A `set:` block (SPEC §8): which scope each key writes, as block entries keyed the way
+//! A `set:` block (docs/set-blocks.md): which scope each key writes, as block entries keyed the way
 //! [`crate::scopes`] describes, with the values typed as in a vars block.
 //!
 //! A key is split at its first dot: no dot (`x`) and `ctx.x` write the execution variable

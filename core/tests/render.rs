@@ -1,4 +1,4 @@
-//! Rendering a vars block end to end, without a database: the contract's examples (SPEC §7),
+//! Rendering a vars block end to end, without a database: the typing examples of docs/reference.md (`render_vars`),
 //! typing rules, context names, dependency order, Jinja2 compatibility and limits.
 
 use std::sync::Arc;
@@ -132,7 +132,7 @@ fn err(template: &str, result: &str) -> Error {
     }
 }
 
-// ---- SPEC §7, row by row -------------------------------------------------------------
+// ---- the typing examples of docs/reference.md (render_vars), row by row ----------
 
 #[test]
 fn spec_example_result_index_path_stores_the_integer() {

@@ -1,4 +1,4 @@
-//! A `set:` block end to end, without a database (SPEC §8): which scope each key writes, what
+//! A `set:` block end to end, without a database (docs/set-blocks.md): which scope each key writes, what
 //! templates see as `ctx`, `step`, `iter`, `workflow` and `global`, and the order entries run in.
 
 use std::sync::Arc;

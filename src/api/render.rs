@@ -1,4 +1,4 @@
-//! `render_vars` and `render_iteration` (SPEC §5–6): their arguments checked, then one
+//! `render_vars` and `render_iteration` (docs/reference.md, `render_vars` and `render_iteration`): their arguments checked, then one
 //! [`Call`] of the block runner in [`crate::blocks`].
 
 use noetl_vars_core::validate::{self, Phase};

@@ -1,4 +1,4 @@
-//! The response bodies of the server's `/api/vars` endpoints (SPEC §4), produced in-database.
+//! The response bodies of the server's `/api/vars` endpoints (docs/reference.md, Response bodies), produced in-database.
 
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::redact::redact;

@@ -1,4 +1,4 @@
-//! `apply_set`, `context_vars` and `finish_step` (SPEC §8): NoETL's `set:` blocks and the
+//! `apply_set`, `context_vars` and `finish_step` (docs/set-blocks.md): NoETL's `set:` blocks and the
 //! scopes they write.
 
 use noetl_vars_core::validate;

@@ -1,4 +1,4 @@
-//! The store functions (SPEC §3): parity with the NoETL server's `TransientVars`.
+//! The store functions (docs/reference.md, Store): parity with the NoETL server's `TransientVars`.
 
 use noetl_vars_core::block::describe;
 use noetl_vars_core::doc::View;

@@ -1,4 +1,4 @@
-//! NoETL's `set:` block (SPEC §8), for `apply_set` ([`crate::api`]): the [`BlockKind`] whose
+//! NoETL's `set:` block (docs/set-blocks.md), for `apply_set` ([`crate::api`]): the [`BlockKind`] whose
 //! keys reach the execution's variables (`ctx.x`, bare `x`), a step's and an iteration's
 //! scope, a playbook's and the global one. Besides the execution and its names it locks one
 //! key per scope it touches, exclusive when written — the shared scopes (playbook, then

@@ -1,4 +1,4 @@
-//! A step's `vars:` block (SPEC §5–6), for `render_vars` and `render_iteration`
+//! A step's `vars:` block (docs/reference.md, `render_vars` and `render_iteration`), for `render_vars` and `render_iteration`
 //! ([`crate::api`]): the [`BlockKind`] whose templates see the step's result, its context and
 //! an iteration's `item`, and whose values (with an iteration's counters) are the execution's
 //! variables, stored in one upsert.

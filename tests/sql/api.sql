@@ -1,4 +1,4 @@
--- Response bodies (SPEC §4), field by field: names, JSON types, exact ids, ISO timestamps.
+-- Response bodies (docs/reference.md, Response bodies), field by field: names, JSON types, exact ids, ISO timestamps.
 \ir helpers.psql
 
 -- 2^53 + 1: a JSON number must carry it exactly.

@@ -9,7 +9,7 @@ FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'noetl_vars')
 ORDER BY 1::text;
 
--- The application role of the README gets exactly this.
+-- The application role of docs/security.md gets exactly this.
 CREATE ROLE noetl_vars_app NOLOGIN;
 CREATE ROLE noetl_vars_nobody NOLOGIN;
 GRANT USAGE ON SCHEMA noetl TO noetl_vars_app;
@@ -94,7 +94,7 @@ SELECT noetl.get_var(602, 'other') AS untouched_neighbour;
 SELECT noetl.cleanup_execution(601), noetl.cleanup_execution(602);
 DELETE FROM noetl.transient_history WHERE execution_id IN (600, 603);
 
--- The set: scopes: the README's grants, and a role that may read global values but not write
+-- The set: scopes: the grants of docs/security.md, and a role that may read global values but not write
 -- them (SELECT alone on noetl.global_vars).
 CREATE ROLE noetl_vars_setter NOLOGIN;
 GRANT USAGE ON SCHEMA noetl TO noetl_vars_setter;

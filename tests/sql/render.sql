@@ -1,4 +1,4 @@
--- render_vars and render_iteration end to end (SPEC §5–7).
+-- render_vars and render_iteration end to end (docs/reference.md, `render_vars` and `render_iteration`).
 \ir helpers.psql
 
 -- The value one template stores, rendered for execution 300 with this result and context.
@@ -7,7 +7,7 @@ RETURNS jsonb LANGUAGE sql AS $$
     SELECT noetl.render_vars(300, 'probe', result, jsonb_build_object('v', template), context)->'v'
 $$;
 
--- SPEC §7, row by row.
+-- The typing examples of docs/reference.md (`render_vars`), row by row.
 SELECT pg_temp.one('"{{ result[0].user_id }}"', '[{"user_id": 12345}]') AS "result[0].user_id";
 SELECT noetl.set_var(300, 'counter', '0');
 SELECT noetl.render_vars(300, 'probe', '{}', '{"counter": "{{ vars.counter + 1 }}"}') AS "vars.counter + 1";

@@ -1,4 +1,4 @@
--- apply_set, context_vars and finish_step (SPEC §8): NoETL's set: blocks and their scopes.
+-- apply_set, context_vars and finish_step (docs/set-blocks.md): NoETL's set: blocks and their scopes.
 \ir helpers.psql
 
 -- A step's set: block writes each scope its keys name; a bare key is ctx.

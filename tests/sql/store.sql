@@ -1,4 +1,4 @@
--- The store functions (SPEC §3): write rules, tracked reads, isolation between executions.
+-- The store functions (docs/reference.md, Store): write rules, tracked reads, isolation between executions.
 \ir helpers.psql
 
 -- New rows: access_count 0, created_at = accessed_at.
