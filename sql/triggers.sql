@@ -5,7 +5,7 @@
 -- whatever else it changes. That test is not a WHEN clause because PostgreSQL parses a
 -- trigger's WHEN again in every statement that fires it: on every write, capture on or off.
 
--- Written by hand in src/changes.rs (not through pgrx's trigger wrapper) so that it can
+-- Written by hand in src/capture/changes.rs (not through pgrx's trigger wrapper) so that it can
 -- refuse to run as anything but a row trigger of noetl.transient.
 CREATE FUNCTION noetl.transient_changed() RETURNS trigger
     LANGUAGE c

@@ -14,32 +14,17 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 /// Rust allocations are metered while templates run (a runaway template must not abort the
-/// backend, see [`memory`]). Not in the `cargo test` harness: that binary is an ordinary
+/// backend, see [`backend::memory`]). Not in the `cargo test` harness: that binary is an ordinary
 /// executable without the server's symbols, and it never runs a template itself.
 #[cfg(not(test))]
 #[global_allocator]
-static ALLOCATOR: memory::Metered = memory::Metered;
+static ALLOCATOR: backend::memory::Metered = backend::memory::Metered;
 
 mod api;
-mod args;
+mod backend;
 mod blocks;
-mod changes;
-mod datum;
-mod errors;
-mod guard;
-mod guc;
-mod jsonb;
-mod locks;
-mod memory;
-mod notify;
-mod planner;
-mod privileges;
-mod queries;
-mod scoped_queries;
-mod scoped_store;
-mod spi;
-mod table;
-mod vars_store;
+mod capture;
+mod storage;
 
 extension_sql_file!("../sql/schema.sql", name = "schema", bootstrap);
 extension_sql_file!(
@@ -50,7 +35,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/triggers.sql",
     name = "triggers",
-    requires = ["history", changes::capture_changes]
+    requires = ["history", capture::changes::capture_changes]
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
 extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["history"]);
@@ -58,11 +43,11 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
-    guc::init();
-    changes::init();
-    planner::init();
+    backend::guc::init();
+    capture::changes::init();
+    storage::planner::init();
     noetl_vars_core::stack::set_enter_hook(|| {
-        Box::new((StackBase::enter(), memory::Meter::start()))
+        Box::new((StackBase::enter(), backend::memory::Meter::start()))
     });
     // Long template evaluations poll here, so cancel and statement_timeout take effect.
     noetl_vars_core::interrupt::set_poll_hook(poll_interrupts);
@@ -70,7 +55,7 @@ pub extern "C-unwind" fn _PG_init() {
 
 fn poll_interrupts() {
     pgrx::check_for_interrupts!();
-    memory::check();
+    backend::memory::check();
 }
 
 /// PostgreSQL measures stack depth from a base address. Templates run on their own stack

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The reference cannot drift from the extension: docs/reference.md's SQLSTATE table against
-src/errors.rs (and the SQL scripts' own RAISEs), its settings table against the settings the
+src/backend/errors.rs (and the SQL scripts' own RAISEs), its settings table against the settings the
 library registers (names, defaults, who may set them), every function of schema noetl
 against an entry in the reference, and every link between the README and the docs against
 the file and heading it names. Uses the cluster in PGHOST/PGPORT, with the extension
@@ -39,7 +39,7 @@ def table_rows(text, heading):
 
 def sqlstates():
     """Every ERRCODE the Rust layer raises has a row; every row is raised by someone."""
-    rust = set(re.findall(r"C::ERRCODE_([A-Z_]+)", (ROOT / "src/errors.rs").read_text()))
+    rust = set(re.findall(r"C::ERRCODE_([A-Z_]+)", (ROOT / "src/backend/errors.rs").read_text()))
     rust = {name.lower() for name in rust}
     sql_codes = set()
     for f in (ROOT / "sql").glob("*.sql"):
@@ -53,7 +53,7 @@ def sqlstates():
         for c, n in zip(codes, names):
             documented[n] = c
     for name in sorted(rust - documented.keys()):
-        problems.append(f"SQLSTATE: src/errors.rs raises {name}, docs/reference.md has no row for it")
+        problems.append(f"SQLSTATE: src/backend/errors.rs raises {name}, docs/reference.md has no row for it")
     # Rows the SQL scripts raise, and CREATE TABLE's own duplicate_table on a NoETL-made table.
     for name, code in sorted(documented.items()):
         if name not in rust and code not in sql_codes and code != "42P07":

@@ -39,19 +39,25 @@ const LAYERS: &[&[&str]] = &[
 /// not layered: they may use anything.
 const SRC_LAYERS: &[&[&str]] = &[
     // errors and datums
-    &["errors", "datum"],
+    &["backend/errors", "storage/datum"],
     // the backend's guards, privilege checks
-    &["guard", "privileges"],
+    &["backend/guard", "backend/privileges"],
     // settings, SPI, jsonb in place
-    &["guc", "spi", "jsonb"],
+    &["backend/guc", "storage/spi", "storage/jsonb"],
     // locks, memory metering, NOTIFY, the statements
-    &["locks", "memory", "notify", "queries", "scoped_queries"],
-    // the planner hook, change capture, argument checks
-    &["planner", "changes", "args"],
+    &[
+        "backend/locks",
+        "backend/memory",
+        "capture/notify",
+        "storage/queries",
+        "storage/scoped_queries",
+    ],
+    // the planner hook, change capture, the checks of stored values
+    &["storage/planner", "capture/changes", "storage/value_checks"],
     // the variables table
-    &["table"],
+    &["storage/table"],
     // the stores templates read
-    &["vars_store", "scoped_store"],
+    &["storage/vars_store", "storage/scoped_store"],
     // blocks: the pipeline and its kinds
     &["blocks"],
     // the SQL functions
@@ -81,14 +87,23 @@ fn references(src: &Path) -> HashMap<String, Vec<(String, String)>> {
             continue;
         }
         let relative = path.strip_prefix(src).unwrap();
-        let module = relative
+        let parts: Vec<String> = relative
             .components()
-            .next()
-            .unwrap()
-            .as_os_str()
-            .to_string_lossy()
-            .trim_end_matches(".rs")
-            .to_string();
+            .map(|c| {
+                c.as_os_str()
+                    .to_string_lossy()
+                    .trim_end_matches(".rs")
+                    .to_string()
+            })
+            .collect();
+        // In a folder that only groups modules, each module of it is a unit of its own.
+        let module = match parts.as_slice() {
+            [folder, inner, ..] if FOLDERS.contains(&folder.as_str()) && inner != "mod" => {
+                format!("{folder}/{inner}")
+            }
+            [first, ..] => first.clone(),
+            [] => continue,
+        };
         if module == "lib" {
             continue;
         }
@@ -135,25 +150,43 @@ fn out_of_layer(src: &Path, layer: fn(&str) -> Option<usize>, unlayered: &[&str]
     wrong
 }
 
-/// The modules a path after `crate::` names: `a::…` names `a`, `{a, b::c}` names `a` and `b`.
+/// Folders of `src/` that only group modules: `storage::table` is the unit `storage/table`.
+const FOLDERS: &[&str] = &["storage", "backend", "capture"];
+
+/// The modules a path after `crate::` names: `a::…` names `a`, `{a, b::c}` names `a` and `b`,
+/// and in a grouping folder `storage::table::…` names `storage/table`.
 fn modules_named(path: &str) -> Vec<String> {
+    let items: Vec<&str> = match path.strip_prefix('{') {
+        Some(group) => group
+            .split('}')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .collect(),
+        None => vec![path],
+    };
+    items.into_iter().flat_map(module_of).collect()
+}
+
+fn module_of(path: &str) -> Vec<String> {
     let ident = |s: &str| -> String {
         s.trim_start()
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect()
     };
-    match path.strip_prefix('{') {
-        Some(group) => group
-            .split('}')
-            .next()
-            .unwrap_or_default()
-            .split(',')
-            .map(ident)
-            .filter(|m| !m.is_empty())
-            .collect(),
-        None => vec![ident(path)],
+    let first = ident(path);
+    if first.is_empty() {
+        return Vec::new();
     }
+    if !FOLDERS.contains(&first.as_str()) {
+        return vec![first];
+    }
+    let rest = path.trim_start()[first.len()..].trim_start_matches("::");
+    modules_named(rest)
+        .into_iter()
+        .map(|inner| format!("{first}/{inner}"))
+        .collect()
 }
 
 #[test]
@@ -170,7 +203,11 @@ fn every_module_uses_only_modules_below_it() {
 #[test]
 fn every_module_of_the_postgresql_layer_uses_only_modules_below_it() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../src");
-    let wrong = out_of_layer(&src, src_layer_of, &["pg_tests"]);
+    let wrong = out_of_layer(
+        &src,
+        src_layer_of,
+        &["pg_tests", "storage", "backend", "capture"],
+    );
     assert!(
         wrong.is_empty(),
         "modules of src/ out of layer:\n{}",
@@ -181,18 +218,38 @@ fn every_module_of_the_postgresql_layer_uses_only_modules_below_it() {
 #[test]
 fn a_cycle_or_an_upward_import_is_found() {
     let dir = std::env::temp_dir().join(format!("noetl_vars_layers_{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("guc.rs"), "use crate::locks::MAX_CALL_LOCKS;\n").unwrap();
-    std::fs::write(
-        dir.join("locks.rs"),
-        "use crate::guc;\n// crate::api in a comment\n",
-    )
-    .unwrap();
+    std::fs::create_dir_all(dir.join("backend")).unwrap();
+    std::fs::create_dir_all(dir.join("storage")).unwrap();
+    let write = |file: &str, text: &str| std::fs::write(dir.join(file), text).unwrap();
+    write(
+        "backend/guc.rs",
+        "use crate::backend::locks::MAX_CALL_LOCKS;\n",
+    );
+    write(
+        "backend/locks.rs",
+        "use crate::backend::guc;\n// crate::api in a comment\n",
+    );
+    write(
+        "storage/table.rs",
+        "use crate::{storage::spi, blocks::Access};\n",
+    );
+    write(
+        "storage/queries.rs",
+        "use crate::storage::{spi, table::read};\n",
+    );
     let wrong = out_of_layer(&dir, src_layer_of, &[]);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert_eq!(wrong.len(), 1, "{wrong:?}");
+    assert_eq!(wrong.len(), 3, "{wrong:?}");
     assert!(
-        wrong[0].starts_with("guc (layer 2) uses locks"),
+        wrong[0].starts_with("backend/guc (layer 2) uses backend/locks"),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong[1].starts_with("storage/queries (layer 3) uses storage/table"),
+        "{wrong:?}"
+    );
+    assert!(
+        wrong[2].starts_with("storage/table (layer 5) uses blocks"),
         "{wrong:?}"
     );
 }

@@ -6,10 +6,10 @@ use pgrx::{pg_sys, IntoDatum};
 
 use noetl_vars_core::Error;
 
-use crate::errors::{OrRaise, Raise};
-use crate::locks::Locks;
-use crate::queries;
-use crate::spi::{execute, Connection};
+use crate::backend::errors::{OrRaise, Raise};
+use crate::backend::locks::Locks;
+use crate::storage::queries;
+use crate::storage::spi::{execute, Connection};
 
 /// `older_than` as a bound argument and `max_executions`, both checked.
 fn purge_arguments(

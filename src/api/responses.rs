@@ -6,12 +6,12 @@ use noetl_vars_core::shape::{self, VarRow};
 use noetl_vars_core::validate;
 use pgrx::prelude::*;
 
-use crate::args;
-use crate::errors::OrRaise;
-use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::Locks;
-use crate::spi::Connection;
-use crate::{guc, table};
+use super::args;
+use crate::backend::errors::OrRaise;
+use crate::backend::locks::Locks;
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::spi::Connection;
+use crate::{backend::guc, storage::table};
 
 /// A stored value as the API shows it: credentials redacted unless the operator turned it off.
 fn as_shown(row: &VarRow) -> OutValue {

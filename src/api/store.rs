@@ -7,13 +7,14 @@ use noetl_vars_core::validate::{self, quote, VarType};
 use noetl_vars_core::{shape, Error};
 use pgrx::prelude::*;
 
-use crate::args;
-use crate::errors::{OrRaise, Raise};
-use crate::guc;
-use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::Locks;
-use crate::spi::Connection;
-use crate::table::{self, Types, Write};
+use super::args;
+use crate::backend::errors::{OrRaise, Raise};
+use crate::backend::guc;
+use crate::backend::locks::Locks;
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::spi::Connection;
+use crate::storage::table::{self, Types, Write};
+use crate::storage::value_checks;
 
 /// Creates or overwrites one variable.
 #[pg_extern(volatile, parallel_unsafe)]
@@ -35,7 +36,7 @@ fn set_var(
         .or_raise();
     let var_type = VarType::parse(var_type).or_raise();
     let source_step = args::checked_source_step(source_step);
-    args::check_stored_value(&value, || format!("the value of {}", quote(name))).or_raise();
+    value_checks::check_stored_value(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
     let _locks = args::lock_names(execution_id, [name]);
     table::upsert_one(
@@ -122,7 +123,7 @@ fn set_vars(
             .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
             .or_raise();
         if let Some(value) = doc.get(name).filter(|_| measure) {
-            args::check_output_value(&OutValue::Doc(value), || {
+            value_checks::check_output_value(&OutValue::Doc(value), || {
                 format!("the value of {}", quote(name))
             })
             .or_raise();

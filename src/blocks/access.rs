@@ -1,5 +1,5 @@
 //! What one call of a block may read and write, worked out from its plan before anything is
-//! read: the locks it asks for ([`crate::locks::Request`]) and the execution variables it
+//! read: the locks it asks for ([`crate::backend::locks::Request`]) and the execution variables it
 //! loads up front.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use noetl_vars_core::render::Plan;
 use noetl_vars_core::scopes;
 
-use crate::locks::{Mode, Request};
+use crate::backend::locks::{Mode, Request};
 
 /// What one call may read and write, worked out before anything is read.
 pub(crate) struct Access {

@@ -1,6 +1,6 @@
 //! The one pipeline every block runs, in the caller's transaction: parse the block, plan what
 //! it reads and writes and in which order, lock all of it first (in one order, see
-//! [`crate::locks`]), load what it reads (rows it reads and writes row-locked, so plain-SQL
+//! [`crate::backend::locks`]), load what it reads (rows it reads and writes row-locked, so plain-SQL
 //! writers wait too), evaluate it in the core, and store what it produced in one upsert per
 //! table. What differs between kinds of block is a [`BlockKind`].
 
@@ -15,12 +15,12 @@ use noetl_vars_core::render::{self, Outcome, Plan, Settings};
 use noetl_vars_core::Error;
 
 use super::Access;
-use crate::errors::{OrRaise, Raise};
-use crate::guc;
-use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::Locks;
-use crate::spi::Connection;
-use crate::vars_store::PgStore;
+use crate::backend::errors::{OrRaise, Raise};
+use crate::backend::guc;
+use crate::backend::locks::Locks;
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::spi::Connection;
+use crate::storage::vars_store::PgStore;
 
 /// What one kind of block does at each step of [`run`].
 pub(crate) trait BlockKind {

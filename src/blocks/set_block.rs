@@ -2,7 +2,7 @@
 //! keys reach the execution's variables (`ctx.x`, bare `x`), a step's and an iteration's
 //! scope, a playbook's and the global one. Besides the execution and its names it locks one
 //! key per scope it touches, exclusive when written — the shared scopes (playbook, then
-//! global) first, the step's and iteration's last, see [`crate::locks`] — after checking the
+//! global) first, the step's and iteration's last, see [`crate::backend::locks`] — after checking the
 //! caller may write them; one upsert per scope stores what it produced.
 
 use std::collections::BTreeSet;
@@ -19,15 +19,15 @@ use noetl_vars_core::set::{self, Available};
 use noetl_vars_core::validate::{quote, VarType};
 
 use super::{context_doc, skipping, Access, BlockKind};
-use crate::args;
-use crate::errors::{self, OrRaise};
-use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::locks::Mode;
-use crate::privileges::{self, Use};
-use crate::scoped_store::{Place, ScopedStore};
-use crate::spi::Connection;
-use crate::table::{self, Types};
-use crate::vars_store::PgStore;
+use crate::backend::errors::{self, OrRaise};
+use crate::backend::locks::Mode;
+use crate::backend::privileges::{self, Use};
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::scoped_store::{Place, ScopedStore};
+use crate::storage::spi::Connection;
+use crate::storage::table::{self, Types};
+use crate::storage::value_checks;
+use crate::storage::vars_store::PgStore;
 
 /// One call of `apply_set`.
 pub(crate) struct SetCall<'a> {
@@ -224,7 +224,7 @@ impl SetCall<'_> {
                     quote(&format!("{scope}.{name}"))
                 )
             };
-            match args::check_output_value(&value, what) {
+            match value_checks::check_output_value(&value, what) {
                 Ok(()) => kept.push((name, value)),
                 Err(err) if skip => errors::warn(&skipping(err)),
                 Err(err) => errors::raise(err),

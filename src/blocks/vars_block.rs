@@ -16,12 +16,12 @@ use noetl_vars_core::validate::{quote, Phase, VarType};
 use noetl_vars_core::{Error, ErrorKind};
 
 use super::{context_doc, skipping, Access, BlockKind};
-use crate::args;
-use crate::errors::{self, OrRaise, Raise};
-use crate::jsonb::{self, Lifetime, PgJsonb};
-use crate::spi::Connection;
-use crate::table::{self, Types};
-use crate::vars_store::PgStore;
+use crate::backend::errors::{self, OrRaise, Raise};
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::spi::Connection;
+use crate::storage::table::{self, Types};
+use crate::storage::value_checks;
+use crate::storage::vars_store::PgStore;
 
 pub(crate) struct Iteration {
     pub(crate) item: Option<PgJsonb>,
@@ -204,7 +204,7 @@ impl Call<'_> {
                 pgrx::check_for_interrupts!();
             }
             let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
-            if let Err(err) = args::check_output_value(&value, what) {
+            if let Err(err) = value_checks::check_output_value(&value, what) {
                 if skip && var_type == VarType::StepResult {
                     errors::warn(&skipping(err));
                     continue;

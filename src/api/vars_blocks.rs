@@ -5,10 +5,10 @@ use noetl_vars_core::validate::{self, Phase};
 use noetl_vars_core::Error;
 use pgrx::prelude::*;
 
-use crate::args;
+use super::args;
+use crate::backend::errors::OrRaise;
 use crate::blocks::vars_block::{Call, Iteration};
-use crate::errors::OrRaise;
-use crate::jsonb::PgJsonb;
+use crate::storage::jsonb::PgJsonb;
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
 #[pg_extern(volatile, parallel_unsafe)]

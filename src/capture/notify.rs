@@ -1,5 +1,5 @@
 //! Change events: the names a transaction changed, announced with one `NOTIFY noetl_vars` per
-//! execution just before it commits (`noetl_vars.notify`). The trigger of [`crate::changes`]
+//! execution just before it commits (`noetl_vars.notify`). The trigger of [`crate::capture::changes`]
 //! queues them; changes of an aborted subtransaction are dropped, and a rolled-back
 //! transaction announces nothing. Payloads carry the execution and a count, and the names only
 //! with the superuser setting `noetl_vars.notify_names` (names can be secrets to listeners).
@@ -11,7 +11,7 @@ use noetl_vars_core::output::OutValue;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::guc;
+use crate::backend::guc;
 
 /// The channel of change events.
 pub const CHANNEL: &str = "noetl_vars";

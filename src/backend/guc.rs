@@ -37,8 +37,8 @@ const MAX_JSONB_BYTES: i32 = 0x0FFF_FFFF;
 
 pub fn init() {
     // Values set at login without the privilege are rejected while these are defined; the
-    // session then refuses to run (crate::guard).
-    crate::guard::watching(|| {
+    // session then refuses to run (crate::backend::guard).
+    crate::backend::guard::watching(|| {
         define_template_limits();
         define_store_limits();
         define_behaviour();

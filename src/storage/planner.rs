@@ -1,6 +1,6 @@
 //! Plans of the extension's own statements: index scans, whatever the table's size.
 //!
-//! Every statement that touches one execution ([`crate::queries::PER_EXECUTION`]) is a probe
+//! Every statement that touches one execution ([`crate::storage::queries::PER_EXECUTION`]) is a probe
 //! of the primary key (or of its `execution_id` prefix). On a small table PostgreSQL's
 //! estimates prefer a sequential scan (two pages read beat one index probe), and the generic
 //! plan made then is kept for the backend's life: reading one variable of a 100-row table
@@ -21,8 +21,8 @@ use std::ffi::{c_char, c_int};
 
 use pgrx::pg_sys;
 
-use crate::queries::PER_EXECUTION;
-use crate::scoped_queries::SCOPED;
+use crate::storage::queries::PER_EXECUTION;
+use crate::storage::scoped_queries::SCOPED;
 
 /// The hook that was installed before this one (another extension's), called in turn.
 static mut PREVIOUS: pg_sys::planner_hook_type = None;

@@ -1,5 +1,5 @@
-//! Typed reads and writes of `noetl.transient` through the statements of [`crate::queries`].
-//! Every function here needs an open [`crate::spi::Connection`].
+//! Typed reads and writes of `noetl.transient` through the statements of [`crate::storage::queries`].
+//! Every function here needs an open [`crate::storage::spi::Connection`].
 
 use std::sync::Arc;
 
@@ -8,10 +8,10 @@ use noetl_vars_core::shape::VarRow;
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
 
-use crate::datum;
-use crate::jsonb::{Lifetime, PgJsonb};
-use crate::queries;
-use crate::spi::{execute, Rows};
+use crate::storage::datum;
+use crate::storage::jsonb::{Lifetime, PgJsonb};
+use crate::storage::queries;
+use crate::storage::spi::{execute, Rows};
 
 pub(crate) type Arg = (pg_sys::Datum, bool);
 
@@ -143,7 +143,7 @@ pub fn insert_placeholder(
     var_type: &str,
     source_step: Option<&str>,
 ) -> bool {
-    crate::changes::placeholder(execution_id, name);
+    crate::capture::changes::placeholder(execution_id, name);
     let rows = execute(
         &queries::INSERT_PLACEHOLDER,
         &[

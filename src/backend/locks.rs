@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
-use crate::guc;
+use crate::backend::guc;
 
 /// Beyond this many names, one exclusive lock on the execution replaces the per-name locks.
 pub const MAX_NAME_LOCKS: usize = 32;

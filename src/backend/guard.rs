@@ -17,7 +17,7 @@ use std::ffi::CStr;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
-use crate::errors::Raise;
+use crate::backend::errors::Raise;
 
 thread_local! {
     /// The first protected setting the session tried to set without the privilege.

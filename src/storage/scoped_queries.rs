@@ -1,13 +1,13 @@
 //! The statements of the `set:` scopes beyond the execution's variables (docs/set-blocks.md): a step's
 //! and an iteration's values (`noetl.step_vars`, `iteration` NULL for the step's own), a
 //! playbook's (`noetl.workflow_vars`) and the global ones (`noetl.global_vars`). As in
-//! [`crate::queries`], every name is schema-qualified and every value a bound parameter;
+//! [`crate::storage::queries`], every name is schema-qualified and every value a bound parameter;
 //! reads of named values are one key probe per name (the LATERAL form), and the rows a call
 //! reads and then writes are read `FOR UPDATE`, so a plain-SQL writer of them waits.
 
 use pgrx::pg_sys::{self, Oid};
 
-use crate::spi::Query;
+use crate::storage::spi::Query;
 
 const INT8: Oid = pg_sys::INT8OID;
 const INT4: Oid = pg_sys::INT4OID;
@@ -166,7 +166,7 @@ pub static CONTEXT: Query = Query {
     args: &[INT8, TEXT, INT4, TEXT],
 };
 
-/// The statements planned as index scans by [`crate::planner`], as the per-execution ones.
+/// The statements planned as index scans by [`crate::storage::planner`], as the per-execution ones.
 pub static SCOPED: [&Query; 17] = [
     &STEP_READ,
     &STEP_READ_LOCKED,

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use noetl_vars_core::context::VarStore;
 use noetl_vars_core::doc::DocRef;
 
-use crate::jsonb::Lifetime;
-use crate::table;
+use crate::storage::jsonb::Lifetime;
+use crate::storage::table;
 
 /// The execution's variables as templates read them: read up front after locking, anything
 /// else (names known only at run time, enumeration) read when asked for, under the execution

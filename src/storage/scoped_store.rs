@@ -1,4 +1,4 @@
-//! The `set:` scopes beyond the execution's variables ([`crate::scoped_queries`]) as a block's
+//! The `set:` scopes beyond the execution's variables ([`crate::storage::scoped_queries`]) as a block's
 //! templates read them and as a block writes them: a step's values, an iteration's, a
 //! playbook's and the global ones. Read up front once the call holds its locks (the names a
 //! block reads and writes row-locked), anything else when asked for.
@@ -10,12 +10,12 @@ use noetl_vars_core::context::VarStore;
 use noetl_vars_core::doc::DocRef;
 use pgrx::pg_sys;
 
-use crate::datum;
-use crate::jsonb::{Lifetime, PgJsonb};
-use crate::locks::fnv;
-use crate::scoped_queries as q;
-use crate::spi::{execute, Query};
-use crate::table::{array_arg, int8_arg, text_arg, Arg};
+use crate::backend::locks::fnv;
+use crate::storage::datum;
+use crate::storage::jsonb::{Lifetime, PgJsonb};
+use crate::storage::scoped_queries as q;
+use crate::storage::spi::{execute, Query};
+use crate::storage::table::{array_arg, int8_arg, text_arg, Arg};
 
 /// Where a scope's values live.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ impl Place {
         }
     }
 
-    /// Its advisory lock key ([`crate::locks`]): the same in every backend, a different
+    /// Its advisory lock key ([`crate::backend::locks`]): the same in every backend, a different
     /// kind byte for each kind of scope.
     pub(crate) fn lock_key(&self) -> u64 {
         match self {

@@ -30,7 +30,7 @@ use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::{PgLogLevel, PgSqlErrorCode};
 
-use crate::errors::Raise;
+use crate::backend::errors::Raise;
 
 /// Whether a template is being compiled or evaluated now.
 static METERING: AtomicBool = AtomicBool::new(false);
@@ -191,7 +191,7 @@ impl Meter {
         if outer && !ENDING.load(Relaxed) {
             ADDED.store(0, Relaxed);
             CANCEL_SEEN.store(0, Relaxed);
-            LIMIT.store(crate::guc::template_memory(), Relaxed);
+            LIMIT.store(crate::backend::guc::template_memory(), Relaxed);
             METERING.store(true, Relaxed);
         }
         Meter { outer }

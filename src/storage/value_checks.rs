@@ -1,21 +1,13 @@
-//! Checks of the arguments every SQL function shares, and the conditions a call runs under.
+//! The checks every write path applies to a value before storing it: no larger than
+//! `noetl_vars.max_value_bytes`, no deeper than PostgreSQL reads back
+//! ([`crate::storage::jsonb::MAX_STORED_DEPTH`]). A value not built yet is measured only when
+//! a cheap bound says it might fail.
 
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::validate;
 use noetl_vars_core::{Error, ErrorKind};
-use pgrx::pg_sys;
 
-use crate::errors::OrRaise;
-use crate::guc;
-use crate::jsonb::{self, PgJsonb};
-use crate::locks::{Locks, Request};
-
-/// The execution id argument, which every function requires (SQL NULL is 22004).
-pub fn execution_id(execution_id: Option<i64>) -> i64 {
-    execution_id
-        .ok_or_else(|| Error::null_argument("execution_id"))
-        .or_raise()
-}
+use crate::backend::guc;
+use crate::storage::jsonb::{self, PgJsonb};
 
 /// Refuses a value larger than `noetl_vars.max_value_bytes`, or nested deeper than
 /// PostgreSQL reads back ([`jsonb::MAX_STORED_DEPTH`]); `what` names it in the error.
@@ -64,24 +56,4 @@ fn too_large(size: usize, what: impl FnOnce() -> String) -> Result<(), Error> {
         .with_hint("store less, or raise noetl_vars.max_value_bytes"));
     }
     Ok(())
-}
-
-/// Locks `names` for writing (see [`crate::locks`]).
-pub fn lock_names<'a>(execution_id: i64, names: impl IntoIterator<Item = &'a str>) -> Locks {
-    Locks::acquire(execution_id, &Request::write(names)).or_raise()
-}
-
-/// Whether this transaction may write: not on a hot standby, not in a read-only
-/// transaction. Where it may not, reads are not counted (NoETL reads replicas).
-pub fn can_write() -> bool {
-    // SAFETY: a backend global and a function without preconditions.
-    unsafe { !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
-}
-
-/// Checks an optional `source_step` like a step name.
-pub fn checked_source_step(source_step: Option<&str>) -> Option<&str> {
-    if let Some(step) = source_step {
-        validate::check_name("source_step", step).or_raise();
-    }
-    source_step
 }

@@ -1,6 +1,6 @@
 //! SPI with plans prepared once per backend and every value bound as a parameter.
 //!
-//! The statements live in [`crate::queries`]; they are fully schema-qualified (operators
+//! The statements live in [`crate::storage::queries`]; they are fully schema-qualified (operators
 //! included), so a hostile `search_path` cannot redirect them.
 
 use std::cell::RefCell;
@@ -20,7 +20,7 @@ impl Connection {
     /// Connects to SPI. Every SQL function of the extension starts here, so this is also
     /// where a session whose protected settings were weakened at login is refused.
     pub fn open() -> Connection {
-        crate::guard::check();
+        crate::backend::guard::check();
         // SAFETY: reading the backend's current context has no preconditions.
         let caller = unsafe { pg_sys::CurrentMemoryContext };
         // SAFETY: called from a SQL function, inside a transaction.

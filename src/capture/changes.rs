@@ -7,7 +7,7 @@
 //! tracked reads, which move only `access_count` and `accessed_at`, are left out (by
 //! `only_counted`, here: a `WHEN` clause would be parsed again in every statement). History
 //! rows are inserted in the same transaction, so a rolled-back step leaves none. Changed names
-//! are queued for [`crate::notify`], which announces them at commit. The transaction callbacks that end a transaction's bookkeeping
+//! are queued for [`crate::capture::notify`], which announces them at commit. The transaction callbacks that end a transaction's bookkeeping
 //! (queued changes, placeholder marks, held locks) are registered here too.
 //!
 //! The function runs as the extension's owner (so that application roles need no access to
@@ -27,13 +27,13 @@ use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::datum;
-use crate::errors::Raise;
-use crate::guc;
-use crate::jsonb::PgJsonb;
-use crate::notify;
-use crate::queries;
-use crate::spi::{execute, Connection};
+use crate::backend::errors::Raise;
+use crate::backend::guc;
+use crate::capture::notify;
+use crate::storage::datum;
+use crate::storage::jsonb::PgJsonb;
+use crate::storage::queries;
+use crate::storage::spi::{execute, Connection};
 
 thread_local! {
     /// Placeholder rows of this transaction, with the subtransaction that inserted each.
@@ -67,10 +67,10 @@ fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
 /// Whether history or change events are on: the `WHEN` of the change triggers, so that nothing
 /// fires while both are off. Calling it also loads the library, so settings made before it was
 /// loaded (`ALTER DATABASE … SET noetl_vars.notify = on`) are read correctly; and it refuses to
-/// let a write through when such a setting was weakened at login ([`crate::guard`]).
+/// let a write through when such a setting was weakened at login ([`crate::backend::guard`]).
 #[pg_extern(stable, parallel_safe)]
 fn capture_changes() -> bool {
-    crate::guard::check();
+    crate::backend::guard::check();
     guc::track_history() || guc::notify()
 }
 
@@ -323,7 +323,7 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
         E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT | E::XACT_EVENT_PREPARE => {
             notify::clear();
             PLACEHOLDERS.with(|p| p.borrow_mut().clear());
-            crate::locks::forget_all();
+            crate::backend::locks::forget_all();
         }
         _ => {}
     }
@@ -343,7 +343,7 @@ unsafe extern "C-unwind" fn on_subxact(
         // Placeholder rows inserted since are gone with it; their marks must not make a later
         // write of the same key look like a placeholder.
         PLACEHOLDERS.with(|p| p.borrow_mut().retain(|_, taken| *taken < my_subid));
-        crate::locks::forget_since(my_subid);
+        crate::backend::locks::forget_since(my_subid);
     }
 }
 

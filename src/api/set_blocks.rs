@@ -5,14 +5,14 @@ use noetl_vars_core::validate;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::args;
+use super::args;
+use crate::backend::errors::OrRaise;
+use crate::backend::locks::Locks;
 use crate::blocks::set_block::SetCall;
-use crate::errors::OrRaise;
-use crate::jsonb::PgJsonb;
-use crate::locks::Locks;
-use crate::scoped_queries as q;
-use crate::spi::{execute, Connection};
-use crate::table::{int8_arg, opt_text_arg, text_arg};
+use crate::storage::jsonb::PgJsonb;
+use crate::storage::scoped_queries as q;
+use crate::storage::spi::{execute, Connection};
+use crate::storage::table::{int8_arg, opt_text_arg, text_arg};
 
 /// Applies one `set:` block (a step's or an arc's) and returns what it stored, by scope.
 #[pg_extern(volatile, parallel_unsafe)]

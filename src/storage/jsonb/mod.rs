@@ -148,7 +148,7 @@ pgrx::impl_sql_translatable!(PgJsonb, "jsonb");
 pub struct Lifetime(AtomicBool);
 
 /// The memory of one call: ends when dropped, on every return path and while unwinding.
-/// Declare it after the [`crate::spi::Connection`] its nodes point into, so that it ends
+/// Declare it after the [`crate::storage::spi::Connection`] its nodes point into, so that it ends
 /// first.
 pub struct Alive(Arc<Lifetime>);
 

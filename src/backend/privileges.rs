@@ -8,7 +8,7 @@ use std::ffi::CStr;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
-use crate::errors::Raise;
+use crate::backend::errors::Raise;
 
 /// What a call will do to a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

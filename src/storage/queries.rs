@@ -4,7 +4,7 @@
 
 use pgrx::pg_sys::{self, Oid};
 
-use crate::spi::Query;
+use crate::storage::spi::Query;
 
 const INT8: Oid = pg_sys::INT8OID;
 const TEXT: Oid = pg_sys::TEXTOID;
@@ -190,7 +190,7 @@ pub static PURGE_EXECUTION: Query = Query {
 };
 
 /// The statements that touch one execution, `$1`. They are planned as index scans
-/// ([`crate::planner`]), and each is confined to its execution (the test below), which is what
+/// ([`crate::storage::planner`]), and each is confined to its execution (the test below), which is what
 /// lets a distributed setup send a call to the shard holding it.
 pub static PER_EXECUTION: [&Query; 16] = [
     &UPSERT_ONE,

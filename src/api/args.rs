@@ -1,0 +1,35 @@
+//! Checks of the arguments every SQL function shares, and the conditions a call runs under.
+
+use noetl_vars_core::validate;
+use noetl_vars_core::Error;
+use pgrx::pg_sys;
+
+use crate::backend::errors::OrRaise;
+use crate::backend::locks::{Locks, Request};
+
+/// The execution id argument, which every function requires (SQL NULL is 22004).
+pub fn execution_id(execution_id: Option<i64>) -> i64 {
+    execution_id
+        .ok_or_else(|| Error::null_argument("execution_id"))
+        .or_raise()
+}
+
+/// Locks `names` for writing (see [`crate::backend::locks`]).
+pub fn lock_names<'a>(execution_id: i64, names: impl IntoIterator<Item = &'a str>) -> Locks {
+    Locks::acquire(execution_id, &Request::write(names)).or_raise()
+}
+
+/// Whether this transaction may write: not on a hot standby, not in a read-only
+/// transaction. Where it may not, reads are not counted (NoETL reads replicas).
+pub fn can_write() -> bool {
+    // SAFETY: a backend global and a function without preconditions.
+    unsafe { !pg_sys::XactReadOnly && !pg_sys::RecoveryInProgress() }
+}
+
+/// Checks an optional `source_step` like a step name.
+pub fn checked_source_step(source_step: Option<&str>) -> Option<&str> {
+    if let Some(step) = source_step {
+        validate::check_name("source_step", step).or_raise();
+    }
+    source_step
+}

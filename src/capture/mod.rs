@@ -1,0 +1,6 @@
+//! Change capture: the history of every write (the trigger function on `noetl.transient` and
+//! its transaction callbacks, [`changes`]) and the change events sent with `NOTIFY` at commit
+//! ([`notify`]).
+
+pub(crate) mod changes;
+pub(crate) mod notify;
