@@ -79,7 +79,8 @@ BEGIN
     FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
     WHERE a.attrelid OPERATOR(pg_catalog.=) source AND NOT a.attisdropped
       AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['execution_id', 'var_name', 'var_value', 'var_type',
-                                                     'source_step', 'access_count', 'created_at', 'accessed_at']::pg_catalog.name[])
+                                                     'source_step', 'access_count', 'created_at', 'accessed_at',
+                                                     'expires_at', 'scope']::pg_catalog.name[])
       AND (t.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
            OR t.typtype OPERATOR(pg_catalog.<>) 'b');
     IF odd IS NOT NULL THEN
@@ -101,13 +102,15 @@ BEGIN
 
     EXECUTE pg_catalog.format(
         'INSERT INTO noetl.transient (execution_id, var_name, var_type, var_value, source_step,'
-        '                             access_count, created_at, accessed_at)'
-        ' SELECT execution_id, var_name, %s, var_value::pg_catalog.jsonb, %s, %s, %s, %s FROM ONLY %s',
+        '                             access_count, created_at, accessed_at, expires_at, scope)'
+        ' SELECT execution_id, var_name, %s, var_value::pg_catalog.jsonb, %s, %s, %s, %s, %s, %s FROM ONLY %s',
         CASE WHEN 'var_type' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(var_type, ''user_defined'')' ELSE '''user_defined''' END,
         CASE WHEN 'source_step' OPERATOR(pg_catalog.=) ANY (cols) THEN 'source_step' ELSE 'NULL' END,
         CASE WHEN 'access_count' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(access_count, 0)' ELSE '0' END,
         CASE WHEN 'created_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(created_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
         CASE WHEN 'accessed_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(accessed_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
+        CASE WHEN 'expires_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'expires_at' ELSE 'NULL' END,
+        CASE WHEN 'scope' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(scope, ''execution'')' ELSE '''execution''' END,
         source);
     GET DIAGNOSTICS copied = ROW_COUNT;
     EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', source) INTO source_rows;

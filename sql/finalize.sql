@@ -42,8 +42,12 @@ COMMENT ON COLUMN noetl.transient.source_step IS 'The step that wrote the variab
 COMMENT ON COLUMN noetl.transient.access_count IS 'Tracked reads (noetl.get_var, noetl.vars_get); kept when the value is overwritten.';
 COMMENT ON COLUMN noetl.transient.created_at IS 'When the variable was first written; kept when it is overwritten.';
 COMMENT ON COLUMN noetl.transient.accessed_at IS 'Last write or tracked read.';
+COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime ends (NoETL''s column); NULL: it lasts as long as its execution.';
+COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.';
 COMMENT ON INDEX noetl.idx_transient_source IS 'Variables by the step that wrote them.';
 COMMENT ON INDEX noetl.idx_transient_type IS 'Variables by type.';
+COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id, var_name); named as NoETL''s index on execution_id.';
+COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
 COMMENT ON CONSTRAINT transient_type_check ON noetl.transient IS 'The four variable types.';
 
 COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS

@@ -62,14 +62,23 @@ CREATE TABLE noetl.transient (
     access_count pg_catalog.int4        NOT NULL DEFAULT 0,
     created_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
     accessed_at  pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
-    PRIMARY KEY (execution_id, var_name),
+    -- The primary key's index serves look-ups by execution_id. It is named as NoETL's start-up
+    -- DDL names its index on execution_id, so that that DDL's CREATE INDEX IF NOT EXISTS finds
+    -- it and adds nothing (a second index would cost every write its upkeep).
+    CONSTRAINT idx_transient_execution PRIMARY KEY (execution_id, var_name),
     CONSTRAINT transient_type_check
-        CHECK (var_type OPERATOR(pg_catalog.=) ANY (ARRAY['user_defined', 'step_result', 'computed', 'iterator_state']::pg_catalog.text[]))
+        CHECK (var_type OPERATOR(pg_catalog.=) ANY (ARRAY['user_defined', 'step_result', 'computed', 'iterator_state']::pg_catalog.text[])),
+    -- NoETL's lifetime columns, as its start-up DDL declares them (so that DDL changes nothing).
+    expires_at   pg_catalog.timestamptz,
+    scope        pg_catalog.text DEFAULT 'execution'
+        CONSTRAINT transient_scope_check
+        CHECK (scope OPERATOR(pg_catalog.=) ANY (ARRAY['step', 'execution', 'workflow', 'permanent']::pg_catalog.text[]))
 );
 
--- The primary key already serves look-ups by execution_id.
 CREATE INDEX idx_transient_source ON noetl.transient (source_step);
 CREATE INDEX idx_transient_type ON noetl.transient (var_type);
+-- Variables with a lifetime, by when it ends (NoETL's partial index, by its name).
+CREATE INDEX idx_transient_expires ON noetl.transient (expires_at) WHERE expires_at IS NOT NULL;
 
 -- pg_dump skips extension members' rows unless they are registered.
 SELECT pg_catalog.pg_extension_config_dump('noetl.transient', '');

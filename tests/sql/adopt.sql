@@ -43,9 +43,9 @@ SELECT noetl.adopt_transient('noetl_legacy.transient') AS adopted;
 
 -- Every row, every column the extension has, exactly.
 SELECT count(*) AS missing FROM (
-    SELECT execution_id, var_name, var_type, var_value, source_step, access_count, created_at, accessed_at FROM noetl_legacy.transient
+    SELECT execution_id, var_name, var_type, var_value, source_step, access_count, created_at, accessed_at, expires_at, scope FROM noetl_legacy.transient
     EXCEPT
-    SELECT execution_id, var_name, var_type, var_value, source_step, access_count, created_at, accessed_at FROM noetl.transient
+    SELECT execution_id, var_name, var_type, var_value, source_step, access_count, created_at, accessed_at, expires_at, scope FROM noetl.transient
 ) m;
 SELECT count(*) AS extension_rows FROM noetl.transient;
 SELECT noetl.vars_get(7205759403792793601, 'var_1')->'value'->'big' AS exact_big_int;

@@ -19,7 +19,7 @@ CREATE SCHEMA noetl AUTHORIZATION noetl_vars_owner;
 \set VERBOSITY default
 CREATE EXTENSION noetl_vars;
 SELECT count(*) AS extension_objects FROM pg_class WHERE relnamespace = 'noetl'::regnamespace;
--- Earlier versions installed into such a schema; updating them to 0.5.0 is refused the same
+-- Earlier versions installed into such a schema; updating them to 0.6.0 is refused the same
 -- way (the owner could replace the extension's functions with its own).
 CREATE EXTENSION noetl_vars VERSION '0.2.0';
 ALTER EXTENSION noetl_vars UPDATE;

@@ -1,0 +1,156 @@
+-- noetl_vars 0.5.0 -> 0.6.0: NoETL's lifetime columns on noetl.transient (docs/operations.md,
+-- "NoETL's start-up DDL").
+--   * expires_at and scope, declared as NoETL's start-up DDL declares them (its CHECK on scope
+--     included), and NoETL's partial index idx_transient_expires: that DDL then finds every
+--     column and index it would add, and changes nothing;
+--   * the primary key's index is renamed idx_transient_execution, the name of NoETL's index on
+--     execution_id, which it serves: NoETL's CREATE INDEX IF NOT EXISTS finds it;
+--   * adopt_transient carries a legacy table's expires_at and scope over.
+-- Frozen once released: later versions add their own script rather than editing this one.
+\echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
+
+-- As in every update since 0.3.0: refused in a schema noetl another role owns or may create
+-- objects in (that role could replace the extension's functions or capture calls to them).
+-- The check of a fresh install (sql/schema.sql): a schema noetl owned by, or writable for, a
+-- role that is neither the one updating nor a superuser is refused.
+DO $$
+DECLARE
+    owner pg_catalog.text;
+BEGIN
+    SELECT pg_catalog.pg_get_userbyid(n.nspowner) INTO owner
+    FROM pg_catalog.pg_namespace n
+    WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
+      AND n.nspowner OPERATOR(pg_catalog.<>) (
+          SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
+      AND NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) n.nspowner);
+    IF owner IS NOT NULL THEN
+        RAISE EXCEPTION 'schema noetl is owned by role %, not by %, the role updating noetl_vars', owner, CURRENT_USER
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects the extension creates in a schema another role controls could be made to call that role''s functions.',
+                  HINT = pg_catalog.format('Check what the schema holds (\dn+ noetl, \df noetl.*, \do noetl.*), then ALTER SCHEMA noetl OWNER TO %s and retry; see docs/operations.md, "Adopting an existing database".', CURRENT_USER);
+    END IF;
+    -- The same holds for a role that may create objects in it.
+    SELECT pg_catalog.string_agg(CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                                      ELSE pg_catalog.pg_get_userbyid(a.grantee)::pg_catalog.text END, ', ') INTO owner
+    FROM pg_catalog.pg_namespace n, pg_catalog.aclexplode(n.nspacl) a
+    WHERE n.nspname OPERATOR(pg_catalog.=) 'noetl'
+      AND a.privilege_type OPERATOR(pg_catalog.=) 'CREATE'
+      AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+      AND NOT COALESCE((SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) a.grantee), false);
+    IF owner IS NOT NULL THEN
+        RAISE EXCEPTION 'other roles may create objects in schema noetl: %', owner
+            USING ERRCODE = '42501',
+                  DETAIL = 'Objects the extension creates in a schema another role can write could be made to call that role''s functions.',
+                  HINT = pg_catalog.format('REVOKE CREATE ON SCHEMA noetl FROM %s (the extension''s objects need no such grant), then retry.', owner);
+    END IF;
+END
+$$;
+
+ALTER TABLE noetl.transient RENAME CONSTRAINT transient_pkey TO idx_transient_execution;
+ALTER TABLE noetl.transient
+    ADD COLUMN expires_at pg_catalog.timestamptz,
+    ADD COLUMN scope pg_catalog.text DEFAULT 'execution'
+        CONSTRAINT transient_scope_check
+        CHECK (scope OPERATOR(pg_catalog.=) ANY (ARRAY['step', 'execution', 'workflow', 'permanent']::pg_catalog.text[]));
+CREATE INDEX idx_transient_expires ON noetl.transient (expires_at) WHERE expires_at IS NOT NULL;
+
+CREATE OR REPLACE FUNCTION noetl.adopt_transient(source pg_catalog.regclass)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    cols pg_catalog.text[];
+    missing pg_catalog.text[];
+    odd pg_catalog.text;
+    clashes pg_catalog.int8;
+    source_rows pg_catalog.int8;
+    copied pg_catalog.int8;
+BEGIN
+    IF source IS NULL THEN
+        RAISE EXCEPTION 'source must not be NULL' USING ERRCODE = '22004';
+    END IF;
+    IF source OPERATOR(pg_catalog.=) 'noetl.transient'::pg_catalog.regclass THEN
+        RAISE EXCEPTION 'source must be the legacy table, not noetl.transient itself'
+            USING ERRCODE = '22023',
+                  HINT = 'move the legacy table out of the way first: ALTER TABLE noetl.transient SET SCHEMA noetl_legacy';
+    END IF;
+    -- Lock the legacy table before looking at it: its owner cannot turn it into a view, give
+    -- it row security or change a column's type between the checks and the copy. Writers of
+    -- noetl.transient wait too, then see the adopted rows (they would otherwise update rows
+    -- they cannot see yet, and lose the update).
+    EXECUTE pg_catalog.format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', source);
+    LOCK TABLE noetl.transient IN EXCLUSIVE MODE;
+    IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source)
+           OPERATOR(pg_catalog.<>) 'r' THEN
+        RAISE EXCEPTION '% is not a plain table', source
+            USING ERRCODE = '42809',
+                  HINT = 'adopt_transient reads only ordinary tables (not views, foreign or partitioned tables)';
+    END IF;
+    IF (SELECT c.relrowsecurity FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source) THEN
+        RAISE EXCEPTION '% has row security enabled', source
+            USING ERRCODE = '42501',
+                  HINT = 'ALTER TABLE ... DISABLE ROW LEVEL SECURITY first, after checking its policies';
+    END IF;
+    SELECT pg_catalog.array_agg(a.attname::pg_catalog.text) INTO cols
+    FROM pg_catalog.pg_attribute a
+    WHERE a.attrelid OPERATOR(pg_catalog.=) source AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
+    SELECT pg_catalog.array_agg(c) INTO missing
+    FROM pg_catalog.unnest(ARRAY['execution_id', 'var_name', 'var_value']) AS c
+    WHERE NOT c OPERATOR(pg_catalog.=) ANY (cols);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION '% has no column %', source, pg_catalog.array_to_string(missing, ', ')
+            USING ERRCODE = '42703';
+    END IF;
+    -- The columns read must have built-in base types (no domains, no user-defined types).
+    SELECT pg_catalog.string_agg(pg_catalog.format('%I %s', a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod)), ', ')
+    INTO odd
+    FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+    WHERE a.attrelid OPERATOR(pg_catalog.=) source AND NOT a.attisdropped
+      AND a.attname OPERATOR(pg_catalog.=) ANY (ARRAY['execution_id', 'var_name', 'var_value', 'var_type',
+                                                     'source_step', 'access_count', 'created_at', 'accessed_at',
+                                                     'expires_at', 'scope']::pg_catalog.name[])
+      AND (t.typnamespace OPERATOR(pg_catalog.<>) 'pg_catalog'::pg_catalog.regnamespace
+           OR t.typtype OPERATOR(pg_catalog.<>) 'b');
+    IF odd IS NOT NULL THEN
+        RAISE EXCEPTION 'columns of % have types that are not built in: %', source, odd
+            USING ERRCODE = '42804',
+                  HINT = 'copy the rows into a table with built-in column types (bigint, text, jsonb, integer, timestamptz) and adopt that';
+    END IF;
+
+    EXECUTE pg_catalog.format(
+        'SELECT pg_catalog.count(*) FROM ONLY %s s JOIN noetl.transient t'
+        ' ON t.execution_id OPERATOR(pg_catalog.=) s.execution_id AND t.var_name OPERATOR(pg_catalog.=) s.var_name',
+        source)
+        INTO clashes;
+    IF clashes OPERATOR(pg_catalog.>) 0 THEN
+        RAISE EXCEPTION '% variables of % already exist in noetl.transient', clashes, source
+            USING ERRCODE = '23505',
+                  HINT = 'adopt into an empty noetl.transient, or delete the clashing variables first';
+    END IF;
+
+    EXECUTE pg_catalog.format(
+        'INSERT INTO noetl.transient (execution_id, var_name, var_type, var_value, source_step,'
+        '                             access_count, created_at, accessed_at, expires_at, scope)'
+        ' SELECT execution_id, var_name, %s, var_value::pg_catalog.jsonb, %s, %s, %s, %s, %s, %s FROM ONLY %s',
+        CASE WHEN 'var_type' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(var_type, ''user_defined'')' ELSE '''user_defined''' END,
+        CASE WHEN 'source_step' OPERATOR(pg_catalog.=) ANY (cols) THEN 'source_step' ELSE 'NULL' END,
+        CASE WHEN 'access_count' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(access_count, 0)' ELSE '0' END,
+        CASE WHEN 'created_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(created_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
+        CASE WHEN 'accessed_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(accessed_at, pg_catalog.now())' ELSE 'pg_catalog.now()' END,
+        CASE WHEN 'expires_at' OPERATOR(pg_catalog.=) ANY (cols) THEN 'expires_at' ELSE 'NULL' END,
+        CASE WHEN 'scope' OPERATOR(pg_catalog.=) ANY (cols) THEN 'COALESCE(scope, ''execution'')' ELSE '''execution''' END,
+        source);
+    GET DIAGNOSTICS copied = ROW_COUNT;
+    EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM ONLY %s', source) INTO source_rows;
+    IF copied OPERATOR(pg_catalog.<>) source_rows THEN
+        RAISE EXCEPTION 'copied % of % rows of %', copied, source_rows, source USING ERRCODE = 'XX000';
+    END IF;
+    RETURN copied;
+END
+$body$;
+
+COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime ends (NoETL''s column); NULL: it lasts as long as its execution.';
+COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.';
+COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id, var_name); named as NoETL''s index on execution_id.';
+COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
