@@ -16,8 +16,9 @@ CREATE FUNCTION pg_temp.table_facts() RETURNS text LANGUAGE sql AS $$
         LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
         WHERE a.attrelid = 'noetl.transient'::regclass AND a.attnum > 0 AND NOT a.attisdropped
         UNION ALL
+        -- (NOT NULL is the columns' attnotnull; PostgreSQL 18 also lists it as a constraint)
         SELECT 'constraint ' || conname || ' ' || pg_catalog.pg_get_constraintdef(oid)
-        FROM pg_catalog.pg_constraint WHERE conrelid = 'noetl.transient'::regclass
+        FROM pg_catalog.pg_constraint WHERE conrelid = 'noetl.transient'::regclass AND contype <> 'n'
         UNION ALL
         SELECT 'index ' || pg_catalog.pg_get_indexdef(indexrelid)
         FROM pg_catalog.pg_index WHERE indrelid = 'noetl.transient'::regclass
