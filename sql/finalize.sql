@@ -24,6 +24,7 @@ REVOKE EXECUTE ON FUNCTION
     noetl.finish_step(pg_catalog.int8, pg_catalog.text),
     noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
     noetl.purge_stale(pg_catalog.interval, pg_catalog.int4),
+    noetl.purge_expired(pg_catalog.int4),
     noetl.adopt_transient(pg_catalog.regclass),
     noetl.transient_changed()
 FROM PUBLIC;
@@ -119,6 +120,8 @@ COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.ti
     'The value a variable had at a point in time, from noetl.transient_history; NULL when it did not exist then, was deleted, or history was off.';
 COMMENT ON FUNCTION noetl.purge_stale(pg_catalog.interval, pg_catalog.int4) IS
     'Deletes the variables of executions untouched (no write, no tracked read) for longer than older_than, at most max_executions per call, oldest first; skips executions in use. Returns one row per execution removed. Schedule it with pg_cron.';
+COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS
+    'Deletes up to batch variables whose lifetime (expires_at) has ended, those that ended first first, skipping rows another transaction holds; returns how many it deleted. Schedule it with pg_cron.';
 COMMENT ON FUNCTION noetl.adopt_transient(pg_catalog.regclass) IS
     'Moves every row of a legacy noetl.transient (created by the NoETL server''s DDL and moved aside before CREATE EXTENSION) into the extension''s table, all or nothing; returns the number of rows. The legacy table is left in place.';
 COMMENT ON FUNCTION noetl.capture_changes() IS

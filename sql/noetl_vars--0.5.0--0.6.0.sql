@@ -5,7 +5,9 @@
 --     column and index it would add, and changes nothing;
 --   * the primary key's index is renamed idx_transient_execution, the name of NoETL's index on
 --     execution_id, which it serves: NoETL's CREATE INDEX IF NOT EXISTS finds it;
---   * adopt_transient carries a legacy table's expires_at and scope over.
+--   * adopt_transient carries a legacy table's expires_at and scope over;
+--   * a variable whose expires_at has passed is left out by every read (the statements are the
+--     library's), and by the view noetl.executions; noetl.purge_expired deletes such rows.
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -150,6 +152,60 @@ BEGIN
 END
 $body$;
 
+CREATE OR REPLACE VIEW noetl.executions AS
+SELECT t.execution_id,
+       pg_catalog.count(*)::pg_catalog.int4                          AS variables,
+       pg_catalog.sum(pg_catalog.pg_column_size(t.var_value))::pg_catalog.int8 AS value_bytes,
+       pg_catalog.min(t.created_at)                                  AS first_write,
+       -- Exact with track_history on; otherwise the last creation, or the last write of a
+       -- variable never read (its accessed_at only moves on writes).
+       GREATEST(pg_catalog.max(t.created_at),
+                pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.=) 0),
+                (SELECT pg_catalog.max(h.changed_at) FROM noetl.transient_history h
+                 WHERE h.execution_id OPERATOR(pg_catalog.=) t.execution_id)) AS last_write,
+       pg_catalog.max(t.accessed_at) FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0) AS last_read,
+       pg_catalog.sum(t.access_count)::pg_catalog.int8               AS reads,
+       (pg_catalog.array_agg(t.var_name ORDER BY t.access_count DESC, t.var_name)
+            FILTER (WHERE t.access_count OPERATOR(pg_catalog.>) 0))[1:5] AS most_read
+FROM noetl.transient t
+WHERE t.expires_at IS NULL OR t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp()
+GROUP BY t.execution_id;
+
+-- Deletes variables whose lifetime (expires_at) has ended, at most `batch` of them, those that
+-- ended first first. Rows another transaction holds locked are skipped, not waited for: a
+-- scheduled purge never holds up a writer, and what it skips the next run takes.
+CREATE FUNCTION noetl.purge_expired(batch pg_catalog.int4 DEFAULT 10000)
+RETURNS pg_catalog.int8
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    purged pg_catalog.int8;
+BEGIN
+    IF batch IS NULL OR batch OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch must be a positive number of variables, not %', COALESCE(batch::pg_catalog.text, 'NULL')
+            USING ERRCODE = '22023',
+                  HINT = 'call noetl.purge_expired() for the default of 10000, and again while it returns that many';
+    END IF;
+    WITH doomed AS (
+        SELECT t.ctid AS row_id FROM noetl.transient t
+        WHERE t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp()
+        ORDER BY t.expires_at
+        LIMIT batch
+        FOR UPDATE SKIP LOCKED
+    ), gone AS (
+        DELETE FROM noetl.transient t USING doomed d
+        WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id
+        RETURNING 1
+    )
+    SELECT pg_catalog.count(*) INTO purged FROM gone;
+    RETURN purged;
+END
+$body$;
+REVOKE EXECUTE ON FUNCTION noetl.purge_expired(pg_catalog.int4) FROM PUBLIC;
+
+COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS
+    'Deletes up to batch variables whose lifetime (expires_at) has ended, those that ended first first, skipping rows another transaction holds; returns how many it deleted. Schedule it with pg_cron.';
 COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime ends (NoETL''s column); NULL: it lasts as long as its execution.';
 COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.';
 COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id, var_name); named as NoETL''s index on execution_id.';

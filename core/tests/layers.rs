@@ -50,6 +50,7 @@ const SRC_LAYERS: &[&[&str]] = &[
         "backend/memory",
         "capture/notify",
         "storage/queries",
+        "storage/legacy_queries",
         "storage/scoped_queries",
     ],
     // the planner hook, change capture, the checks of stored values

@@ -10,6 +10,7 @@ use crate::backend::errors::OrRaise;
 use crate::backend::locks::Locks;
 use crate::blocks::set_block::SetCall;
 use crate::storage::jsonb::PgJsonb;
+use crate::storage::legacy_queries::pick;
 use crate::storage::scoped_queries as q;
 use crate::storage::spi::{execute, Connection};
 use crate::storage::table::{int8_arg, opt_text_arg, text_arg};
@@ -57,7 +58,7 @@ fn context_vars(
     };
     let step_arg = step.map_or((pg_sys::Datum::from(0usize), true), text_arg);
     let rows = execute(
-        &q::CONTEXT,
+        pick(&q::CONTEXT_LEGACY, &q::CONTEXT),
         &[
             int8_arg(execution_id),
             step_arg,

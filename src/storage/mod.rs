@@ -2,12 +2,14 @@
 //! ([`spi`]), every statement ([`queries`], and [`scoped_queries`] for the `set:` scopes) and
 //! the planner hook that plans them as index scans ([`planner`]), typed access to
 //! `noetl.transient` ([`table`]), `jsonb` read and built in place ([`jsonb`]), text and
-//! timestamp datums ([`datum`]), the checks every value passes before it is stored
+//! timestamp datums ([`datum`]), the statements of an extension not updated yet
+//! ([`legacy_queries`]), the checks every value passes before it is stored
 //! ([`value_checks`]), and the two stores a block's templates read: the execution's variables
 //! ([`vars_store`]) and the other `set:` scopes ([`scoped_store`]).
 
 pub(crate) mod datum;
 pub(crate) mod jsonb;
+pub(crate) mod legacy_queries;
 pub(crate) mod planner;
 pub(crate) mod queries;
 pub(crate) mod scoped_queries;

@@ -21,6 +21,7 @@ use std::ffi::{c_char, c_int};
 
 use pgrx::pg_sys;
 
+use crate::storage::legacy_queries::LEGACY;
 use crate::storage::queries::PER_EXECUTION;
 use crate::storage::scoped_queries::SCOPED;
 
@@ -57,7 +58,7 @@ unsafe fn is_exactly(text: *const c_char, sql: &str) -> bool {
     unsafe { *text.add(sql.len()) == 0 }
 }
 
-/// Whether `text` is one of the statements of [`PER_EXECUTION`] or [`SCOPED`].
+/// Whether `text` is one of the statements of [`PER_EXECUTION`], [`LEGACY`] or [`SCOPED`].
 ///
 /// # Safety
 /// `text` must be NULL or point to a NUL-terminated string.
@@ -66,6 +67,7 @@ unsafe fn is_per_execution(text: *const c_char) -> bool {
     !text.is_null()
         && PER_EXECUTION
             .iter()
+            .chain(LEGACY.iter())
             .chain(SCOPED.iter())
             .any(|q| unsafe { is_exactly(text, q.sql) })
 }

@@ -13,15 +13,43 @@ const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
 const INTERVAL: Oid = pg_sys::INTERVALOID;
 const INT4: Oid = pg_sys::INT4OID;
 
+/// A row whose lifetime has not ended (`expires_at`, NoETL's column): every read leaves the
+/// others out, from the statement's start on; `live!(x)` for the table aliased `x`.
+macro_rules! live {
+    () => {
+        "(expires_at IS NULL OR expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())"
+    };
+    (x) => {
+        "(x.expires_at IS NULL OR x.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())"
+    };
+}
+
+/// What an overwrite (`ON CONFLICT … DO UPDATE SET`) sets: the value, its type and step, and
+/// `accessed_at`; a variable whose lifetime had ended starts afresh (created now, never read,
+/// no lifetime), any other keeps `created_at`, `access_count` and `expires_at`.
+macro_rules! overwrite {
+    () => {
+        "var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
+         source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at, \
+         created_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
+                           THEN EXCLUDED.created_at ELSE t.created_at END, \
+         access_count = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
+                             THEN 0 ELSE t.access_count END, \
+         expires_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
+                           THEN NULL ELSE t.expires_at END"
+    };
+}
+
 /// Upsert of one variable: a new row starts with `access_count = 0`; an overwrite keeps
 /// `created_at` and `access_count` and moves `accessed_at`.
 pub static UPSERT_ONE: Query = Query {
     name: "upsert_one",
-    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+    sql: concat!(
+        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
           VALUES ($1, $2, $3, $4, $5) \
-          ON CONFLICT (execution_id, var_name) DO UPDATE \
-          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
+          ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
+        overwrite!()
+    ),
     args: &[INT8, TEXT, TEXT, JSONB, TEXT],
 };
 
@@ -30,24 +58,26 @@ pub static UPSERT_ONE: Query = Query {
 /// same in every session, so concurrent writers of overlapping sets lock rows in one order.
 pub static UPSERT_OBJECT: Query = Query {
     name: "upsert_object",
-    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+    sql: concat!(
+        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
           SELECT $1, e.key, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, e.value, $4 \
           FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
-          ON CONFLICT (execution_id, var_name) DO UPDATE \
-          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
+          ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
+        overwrite!()
+    ),
     args: &[INT8, JSONB, JSONB, TEXT],
 };
 
 /// The same with one type for every member (set_vars).
 pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
     name: "upsert_object_one_type",
-    sql: "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
+    sql: concat!(
+        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
           SELECT $1, e.key, $3, e.value, $4 \
           FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
-          ON CONFLICT (execution_id, var_name) DO UPDATE \
-          SET var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-              source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at",
+          ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
+        overwrite!()
+    ),
     args: &[INT8, JSONB, TEXT, TEXT],
 };
 
@@ -55,8 +85,11 @@ pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
 /// there is; blocks usually read one to three variables.
 pub static READ_ONE: Query = Query {
     name: "read_one",
-    sql: "SELECT var_name, var_value FROM noetl.transient \
-          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
+    sql: concat!(
+        "SELECT var_name, var_value FROM noetl.transient \
+         WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 AND ",
+        live!()
+    ),
     args: &[INT8, TEXT],
 };
 
@@ -64,20 +97,27 @@ pub static READ_ONE: Query = Query {
 /// plain-SQL writer waits (and a newer committed version is what this returns).
 pub static READ_ONE_LOCKED: Query = Query {
     name: "read_one_locked",
-    sql: "SELECT var_name, var_value FROM noetl.transient \
-          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 \
-          FOR UPDATE",
+    sql: concat!(
+        "SELECT var_name, var_value FROM noetl.transient \
+         WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 AND ",
+        live!(),
+        " FOR UPDATE"
+    ),
     args: &[INT8, TEXT],
 };
 
 /// The same for several names, one primary-key probe each (see `READ_SOME`).
 pub static READ_SOME_LOCKED: Query = Query {
     name: "read_some_locked",
-    sql: "SELECT t.var_name, t.var_value \
-          FROM pg_catalog.unnest($2::pg_catalog.text[]) AS n(name), \
-          LATERAL (SELECT x.var_name, x.var_value FROM noetl.transient x \
-                   WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
-                     AND x.var_name OPERATOR(pg_catalog.=) n.name LIMIT 1 FOR UPDATE) t",
+    sql: concat!(
+        "SELECT t.var_name, t.var_value \
+         FROM pg_catalog.unnest($2::pg_catalog.text[]) AS n(name), \
+         LATERAL (SELECT x.var_name, x.var_value FROM noetl.transient x \
+                  WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
+                    AND x.var_name OPERATOR(pg_catalog.=) n.name AND ",
+        live!(x),
+        " LIMIT 1 FOR UPDATE) t"
+    ),
     args: &[INT8, TEXT_ARRAY],
 };
 
@@ -95,20 +135,25 @@ pub static INSERT_PLACEHOLDER: Query = Query {
 /// One variable with its metadata, untracked (`vars_get` where writes are impossible).
 pub static READ_ROW: Query = Query {
     name: "read_row",
-    sql:
+    sql: concat!(
         "SELECT var_name, var_value, var_type, source_step, created_at, accessed_at, access_count \
-          FROM noetl.transient \
-          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2",
+         FROM noetl.transient \
+         WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 AND ",
+        live!()
+    ),
     args: &[INT8, TEXT],
 };
 
 /// A tracked read: counts the access and returns the row as it is after it.
 pub static TRACKED_READ: Query = Query {
     name: "tracked_read",
-    sql: "UPDATE noetl.transient \
-          SET access_count = access_count OPERATOR(pg_catalog.+) 1, accessed_at = pg_catalog.now() \
-          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 \
-          RETURNING var_name, var_value, var_type, source_step, created_at, accessed_at, access_count",
+    sql: concat!(
+        "UPDATE noetl.transient \
+         SET access_count = access_count OPERATOR(pg_catalog.+) 1, accessed_at = pg_catalog.now() \
+         WHERE execution_id OPERATOR(pg_catalog.=) $1 AND var_name OPERATOR(pg_catalog.=) $2 AND ",
+        live!(),
+        " RETURNING var_name, var_value, var_type, source_step, created_at, accessed_at, access_count"
+    ),
     args: &[INT8, TEXT],
 };
 
@@ -119,29 +164,38 @@ pub static TRACKED_READ: Query = Query {
 /// looked small scanned the execution's every row: 1.6 ms per call at 10,000 variables.)
 pub static READ_SOME: Query = Query {
     name: "read_some",
-    sql: "SELECT t.var_name, t.var_value \
-          FROM pg_catalog.unnest($2::pg_catalog.text[]) AS n(name), \
-          LATERAL (SELECT x.var_name, x.var_value FROM noetl.transient x \
-                   WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
-                     AND x.var_name OPERATOR(pg_catalog.=) n.name LIMIT 1) t",
+    sql: concat!(
+        "SELECT t.var_name, t.var_value \
+         FROM pg_catalog.unnest($2::pg_catalog.text[]) AS n(name), \
+         LATERAL (SELECT x.var_name, x.var_value FROM noetl.transient x \
+                  WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
+                    AND x.var_name OPERATOR(pg_catalog.=) n.name AND ",
+        live!(x),
+        " LIMIT 1) t"
+    ),
     args: &[INT8, TEXT_ARRAY],
 };
 
 /// Every variable of an execution with its metadata, untracked, oldest first.
 pub static READ_ALL: Query = Query {
     name: "read_all",
-    sql:
+    sql: concat!(
         "SELECT var_name, var_value, var_type, source_step, created_at, accessed_at, access_count \
-          FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
-          ORDER BY created_at, var_name",
+         FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 AND ",
+        live!(),
+        " ORDER BY created_at, var_name"
+    ),
     args: &[INT8],
 };
 
 /// The names of an execution's variables, oldest first.
 pub static NAMES: Query = Query {
     name: "names",
-    sql: "SELECT var_name FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
-          ORDER BY created_at, var_name",
+    sql: concat!(
+        "SELECT var_name FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 AND ",
+        live!(),
+        " ORDER BY created_at, var_name"
+    ),
     args: &[INT8],
 };
 

@@ -152,6 +152,29 @@ pub static CONTEXT: Query = Query {
     name: "context",
     sql: "SELECT pg_catalog.jsonb_build_object(\
             'ctx', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.var_name, t.var_value) FROM noetl.transient t \
+                             WHERE t.execution_id OPERATOR(pg_catalog.=) $1 \
+                               AND (t.expires_at IS NULL \
+                                    OR t.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())), \
+                           '{}'::pg_catalog.jsonb), \
+            'step', COALESCE((SELECT pg_catalog.jsonb_object_agg(s.var_name, s.var_value) FROM noetl.step_vars s \
+                              WHERE s.execution_id OPERATOR(pg_catalog.=) $1 AND s.step OPERATOR(pg_catalog.=) $2 \
+                                AND s.iteration IS NULL), '{}'::pg_catalog.jsonb), \
+            'iter', COALESCE((SELECT pg_catalog.jsonb_object_agg(s.var_name, s.var_value) FROM noetl.step_vars s \
+                              WHERE s.execution_id OPERATOR(pg_catalog.=) $1 AND s.step OPERATOR(pg_catalog.=) $2 \
+                                AND s.iteration OPERATOR(pg_catalog.=) $3), '{}'::pg_catalog.jsonb), \
+            'workflow', COALESCE((SELECT pg_catalog.jsonb_object_agg(w.var_name, w.var_value) FROM noetl.workflow_vars w \
+                                  WHERE w.playbook OPERATOR(pg_catalog.=) $4), '{}'::pg_catalog.jsonb), \
+            'global', COALESCE((SELECT pg_catalog.jsonb_object_agg(g.var_name, g.var_value) FROM noetl.global_vars g), \
+                               '{}'::pg_catalog.jsonb))",
+    args: &[INT8, TEXT, INT4, TEXT],
+};
+
+/// The same for a table without NoETL's lifetime columns (see
+/// [`crate::storage::legacy_queries`]).
+pub static CONTEXT_LEGACY: Query = Query {
+    name: "context_legacy",
+    sql: "SELECT pg_catalog.jsonb_build_object(\
+            'ctx', COALESCE((SELECT pg_catalog.jsonb_object_agg(t.var_name, t.var_value) FROM noetl.transient t \
                              WHERE t.execution_id OPERATOR(pg_catalog.=) $1), '{}'::pg_catalog.jsonb), \
             'step', COALESCE((SELECT pg_catalog.jsonb_object_agg(s.var_name, s.var_value) FROM noetl.step_vars s \
                               WHERE s.execution_id OPERATOR(pg_catalog.=) $1 AND s.step OPERATOR(pg_catalog.=) $2 \
@@ -167,7 +190,7 @@ pub static CONTEXT: Query = Query {
 };
 
 /// The statements planned as index scans by [`crate::storage::planner`], as the per-execution ones.
-pub static SCOPED: [&Query; 17] = [
+pub static SCOPED: [&Query; 18] = [
     &STEP_READ,
     &STEP_READ_LOCKED,
     &ITER_READ,
@@ -185,4 +208,5 @@ pub static SCOPED: [&Query; 17] = [
     &GLOBAL_UPSERT,
     &STEP_FINISH,
     &CONTEXT,
+    &CONTEXT_LEGACY,
 ];

@@ -10,6 +10,7 @@ use pgrx::IntoDatum;
 
 use crate::storage::datum;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
+use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
 use crate::storage::spi::{execute, Rows};
 
@@ -59,7 +60,7 @@ pub struct Write<'a> {
 /// Upserts one variable.
 pub fn upsert_one(execution_id: i64, write: &Write<'_>, source_step: Option<&str>) {
     execute(
-        &queries::UPSERT_ONE,
+        pick(&legacy_queries::UPSERT_ONE_LEGACY, &queries::UPSERT_ONE),
         &[
             int8_arg(execution_id),
             text_arg(write.name),
@@ -87,8 +88,20 @@ pub fn upsert_object(
     source_step: Option<&str>,
 ) {
     let (query, types) = match types {
-        Types::All(t) => (&queries::UPSERT_OBJECT_ONE_TYPE, text_arg(t)),
-        Types::Each(object) => (&queries::UPSERT_OBJECT, (object.datum(), false)),
+        Types::All(t) => (
+            pick(
+                &legacy_queries::UPSERT_OBJECT_ONE_TYPE_LEGACY,
+                &queries::UPSERT_OBJECT_ONE_TYPE,
+            ),
+            text_arg(t),
+        ),
+        Types::Each(object) => (
+            pick(
+                &legacy_queries::UPSERT_OBJECT_LEGACY,
+                &queries::UPSERT_OBJECT,
+            ),
+            (object.datum(), false),
+        ),
     };
     execute(
         query,
@@ -128,7 +141,7 @@ fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
 /// One variable with its metadata, untracked.
 pub fn read_row(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
     let rows = execute(
-        &queries::READ_ROW,
+        pick(&legacy_queries::READ_ROW_LEGACY, &queries::READ_ROW),
         &[int8_arg(execution_id), text_arg(name)],
         true,
     );
@@ -160,7 +173,7 @@ pub fn insert_placeholder(
 /// A tracked read: counts it and returns the row after the increment.
 pub fn tracked_read(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
     let rows = execute(
-        &queries::TRACKED_READ,
+        pick(&legacy_queries::TRACKED_READ_LEGACY, &queries::TRACKED_READ),
         &[int8_arg(execution_id), text_arg(name)],
         false,
     );
@@ -171,9 +184,9 @@ pub fn tracked_read(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Opti
 /// untracked one (`tracked` false: read-only transactions and hot standbys).
 pub fn value_datum(execution_id: i64, name: &str, tracked: bool) -> Option<pg_sys::Datum> {
     let query = if tracked {
-        &queries::TRACKED_READ
+        pick(&legacy_queries::TRACKED_READ_LEGACY, &queries::TRACKED_READ)
     } else {
-        &queries::READ_ONE
+        pick(&legacy_queries::READ_ONE_LEGACY, &queries::READ_ONE)
     };
     let rows = execute(query, &[int8_arg(execution_id), text_arg(name)], !tracked);
     rows.get(0, 2)
@@ -181,7 +194,11 @@ pub fn value_datum(execution_id: i64, name: &str, tracked: bool) -> Option<pg_sy
 
 /// Every variable with metadata, oldest first, untracked.
 pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, read_only: bool) -> Vec<VarRow> {
-    let rows = execute(&queries::READ_ALL, &[int8_arg(execution_id)], read_only);
+    let rows = execute(
+        pick(&legacy_queries::READ_ALL_LEGACY, &queries::READ_ALL),
+        &[int8_arg(execution_id)],
+        read_only,
+    );
     (0..rows.len())
         .filter_map(|i| row(&rows, i, life))
         .collect()
@@ -206,9 +223,21 @@ pub fn read_some(
         }
     };
     let (one, some) = if locked {
-        (&queries::READ_ONE_LOCKED, &queries::READ_SOME_LOCKED)
+        (
+            pick(
+                &legacy_queries::READ_ONE_LOCKED_LEGACY,
+                &queries::READ_ONE_LOCKED,
+            ),
+            pick(
+                &legacy_queries::READ_SOME_LOCKED_LEGACY,
+                &queries::READ_SOME_LOCKED,
+            ),
+        )
     } else {
-        (&queries::READ_ONE, &queries::READ_SOME)
+        (
+            pick(&legacy_queries::READ_ONE_LEGACY, &queries::READ_ONE),
+            pick(&legacy_queries::READ_SOME_LEGACY, &queries::READ_SOME),
+        )
     };
     if names.len() <= ONE_BY_ONE {
         return names
@@ -233,7 +262,11 @@ pub fn read_some(
 
 /// The names of all variables, oldest first.
 pub fn names(execution_id: i64) -> Vec<String> {
-    let rows = execute(&queries::NAMES, &[int8_arg(execution_id)], false);
+    let rows = execute(
+        pick(&legacy_queries::NAMES_LEGACY, &queries::NAMES),
+        &[int8_arg(execution_id)],
+        false,
+    );
     (0..rows.len())
         // SAFETY: the statement returns var_name, a non-null text column.
         .filter_map(|i| rows.get(i, 1).map(|d| unsafe { datum::text(d) }))
