@@ -59,6 +59,21 @@ SELECT var_name, var_type, source_step, left(var_value::text, 40) AS var_value, 
 FROM noetl.transient WHERE execution_id = 7205759403792793600 ORDER BY created_at, var_name;
 
 \echo
+\echo '--- Lifetimes: the login step keeps its token 15 minutes ($ttl), the cursor as long as the execution:'
+SELECT noetl.render_vars(7205759403792793600, 'login', '{"access_token": "tok-1", "next": 2}',
+                         '{"token": "{{ result.access_token }}", "cursor": "{{ result.next }}",
+                           "$ttl": {"token": "15 minutes"}}');
+SELECT var_name, expires_at - created_at AS lives_for
+FROM noetl.transient WHERE execution_id = 7205759403792793600 AND var_name IN ('token', 'cursor') ORDER BY var_name;
+\echo '--- Fifteen minutes later (simulated) the token is gone for every read, and purge_expired deletes it:'
+UPDATE noetl.transient SET expires_at = now() - interval '1 second'
+WHERE execution_id = 7205759403792793600 AND var_name = 'token';
+SELECT noetl.get_var(7205759403792793600, 'token') AS token,
+       noetl.render_vars(7205759403792793600, 'refresh', '{}',
+                         '{"needs_login": "{{ vars.token is not defined }}"}') AS refresh;
+SELECT noetl.purge_expired() AS purged;
+
+\echo
 \echo '--- Deleting one variable (DELETE /api/vars/{id}/{name}), then the whole execution:'
 SELECT noetl.vars_delete(7205759403792793600, 'emails');
 SELECT noetl.vars_cleanup(7205759403792793600);

@@ -7,19 +7,19 @@
 REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions,
     noetl.step_vars, noetl.workflow_vars, noetl.global_vars FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
-    noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text),
+    noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval),
     noetl.get_var(pg_catalog.int8, pg_catalog.text),
     noetl.get_all_vars(pg_catalog.int8),
-    noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text),
+    noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval),
     noetl.delete_var(pg_catalog.int8, pg_catalog.text),
     noetl.cleanup_execution(pg_catalog.int8),
     noetl.vars_list(pg_catalog.int8),
     noetl.vars_get(pg_catalog.int8, pg_catalog.text),
     noetl.vars_delete(pg_catalog.int8, pg_catalog.text),
     noetl.vars_cleanup(pg_catalog.int8),
-    noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text),
-    noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb),
-    noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text),
+    noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval),
+    noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval),
+    noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval),
     noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text),
     noetl.finish_step(pg_catalog.int8, pg_catalog.text),
     noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
@@ -51,14 +51,14 @@ COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id
 COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
 COMMENT ON CONSTRAINT transient_type_check ON noetl.transient IS 'The four variable types.';
 
-COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS
-    'Creates or overwrites one variable. An overwrite keeps created_at and access_count. Errors: 22004 NULL argument, 22023 empty name or invalid var_type, 42622 name over 1024 bytes, 54000 value over noetl_vars.max_value_bytes.';
+COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+    'Creates or overwrites one variable; ttl gives it a lifetime from now (expires_at). An overwrite keeps created_at, access_count and, without ttl, the lifetime. Errors: 22004 NULL argument, 22023 empty name or invalid var_type, 42622 name over 1024 bytes, 54000 value over noetl_vars.max_value_bytes, 22023 ttl not a positive interval of at most 100 years.';
 COMMENT ON FUNCTION noetl.get_var(pg_catalog.int8, pg_catalog.text) IS
     'The value of one variable, or NULL when it does not exist. A tracked read: access_count + 1, accessed_at = now(); uncounted on a hot standby or in a read-only transaction.';
 COMMENT ON FUNCTION noetl.get_all_vars(pg_catalog.int8) IS
     'Every variable of an execution as {name: value}; {} when there is none. Not a tracked read.';
-COMMENT ON FUNCTION noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text) IS
-    'Creates or overwrites every member of a JSON object in one statement, all or nothing. Returns the POST /api/vars/{id} body {"execution_id", "variables_set", "var_names"}.';
+COMMENT ON FUNCTION noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+    'Creates or overwrites every member of a JSON object in one statement, all or nothing; ttl gives each a lifetime from now. Returns the POST /api/vars/{id} body {"execution_id", "variables_set", "var_names"}.';
 COMMENT ON FUNCTION noetl.delete_var(pg_catalog.int8, pg_catalog.text) IS
     'Deletes one variable; true when it existed.';
 COMMENT ON FUNCTION noetl.cleanup_execution(pg_catalog.int8) IS
@@ -71,12 +71,12 @@ COMMENT ON FUNCTION noetl.vars_delete(pg_catalog.int8, pg_catalog.text) IS
     'The DELETE /api/vars/{id}/{name} body: {"execution_id", "var_name", "deleted"}.';
 COMMENT ON FUNCTION noetl.vars_cleanup(pg_catalog.int8) IS
     'The DELETE /api/vars/{id} body: {"execution_id", "deleted_count"}.';
-COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text) IS
-    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. All or nothing unless noetl_vars.on_render_error = skip.';
-COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb) IS
-    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. Returns everything it stored.';
-COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text) IS
-    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, empty name, iter. without iteration, workflow. without playbook.';
+COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval) IS
+    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. All or nothing unless noetl_vars.on_render_error = skip.';
+COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval) IS
+    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. Returns everything it stored.';
+COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval) IS
+    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
 COMMENT ON FUNCTION noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text) IS
     'Every scope a step''s templates see, in one read: {"ctx", "step", "iter", "workflow", "global"}; step, iter and workflow are {} when their argument is NULL. Not a tracked read.';
 COMMENT ON FUNCTION noetl.finish_step(pg_catalog.int8, pg_catalog.text) IS

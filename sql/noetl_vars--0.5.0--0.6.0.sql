@@ -7,7 +7,8 @@
 --     execution_id, which it serves: NoETL's CREATE INDEX IF NOT EXISTS finds it;
 --   * adopt_transient carries a legacy table's expires_at and scope over;
 --   * a variable whose expires_at has passed is left out by every read (the statements are the
---     library's), and by the view noetl.executions; noetl.purge_expired deletes such rows.
+--     library's), and by the view noetl.executions; noetl.purge_expired deletes such rows;
+--   * set_var, set_vars, render_vars, render_iteration and apply_set take ttl interval.
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -210,3 +211,130 @@ COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime e
 COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.';
 COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id, var_name); named as NoETL''s index on execution_id.';
 COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
+
+-- The five write paths take `ttl interval DEFAULT NULL` last (docs/operations.md, "Lifetimes").
+-- A function cannot gain an argument in place: each old signature is dropped and the new one
+-- created, and the EXECUTE grants the old one had (docs/security.md, "Privileges") are given
+-- again on the new one, so the application role keeps working after the update. (They are
+-- given again by the role updating: a grant another grantor had made is then this role's.)
+CREATE FUNCTION noetl.replace_function_0_6_0(old pg_catalog.text, definition pg_catalog.text, new pg_catalog.text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $body$
+DECLARE
+    old_acl pg_catalog.aclitem[];
+    g record;
+BEGIN
+    SELECT p.proacl INTO old_acl FROM pg_catalog.pg_proc p
+    WHERE p.oid OPERATOR(pg_catalog.=) old::pg_catalog.regprocedure;
+    EXECUTE 'DROP FUNCTION ' OPERATOR(pg_catalog.||) old;
+    EXECUTE definition;
+    IF old_acl IS NULL THEN
+        RETURN;  -- the default (PUBLIC may execute), which the new function has too
+    END IF;
+    EXECUTE 'REVOKE EXECUTE ON FUNCTION ' OPERATOR(pg_catalog.||) new OPERATOR(pg_catalog.||) ' FROM PUBLIC';
+    FOR g IN
+        SELECT a.grantee, a.is_grantable FROM pg_catalog.aclexplode(old_acl) a
+        JOIN pg_catalog.pg_proc p ON p.oid OPERATOR(pg_catalog.=) new::pg_catalog.regprocedure
+        WHERE a.privilege_type OPERATOR(pg_catalog.=) 'EXECUTE'
+          AND a.grantee OPERATOR(pg_catalog.<>) p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', new,
+            CASE WHEN g.grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+                 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(g.grantee)) END,
+            CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+END
+$body$;
+
+SELECT noetl.replace_function_0_6_0(
+    'noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text)',
+    $def$CREATE FUNCTION noetl."set_var"(
+	"execution_id" pg_catalog.int8,
+	"var_name" pg_catalog.text,
+	"var_value" pg_catalog.jsonb,
+	"var_type" pg_catalog.text DEFAULT 'user_defined',
+	"source_step" pg_catalog.text DEFAULT NULL,
+	"ttl" pg_catalog.interval DEFAULT NULL
+) RETURNS void
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'set_var_v6_wrapper';$def$,
+    'noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval)');
+COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+    'Creates or overwrites one variable; ttl gives it a lifetime from now (expires_at). An overwrite keeps created_at, access_count and, without ttl, the lifetime. Errors: 22004 NULL argument, 22023 empty name or invalid var_type, 42622 name over 1024 bytes, 54000 value over noetl_vars.max_value_bytes, 22023 ttl not a positive interval of at most 100 years.';
+
+SELECT noetl.replace_function_0_6_0(
+    'noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text)',
+    $def$CREATE FUNCTION noetl."set_vars"(
+	"execution_id" pg_catalog.int8,
+	"variables" pg_catalog.jsonb,
+	"var_type" pg_catalog.text DEFAULT 'user_defined',
+	"source_step" pg_catalog.text DEFAULT NULL,
+	"ttl" pg_catalog.interval DEFAULT NULL
+) RETURNS pg_catalog.jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'set_vars_v6_wrapper';$def$,
+    'noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval)');
+COMMENT ON FUNCTION noetl.set_vars(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
+    'Creates or overwrites every member of a JSON object in one statement, all or nothing; ttl gives each a lifetime from now. Returns the POST /api/vars/{id} body {"execution_id", "variables_set", "var_names"}.';
+
+SELECT noetl.replace_function_0_6_0(
+    'noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text)',
+    $def$CREATE FUNCTION noetl."render_vars"(
+	"execution_id" pg_catalog.int8,
+	"step" pg_catalog.text,
+	"result" pg_catalog.jsonb,
+	"config" pg_catalog.jsonb,
+	"context" pg_catalog.jsonb DEFAULT '{}',
+	"phase" pg_catalog.text DEFAULT 'after',
+	"ttl" pg_catalog.interval DEFAULT NULL
+) RETURNS pg_catalog.jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'render_vars_v6_wrapper';$def$,
+    'noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval)');
+COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval) IS
+    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. All or nothing unless noetl_vars.on_render_error = skip.';
+
+SELECT noetl.replace_function_0_6_0(
+    'noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb)',
+    $def$CREATE FUNCTION noetl."render_iteration"(
+	"execution_id" pg_catalog.int8,
+	"step" pg_catalog.text,
+	"item" pg_catalog.jsonb,
+	"item_index" pg_catalog.int4,
+	"total" pg_catalog.int4,
+	"result" pg_catalog.jsonb,
+	"config" pg_catalog.jsonb,
+	"context" pg_catalog.jsonb DEFAULT '{}',
+	"ttl" pg_catalog.interval DEFAULT NULL
+) RETURNS pg_catalog.jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'render_iteration_v6_wrapper';$def$,
+    'noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval)');
+COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval) IS
+    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. Returns everything it stored.';
+
+SELECT noetl.replace_function_0_6_0(
+    'noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text)',
+    $def$CREATE FUNCTION noetl."apply_set"(
+	"execution_id" pg_catalog.int8,
+	"step" pg_catalog.text,
+	"mutations" pg_catalog.jsonb,
+	"context" pg_catalog.jsonb DEFAULT '{}',
+	"iteration" pg_catalog.int4 DEFAULT NULL,
+	"playbook" pg_catalog.text DEFAULT NULL,
+	"ttl" pg_catalog.interval DEFAULT NULL
+) RETURNS pg_catalog.jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'apply_set_v6_wrapper';$def$,
+    'noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval)');
+COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval) IS
+    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
+
+DROP FUNCTION noetl.replace_function_0_6_0(pg_catalog.text, pg_catalog.text, pg_catalog.text);

@@ -51,6 +51,11 @@ SELECT noetl.get_var(1, 'a');
 UPDATE noetl.transient SET var_value = '5' WHERE execution_id = 1 AND var_name = 'b';
 -- 6. Deletes.
 SELECT noetl.cleanup_execution(2);
+-- 7. A write with a lifetime is a change like any other, and so is the purge of it once it
+--    has ended.
+SELECT noetl.set_var(5, 'token', '"t"', ttl => interval '20 milliseconds');
+SELECT pg_sleep(0.05);
+SELECT noetl.purge_expired();
 SQL
 wait $listener
 sed -n 's/^Asynchronous notification "noetl_vars" with payload "\(.*\)" received from server process with PID [0-9]*\.$/\1/p' \
@@ -67,6 +72,8 @@ cat >"$work/want.off" <<'JSON'
 {"execution_id": 4, "count": 1}
 {"execution_id": 1, "count": 1}
 {"execution_id": 2, "count": 1}
+{"execution_id": 5, "count": 1}
+{"execution_id": 5, "count": 1}
 JSON
 cat >"$work/want.on" <<'JSON'
 {"execution_id": 1, "names": ["a", "b", "c"], "count": 3}
@@ -74,6 +81,8 @@ cat >"$work/want.on" <<'JSON'
 {"execution_id": 4, "names": ["kept"], "count": 1}
 {"execution_id": 1, "names": ["b"], "count": 1}
 {"execution_id": 2, "names": ["customer_ada@example.com_ssn"], "count": 1}
+{"execution_id": 5, "names": ["token"], "count": 1}
+{"execution_id": 5, "names": ["token"], "count": 1}
 JSON
 for names in off on; do
     if diff "$work/want.$names" "$work/got.$names"; then

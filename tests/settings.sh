@@ -24,7 +24,7 @@ ALTER DATABASE postgres SET noetl_vars.track_history = on;
 CREATE ROLE noetl_app LOGIN;
 GRANT USAGE ON SCHEMA noetl TO noetl_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient TO noetl_app;
-GRANT EXECUTE ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text), noetl.get_var(bigint, text) TO noetl_app;
+GRANT EXECUTE ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text, interval), noetl.get_var(bigint, text) TO noetl_app;
 SQL
 }
 as_app() { PGUSER=noetl_app PGOPTIONS="$1" psql -X -At -d postgres -c "$2" 2>&1 || true; }

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The psql transcripts of the docs come from real runs: docs/tutorial.md holds the output of
 scripts/demo.sql (what ./scripts/demo.sh shows), and the README an excerpt of it. This runs
-demo.sql on the cluster in PGHOST/PGPORT and fails when the tutorial's transcript, or the
-README's excerpt, differs from what the extension answers now. Timestamps, column padding and
+demo.sql on the cluster in PGHOST/PGPORT and fails when the tutorial's transcript, or one of the
+README's excerpts, differs from what the extension answers now. Timestamps, column padding and
 the lines the tutorial elides (a line starting with "…") are not compared.
 
     tests/transcript.py            check (the test command runs this)
@@ -34,8 +34,12 @@ def run_demo():
         subprocess.run(quiet + ["-c", f"DROP DATABASE {DB}"], check=True)
 
 
-def block(text, opening="```text"):
-    start = text.index(opening) + len(opening) + 1
+def block(text, opening="```text", nth=0):
+    """The lines of the `nth` block that starts with `opening`."""
+    start = -1
+    for _ in range(nth + 1):
+        start = text.index(opening, start + 1)
+    start += len(opening) + 1
     return text[start:text.index("```", start)].rstrip("\n").split("\n")
 
 
@@ -93,9 +97,11 @@ def main():
     if not ok:
         print(f"FAIL docs/tutorial.md differs from a run of scripts/demo.sql:\n  doc: {want}\n  run: {got}")
         failed = True
-    if not contained(block(README.read_text()), block(tutorial)):
-        print("FAIL README.md's session is not an excerpt of docs/tutorial.md's transcript")
-        failed = True
+    readme = README.read_text()
+    for n in range(readme.count("```text")):
+        if not contained(block(readme, nth=n), block(tutorial)):
+            print(f"FAIL README.md's session {n + 1} is not an excerpt of docs/tutorial.md's transcript")
+            failed = True
     if failed:
         print("(tests/transcript.py --write regenerates the tutorial's transcript from a run)")
         sys.exit(1)

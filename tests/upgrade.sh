@@ -86,5 +86,34 @@ SQL
         echo "FAIL upgrade 0.3.0 -> $current: the update trigger's state is '$state', not R (ENABLE REPLICA)"; fail=1
     fi
 fi
+# The application role's grants survive an update that changes a function's arguments (0.6.0
+# gives the five write paths ttl: each is dropped and created anew).
+if grep -qx 0.5.0 <<<"$olds"; then
+    quiet -c "DROP DATABASE IF EXISTS noetl_vars_grants" -c "CREATE DATABASE noetl_vars_grants"
+    quiet -c "DROP ROLE IF EXISTS noetl_vars_upgrade_app" -c "CREATE ROLE noetl_vars_upgrade_app"
+    grants=$(psql -X -q -At -v ON_ERROR_STOP=1 -d noetl_vars_grants <<'SQL' | tail -1
+CREATE EXTENSION noetl_vars VERSION '0.5.0';
+GRANT USAGE ON SCHEMA noetl TO noetl_vars_upgrade_app;
+GRANT EXECUTE ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text),
+    noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text) TO noetl_vars_upgrade_app;
+GRANT EXECUTE ON FUNCTION noetl.apply_set(bigint, text, jsonb, jsonb, integer, text)
+    TO noetl_vars_upgrade_app WITH GRANT OPTION;
+ALTER EXTENSION noetl_vars UPDATE;
+SELECT string_agg(p.proname || ':' || COALESCE((SELECT string_agg(a.privilege_type || CASE WHEN a.is_grantable THEN '+' ELSE '' END, ',')
+                                       FROM aclexplode(p.proacl) a WHERE a.grantee = 'noetl_vars_upgrade_app'::regrole), '')
+                  || ':' || has_function_privilege('public', p.oid, 'EXECUTE'), ' ' ORDER BY p.proname)
+FROM pg_proc p
+WHERE p.pronamespace = 'noetl'::regnamespace
+  AND p.proname IN ('set_var', 'set_vars', 'render_vars', 'render_iteration', 'apply_set');
+SQL
+)
+    quiet -c "DROP DATABASE noetl_vars_grants" -c "DROP ROLE noetl_vars_upgrade_app"
+    want="apply_set:EXECUTE+:false render_iteration::false render_vars:EXECUTE:false set_var:EXECUTE:false set_vars::false"
+    if [ "$grants" = "$want" ]; then
+        echo "ok   upgrade 0.5.0 -> $current: EXECUTE grants on the functions that gained ttl are kept"
+    else
+        echo "FAIL upgrade 0.5.0 -> $current: grants after the update are '$grants', want '$want'"; fail=1
+    fi
+fi
 quiet -c "DROP DATABASE noetl_vars_fresh"
 exit $fail

@@ -8,6 +8,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::limits::Limits;
 use crate::limits::MAX_DEPTH;
 use crate::template::{self, Compiled, Reads};
+use crate::ttl::{BlockTtl, TTL_KEY};
 use crate::validate::{self, Phase};
 
 /// How one value of the block is produced.
@@ -65,7 +66,9 @@ pub(crate) enum Format {
 /// Tells the formats apart: an object whose keys are a non-empty subset of `before` and
 /// `after`, each an object, is a before/after block; any other object is a simple block.
 pub(crate) fn format_of(config: &DocRef) -> Format {
-    let keys = config.keys();
+    let mut keys = config.keys();
+    // A `$ttl` beside `before`/`after` is misplaced (see `phase_block`), not a variable.
+    keys.retain(|k| k != TTL_KEY);
     let phased = !keys.is_empty()
         && keys.iter().all(|k| {
             (k == "before" || k == "after")
@@ -86,13 +89,24 @@ pub fn parse(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<V
     crate::stack::run(limits, || parse_here(config, phase, limits))?
 }
 
-fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
+/// The lifetimes the `$ttl` of the entries of `config` that apply in `phase` give.
+pub fn ttl(config: Option<&DocRef>, phase: Phase) -> Result<BlockTtl> {
+    let Some(block) = phase_block(config, phase)? else {
+        return Ok(BlockTtl::default());
+    };
+    let mut keys = block.keys();
+    keys.retain(|k| k != TTL_KEY);
+    BlockTtl::of(&block, &keys, |_| Ok(()))
+}
+
+/// The object of `config` whose keys are the variables of `phase`, if any.
+fn phase_block(config: Option<&DocRef>, phase: Phase) -> Result<Option<DocRef>> {
     let Some(config) = config else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     match config.view() {
         View::Object(_) => {}
-        View::Null => return Ok(Vec::new()),
+        View::Null => return Ok(None),
         other => {
             return Err(Error::invalid(format!(
                 "config must be a JSON object (the step's vars: block), not {}",
@@ -103,19 +117,29 @@ fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<
             ))
         }
     }
-    let block = match (format_of(config), phase) {
-        (Format::Simple, Phase::After) => config.clone(),
-        (Format::Simple, Phase::Before) => return Ok(Vec::new()),
-        (Format::BeforeAfter, phase) => match config.get(phase.as_str()) {
-            Some(block) => block,
-            None => return Ok(Vec::new()),
-        },
+    match (format_of(config), phase) {
+        (Format::Simple, Phase::After) => Ok(Some(config.clone())),
+        (Format::Simple, Phase::Before) => Ok(None),
+        (Format::BeforeAfter, _) if config.get(TTL_KEY).is_some() => Err(Error::invalid(
+            "$ttl of a before/after block goes inside before or after, beside the variables it covers",
+        )
+        .with_hint("write {\"after\": {\"token\": …, \"$ttl\": {\"token\": \"15 minutes\"}}}")),
+        (Format::BeforeAfter, phase) => Ok(config.get(phase.as_str())),
+    }
+}
+
+fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
+    let Some(block) = phase_block(config, phase)? else {
+        return Ok(Vec::new());
     };
     let mut entries = Vec::new();
     let mut total = 0usize;
     for (n, name) in block.keys().into_iter().enumerate() {
         if n % 1024 == 1023 {
             crate::interrupt::poll();
+        }
+        if name == TTL_KEY {
+            continue;
         }
         validate::check_name("variable name", &name).map_err(|e| {
             let shown = validate::quote(&name);

@@ -36,6 +36,7 @@ pub mod shape;
 pub mod stack;
 mod template;
 mod tojson;
+pub mod ttl;
 pub mod validate;
 mod value;
 

@@ -13,6 +13,7 @@ use crate::doc::{DocRef, View};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
 use crate::scopes;
+use crate::ttl::{BlockTtl, TTL_KEY};
 use crate::validate::{self, quote};
 
 /// Which of the optional scopes the call can write.
@@ -59,6 +60,9 @@ fn parse_here(
         if n % 1024 == 1023 {
             crate::interrupt::poll();
         }
+        if written == TTL_KEY {
+            continue;
+        }
         let name = target(&written, available)?;
         if let Some(other) = seen.insert(name.clone(), written.clone()) {
             return Err(Error::invalid(format!(
@@ -80,6 +84,34 @@ fn parse_here(
         entries.push(Entry { name, value });
     }
     Ok(entries)
+}
+
+/// The lifetimes the block's `$ttl` gives its execution variables, by variable name. Only
+/// execution variables (`ctx.x`, `x`) have a lifetime: step and iteration values end with
+/// `finish_step`, workflow and global values outlive executions by design.
+pub fn ttl(mutations: Option<&DocRef>, available: Available) -> Result<BlockTtl> {
+    let Some(block) = mutations.filter(|b| matches!(b.view(), View::Object(_))) else {
+        return Ok(BlockTtl::default());
+    };
+    let mut keys = block.keys();
+    keys.retain(|k| k != TTL_KEY);
+    let by_key = BlockTtl::of(block, &keys, |written| {
+        match target(written, available).map(|name| scopes::split(&name).0.map(str::to_string)) {
+            Ok(None) => Ok(()),
+            Ok(Some(scope)) => Err(format!(
+                "{scope}. values have no lifetime, only execution variables (ctx.<name>) do"
+            )),
+            Err(err) => Err(err.message),
+        }
+    })?;
+    let mut each = HashMap::with_capacity(by_key.each.len());
+    for (written, ttl) in by_key.each {
+        each.insert(target(&written, available)?, ttl);
+    }
+    Ok(BlockTtl {
+        all: by_key.all,
+        each,
+    })
 }
 
 /// The entry key a `set:` key writes.

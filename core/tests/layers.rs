@@ -15,8 +15,8 @@ const LAYERS: &[&[&str]] = &[
     &["limits"],
     // arguments; the evaluation stack; Python text of documents
     &["validate", "stack", "doctext", "bounds"],
-    // documents as template values, compared at any depth
-    &["value"],
+    // documents as template values, compared at any depth; lifetimes
+    &["value", "ttl"],
     // Python text of template values
     &["pyfmt"],
     // tojson; what templates produce, as stored

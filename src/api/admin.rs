@@ -1,4 +1,5 @@
-//! Functions for operators: purging executions nobody touches any more.
+//! Functions for operators: purging executions nobody touches any more, and variables whose
+//! lifetime has ended.
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -8,8 +9,8 @@ use noetl_vars_core::Error;
 
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
-use crate::storage::queries;
 use crate::storage::spi::{execute, Connection};
+use crate::storage::{legacy_queries, queries};
 
 /// `older_than` as a bound argument and `max_executions`, both checked.
 fn purge_arguments(
@@ -88,5 +89,33 @@ fn purge_stale(
             removed.push((execution_id, count, last));
         }
     }
+    removed.extend(purge_expired_rows());
     TableIterator::new(removed)
+}
+
+/// How many variables whose lifetime has ended `purge_stale` deletes besides whole
+/// executions, per call (the default batch of `noetl.purge_expired`).
+const EXPIRED_PER_PURGE: i32 = 10_000;
+
+/// Deletes expired variables of executions that are not stale (the stale ones went whole);
+/// per execution, how many and their last activity. Nothing on a table without lifetimes
+/// (an extension not updated yet).
+fn purge_expired_rows() -> Vec<(i64, i32, TimestampWithTimeZone)> {
+    if !legacy_queries::lifetimes() {
+        return Vec::new();
+    }
+    let rows = execute(
+        &queries::PURGE_EXPIRED_ROWS,
+        &[(pg_sys::Datum::from(EXPIRED_PER_PURGE), false)],
+        false,
+    );
+    (0..rows.len())
+        .filter_map(|i| {
+            let execution_id = rows.get(i, 1)?.value() as i64;
+            let count = rows.get(i, 2)?.value() as i32;
+            // SAFETY: the statement's third column is a timestamptz.
+            let last = unsafe { TimestampWithTimeZone::from_datum(rows.get(i, 3)?, false) }?;
+            Some((execution_id, count, last))
+        })
+        .collect()
 }

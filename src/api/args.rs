@@ -1,7 +1,9 @@
 //! Checks of the arguments every SQL function shares, and the conditions a call runs under.
 
+use noetl_vars_core::ttl::Ttl;
 use noetl_vars_core::validate;
 use noetl_vars_core::Error;
+use pgrx::datum::Interval;
 use pgrx::pg_sys;
 
 use crate::backend::errors::OrRaise;
@@ -32,4 +34,10 @@ pub fn checked_source_step(source_step: Option<&str>) -> Option<&str> {
         validate::check_name("source_step", step).or_raise();
     }
     source_step
+}
+
+/// The optional `ttl interval` argument of every write path, checked (22023 when it is not a
+/// positive lifetime of at most 100 years).
+pub fn ttl(ttl: Option<Interval>) -> Option<Ttl> {
+    ttl.map(|t| Ttl::new(t.months(), t.days(), t.micros(), "ttl").or_raise())
 }

@@ -2,10 +2,12 @@
 //! docs/reference.md groups them. Each checks its arguments, takes its locks and hands the work
 //! to the internals below (`crate::blocks`, `crate::storage`, …), which know nothing of SQL
 //! argument lists; [`args`] holds the argument checks they share. Grants and comments of these
-//! functions are in `sql/finalize.sql`.
+//! functions are in `sql/finalize.sql`. A function whose arguments changed keeps its old entry
+//! point for definitions not updated yet ([`entry_points_0_5`]).
 
 mod admin;
 pub(crate) mod args;
+mod entry_points_0_5;
 mod responses;
 mod set_blocks;
 mod store;

@@ -2,6 +2,7 @@
 //! scopes they write.
 
 use noetl_vars_core::validate;
+use pgrx::datum::Interval;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
@@ -16,14 +17,15 @@ use crate::storage::spi::{execute, Connection};
 use crate::storage::table::{int8_arg, opt_text_arg, text_arg};
 
 /// Applies one `set:` block (a step's or an arc's) and returns what it stored, by scope.
-#[pg_extern(volatile, parallel_unsafe)]
-fn apply_set(
+#[pg_extern(name = "apply_set", volatile, parallel_unsafe)]
+pub(super) fn apply_set_v6(
     execution_id: Option<i64>,
     step: Option<&str>,
     mutations: Option<PgJsonb>,
     context: default!(Option<PgJsonb>, "'{}'"),
     iteration: default!(Option<i32>, "NULL"),
     playbook: default!(Option<&str>, "NULL"),
+    ttl: default!(Option<Interval>, "NULL"),
 ) -> PgJsonb {
     let call = SetCall {
         execution_id: args::execution_id(execution_id),
@@ -32,6 +34,7 @@ fn apply_set(
         context,
         iteration,
         playbook: playbook_name(playbook),
+        ttl: args::ttl(ttl),
     };
     call.apply()
 }

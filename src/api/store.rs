@@ -5,6 +5,7 @@ use noetl_vars_core::doc::View;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::validate::{self, quote, VarType};
 use noetl_vars_core::{shape, Error};
+use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 use super::args;
@@ -13,19 +14,21 @@ use crate::backend::guc;
 use crate::backend::locks::Locks;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
-use crate::storage::table::{self, Types, Write};
+use crate::storage::table::{self, Expiry, Types, Write};
 use crate::storage::value_checks;
 
 /// Creates or overwrites one variable.
-#[pg_extern(volatile, parallel_unsafe)]
-fn set_var(
+#[pg_extern(name = "set_var", volatile, parallel_unsafe)]
+pub(super) fn set_var_v6(
     execution_id: Option<i64>,
     var_name: Option<&str>,
     var_value: Option<PgJsonb>,
     var_type: default!(Option<&str>, "'user_defined'"),
     source_step: default!(Option<&str>, "NULL"),
+    ttl: default!(Option<Interval>, "NULL"),
 ) {
     let execution_id = args::execution_id(execution_id);
+    let ttl = args::ttl(ttl);
     let name = validate::var_name(var_name).or_raise();
     let value = var_value
         .ok_or_else(|| {
@@ -47,6 +50,7 @@ fn set_var(
             value,
         },
         source_step,
+        ttl,
     );
 }
 
@@ -81,14 +85,16 @@ fn get_all_vars(execution_id: Option<i64>) -> PgJsonb {
 }
 
 /// Upserts every member of `variables` in one statement: all or nothing.
-#[pg_extern(volatile, parallel_unsafe)]
-fn set_vars(
+#[pg_extern(name = "set_vars", volatile, parallel_unsafe)]
+pub(super) fn set_vars_v6(
     execution_id: Option<i64>,
     variables: Option<PgJsonb>,
     var_type: default!(Option<&str>, "'user_defined'"),
     source_step: default!(Option<&str>, "NULL"),
+    ttl: default!(Option<Interval>, "NULL"),
 ) -> PgJsonb {
     let execution_id = args::execution_id(execution_id);
+    let ttl = args::ttl(ttl);
     let variables = variables
         .ok_or_else(|| Error::null_argument("variables"))
         .or_raise();
@@ -135,6 +141,10 @@ fn set_vars(
         variables,
         Types::All(var_type.as_str()),
         source_step,
+        &Expiry {
+            all: ttl,
+            each: None,
+        },
     );
     let body = shape::set_vars(execution_id, &names);
     conn.in_caller(|| jsonb::build(&body))

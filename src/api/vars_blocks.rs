@@ -3,6 +3,7 @@
 
 use noetl_vars_core::validate::{self, Phase};
 use noetl_vars_core::Error;
+use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 use super::args;
@@ -11,14 +12,15 @@ use crate::blocks::vars_block::{Call, Iteration};
 use crate::storage::jsonb::PgJsonb;
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
-#[pg_extern(volatile, parallel_unsafe)]
-fn render_vars(
+#[pg_extern(name = "render_vars", volatile, parallel_unsafe)]
+pub(super) fn render_vars_v6(
     execution_id: Option<i64>,
     step: Option<&str>,
     result: Option<PgJsonb>,
     config: Option<PgJsonb>,
     context: default!(Option<PgJsonb>, "'{}'"),
     phase: default!(Option<&str>, "'after'"),
+    ttl: default!(Option<Interval>, "NULL"),
 ) -> PgJsonb {
     let call = Call {
         execution_id: args::execution_id(execution_id),
@@ -28,14 +30,15 @@ fn render_vars(
         context,
         phase: Phase::parse(phase).or_raise(),
         iteration: None,
+        ttl: args::ttl(ttl),
     };
     call.render()
 }
 
 /// Records one iteration of a looping step, then applies its per-iteration vars block.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(name = "render_iteration", volatile, parallel_unsafe)]
 #[allow(clippy::too_many_arguments)]
-fn render_iteration(
+pub(super) fn render_iteration_v6(
     execution_id: Option<i64>,
     step: Option<&str>,
     item: Option<PgJsonb>,
@@ -44,8 +47,10 @@ fn render_iteration(
     result: Option<PgJsonb>,
     config: Option<PgJsonb>,
     context: default!(Option<PgJsonb>, "'{}'"),
+    ttl: default!(Option<Interval>, "NULL"),
 ) -> PgJsonb {
     let execution_id = args::execution_id(execution_id);
+    let ttl = args::ttl(ttl);
     let step = validate::step_name(step).or_raise();
     let index = item_index
         .ok_or_else(|| Error::null_argument("item_index"))
@@ -67,6 +72,7 @@ fn render_iteration(
             total,
             names,
         }),
+        ttl,
     };
     call.render()
 }

@@ -10,4 +10,4 @@ pub(crate) mod set_block;
 pub(crate) mod vars_block;
 
 pub(crate) use access::Access;
-pub(crate) use pipeline::{context_doc, run, skipping, BlockKind};
+pub(crate) use pipeline::{context_doc, expiry, run, skipping, BlockKind};

@@ -12,6 +12,7 @@ use noetl_vars_core::doc::{DocRef, View};
 use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Outcome, Plan, Settings};
+use noetl_vars_core::ttl::{BlockTtl, Ttl};
 use noetl_vars_core::Error;
 
 use super::Access;
@@ -20,6 +21,7 @@ use crate::backend::guc;
 use crate::backend::locks::Locks;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
+use crate::storage::table::Expiry;
 use crate::storage::vars_store::PgStore;
 
 /// What one kind of block does at each step of [`run`].
@@ -105,5 +107,25 @@ pub(crate) fn skipping(err: Error) -> Error {
     Error {
         message: format!("skipped: {}", err.message),
         ..err
+    }
+}
+
+/// The lifetimes of one upsert of a block: the block's own `$ttl` for the variables it names
+/// (or covers), the call's `ttl` argument for every other variable written.
+pub(crate) fn expiry<'a>(
+    block: &BlockTtl,
+    call: Option<Ttl>,
+    names: impl Iterator<Item = &'a str>,
+) -> Expiry {
+    let own: Vec<(String, OutValue)> = names
+        .filter_map(|name| {
+            block
+                .for_key(name)
+                .map(|t| (name.to_string(), OutValue::String(t.interval_text())))
+        })
+        .collect();
+    Expiry {
+        all: call,
+        each: (!own.is_empty()).then(|| jsonb::build(&OutValue::Object(own))),
     }
 }

@@ -16,9 +16,10 @@ use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{Outcome, Plan};
 use noetl_vars_core::scopes::{self, SET_SCOPES};
 use noetl_vars_core::set::{self, Available};
+use noetl_vars_core::ttl::{BlockTtl, Ttl};
 use noetl_vars_core::validate::{quote, VarType};
 
-use super::{context_doc, skipping, Access, BlockKind};
+use super::{context_doc, expiry, skipping, Access, BlockKind};
 use crate::backend::errors::{self, OrRaise};
 use crate::backend::locks::Mode;
 use crate::backend::privileges::{self, Use};
@@ -37,6 +38,9 @@ pub(crate) struct SetCall<'a> {
     pub(crate) context: Option<PgJsonb>,
     pub(crate) iteration: Option<i32>,
     pub(crate) playbook: Option<&'a str>,
+    /// The `ttl` argument: the lifetime of the execution variables the call writes, unless
+    /// the block's `$ttl` gives one.
+    pub(crate) ttl: Option<Ttl>,
 }
 
 /// What the block produced, by scope, in the order of [`SCOPE_ORDER`].
@@ -50,6 +54,8 @@ struct SetBlock<'a> {
     call: SetCall<'a>,
     context: Option<DocRef>,
     scoped: Vec<Arc<ScopedStore>>,
+    /// The block's `$ttl`, by execution variable.
+    ttl: BlockTtl,
 }
 
 impl BlockKind for SetBlock<'_> {
@@ -64,7 +70,9 @@ impl BlockKind for SetBlock<'_> {
             iteration: self.call.iteration.is_some(),
             playbook: self.call.playbook.is_some(),
         };
-        set::parse(mutations.as_ref(), available, limits).or_raise()
+        let entries = set::parse(mutations.as_ref(), available, limits).or_raise();
+        self.ttl = set::ttl(mutations.as_ref(), available).or_raise();
+        entries
     }
 
     fn scope(&mut self, store: Arc<PgStore>, life: &Arc<Lifetime>) -> Arc<Scope> {
@@ -100,7 +108,8 @@ impl BlockKind for SetBlock<'_> {
         conn: &Connection,
     ) -> PgJsonb {
         let produced = by_scope(outcomes, skip);
-        self.call.write(produced, store, &self.scoped, skip, conn)
+        self.call
+            .write(produced, &self.ttl, store, &self.scoped, skip, conn)
     }
 }
 
@@ -110,6 +119,7 @@ impl SetCall<'_> {
             call: self,
             context: None,
             scoped: Vec::new(),
+            ttl: BlockTtl::default(),
         })
     }
 
@@ -171,6 +181,7 @@ impl SetCall<'_> {
     fn write(
         &self,
         produced: Produced,
+        ttl: &BlockTtl,
         store: &PgStore,
         scoped: &[Arc<ScopedStore>],
         skip: bool,
@@ -195,6 +206,7 @@ impl SetCall<'_> {
                     stored,
                     Types::All(VarType::StepResult.as_str()),
                     Some(self.step),
+                    &expiry(ttl, self.ttl, written.iter().map(String::as_str)),
                 ),
             }
             out.push((scope.to_string(), object));

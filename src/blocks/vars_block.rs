@@ -12,10 +12,11 @@ use noetl_vars_core::doc::{self, DocRef, Number, View};
 use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{Outcome, Plan};
+use noetl_vars_core::ttl::{BlockTtl, Ttl};
 use noetl_vars_core::validate::{quote, Phase, VarType};
 use noetl_vars_core::{Error, ErrorKind};
 
-use super::{context_doc, skipping, Access, BlockKind};
+use super::{context_doc, expiry, skipping, Access, BlockKind};
 use crate::backend::errors::{self, OrRaise, Raise};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
@@ -51,6 +52,9 @@ pub(crate) struct Call<'a> {
     pub(crate) context: Option<PgJsonb>,
     pub(crate) phase: Phase,
     pub(crate) iteration: Option<Iteration>,
+    /// The `ttl` argument: the lifetime of what the call writes, unless the block's `$ttl`
+    /// gives one.
+    pub(crate) ttl: Option<Ttl>,
 }
 
 /// What gets stored, in order; a later entry of a name replaces an earlier one in place.
@@ -79,6 +83,8 @@ struct VarsBlock<'a> {
     scope: Option<Arc<Scope>>,
     stored: Stored,
     life: Option<Arc<Lifetime>>,
+    /// The block's `$ttl`.
+    ttl: BlockTtl,
 }
 
 impl BlockKind for VarsBlock<'_> {
@@ -90,7 +96,9 @@ impl BlockKind for VarsBlock<'_> {
         self.life = Some(life.clone());
         self.context = context_doc(self.call.context, life);
         let config = self.call.config.map(|c| c.doc(life));
-        block::parse(config.as_ref(), self.call.phase, limits).or_raise()
+        let entries = block::parse(config.as_ref(), self.call.phase, limits).or_raise();
+        self.ttl = block::ttl(config.as_ref(), self.call.phase).or_raise();
+        entries
     }
 
     fn writes_without_entries(&self) -> bool {
@@ -133,7 +141,7 @@ impl BlockKind for VarsBlock<'_> {
                 Err(err) => errors::raise(err),
             }
         }
-        self.call.write(self.stored, store, skip, conn)
+        self.call.write(self.stored, &self.ttl, store, skip, conn)
     }
 }
 
@@ -145,6 +153,7 @@ impl Call<'_> {
             scope: None,
             stored: Stored::default(),
             life: None,
+            ttl: BlockTtl::default(),
         })
     }
     /// What the block's templates see: the step's result, its context, `item` of an
@@ -196,7 +205,14 @@ impl Call<'_> {
     }
 
     /// Checks sizes, stores what the block produced and returns it.
-    fn write(&self, stored: Stored, store: &PgStore, skip: bool, conn: &Connection) -> PgJsonb {
+    fn write(
+        &self,
+        stored: Stored,
+        ttl: &BlockTtl,
+        store: &PgStore,
+        skip: bool,
+        conn: &Connection,
+    ) -> PgJsonb {
         let mut kept = Vec::with_capacity(stored.entries.len());
         let mut types = Vec::with_capacity(stored.entries.len());
         for (n, (name, var_type, value)) in stored.entries.into_iter().enumerate() {
@@ -217,6 +233,9 @@ impl Call<'_> {
         // Placeholders of variables that were skipped go again.
         let written: BTreeSet<&str> = kept.iter().map(|(n, _)| n.as_str()).collect();
         store.remove_placeholders(&written);
+        // An iteration's counters are not the block's: only the call's ttl covers them.
+        let block_names = types.iter().filter(|(_, t)| *t == VarType::StepResult);
+        let expiry = expiry(ttl, self.ttl, block_names.map(|(n, _)| n.as_str()));
         // What the function returns is exactly what it writes: one object, built once.
         let out = conn.in_caller(|| jsonb::build(&OutValue::Object(kept)));
         if !types.is_empty() {
@@ -230,7 +249,7 @@ impl Call<'_> {
                         .collect(),
                 )))
             };
-            table::upsert_object(self.execution_id, out, types, Some(self.step));
+            table::upsert_object(self.execution_id, out, types, Some(self.step), &expiry);
         }
         out
     }

@@ -26,7 +26,8 @@ macro_rules! live {
 
 /// What an overwrite (`ON CONFLICT … DO UPDATE SET`) sets: the value, its type and step, and
 /// `accessed_at`; a variable whose lifetime had ended starts afresh (created now, never read,
-/// no lifetime), any other keeps `created_at`, `access_count` and `expires_at`.
+/// no lifetime), any other keeps `created_at`, `access_count` and `expires_at`. A write with a
+/// lifetime (a TTL) gives the variable that lifetime, from now, in either case.
 macro_rules! overwrite {
     () => {
         "var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
@@ -35,23 +36,36 @@ macro_rules! overwrite {
                            THEN EXCLUDED.created_at ELSE t.created_at END, \
          access_count = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
                              THEN 0 ELSE t.access_count END, \
-         expires_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
+         expires_at = CASE WHEN EXCLUDED.expires_at IS NOT NULL THEN EXCLUDED.expires_at \
+                           WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
                            THEN NULL ELSE t.expires_at END"
     };
 }
 
 /// Upsert of one variable: a new row starts with `access_count = 0`; an overwrite keeps
-/// `created_at` and `access_count` and moves `accessed_at`.
+/// `created_at` and `access_count` and moves `accessed_at`. `$6`: the lifetime (interval
+/// text), NULL for none.
 pub static UPSERT_ONE: Query = Query {
     name: "upsert_one",
     sql: concat!(
-        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
-          VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO noetl.transient AS t \
+           (execution_id, var_name, var_type, var_value, source_step, expires_at) \
+          VALUES ($1, $2, $3, $4, $5, \
+                  pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $6::pg_catalog.interval) \
           ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
         overwrite!()
     ),
-    args: &[INT8, TEXT, TEXT, JSONB, TEXT],
+    args: &[INT8, TEXT, TEXT, JSONB, TEXT, TEXT],
 };
+
+/// The lifetime of member `e.key` of an object upsert: its own in the object `$5`
+/// (`{name: interval text}`), else `$6` for every member; NULL for none.
+macro_rules! member_expiry {
+    () => {
+        "pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) \
+         COALESCE($5::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, $6)::pg_catalog.interval"
+    };
+}
 
 /// Upsert of every member of a JSON object `$2` in one statement, each with the type named
 /// in the object `$3` (`{name: var_type}`). `jsonb_each` yields keys in jsonb's own order, the
@@ -59,26 +73,30 @@ pub static UPSERT_ONE: Query = Query {
 pub static UPSERT_OBJECT: Query = Query {
     name: "upsert_object",
     sql: concat!(
-        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
-          SELECT $1, e.key, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, e.value, $4 \
-          FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
+        "INSERT INTO noetl.transient AS t \
+           (execution_id, var_name, var_type, var_value, source_step, expires_at) \
+          SELECT $1, e.key, $3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, e.value, $4, ",
+        member_expiry!(),
+        " FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
           ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
         overwrite!()
     ),
-    args: &[INT8, JSONB, JSONB, TEXT],
+    args: &[INT8, JSONB, JSONB, TEXT, JSONB, TEXT],
 };
 
 /// The same with one type for every member (set_vars).
 pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
     name: "upsert_object_one_type",
     sql: concat!(
-        "INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step) \
-          SELECT $1, e.key, $3, e.value, $4 \
-          FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
+        "INSERT INTO noetl.transient AS t \
+           (execution_id, var_name, var_type, var_value, source_step, expires_at) \
+          SELECT $1, e.key, $3, e.value, $4, ",
+        member_expiry!(),
+        " FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
           ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
         overwrite!()
     ),
-    args: &[INT8, JSONB, TEXT, TEXT],
+    args: &[INT8, JSONB, TEXT, TEXT, JSONB, TEXT],
 };
 
 /// The value of one variable, untracked: a full primary-key lookup, the cheapest statement
@@ -241,6 +259,21 @@ pub static PURGE_EXECUTION: Query = Query {
               RETURNING GREATEST(created_at, accessed_at) AS activity) \
           SELECT pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) FROM gone",
     args: &[INT8, INTERVAL],
+};
+
+/// Deletes up to `$1` variables whose lifetime has ended, those that ended first first,
+/// skipping rows another transaction holds (as `noetl.purge_expired` does); per execution, how
+/// many and the last activity among them. Spans executions, like [`STALE_EXECUTIONS`].
+pub static PURGE_EXPIRED_ROWS: Query = Query {
+    name: "purge_expired_rows",
+    sql: "WITH doomed AS (SELECT t.ctid AS row_id FROM noetl.transient t \
+              WHERE t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
+              ORDER BY t.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED), \
+          gone AS (DELETE FROM noetl.transient t USING doomed d WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id \
+              RETURNING t.execution_id, GREATEST(t.created_at, t.accessed_at) AS activity) \
+          SELECT execution_id, pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) \
+          FROM gone GROUP BY execution_id ORDER BY execution_id",
+    args: &[INT4],
 };
 
 /// The statements that touch one execution, `$1`. They are planned as index scans

@@ -5,14 +5,17 @@ use std::sync::Arc;
 
 use noetl_vars_core::doc::DocRef;
 use noetl_vars_core::shape::VarRow;
+use noetl_vars_core::ttl::Ttl;
+use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::IntoDatum;
 
+use crate::backend::errors::Raise;
 use crate::storage::datum;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
 use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
-use crate::storage::spi::{execute, Rows};
+use crate::storage::spi::{execute, Query, Rows};
 
 pub(crate) type Arg = (pg_sys::Datum, bool);
 
@@ -57,19 +60,71 @@ pub struct Write<'a> {
     pub value: PgJsonb,
 }
 
+/// The lifetimes of one write (docs/operations.md, "Lifetimes"): one for every variable, and
+/// some by name (`{name: interval text}`), which win.
+#[derive(Default)]
+pub struct Expiry {
+    pub all: Option<Ttl>,
+    pub each: Option<PgJsonb>,
+}
+
+impl Expiry {
+    fn is_none(&self) -> bool {
+        self.all.is_none() && self.each.is_none()
+    }
+
+    fn args(&self) -> [Arg; 2] {
+        [
+            match self.each {
+                Some(each) => (each.datum(), false),
+                None => (pg_sys::Datum::from(0usize), true),
+            },
+            opt_text_arg(self.all.map(|t| t.interval_text()).as_deref()),
+        ]
+    }
+}
+
+/// The statement for a table with lifetimes (`live`), or the pre-0.6.0 one; a lifetime on a
+/// table without `expires_at` is refused rather than dropped.
+fn pick_write(legacy: &'static Query, live: &'static Query, expiry: &Expiry) -> &'static Query {
+    let query = pick(legacy, live);
+    if !expiry.is_none() && std::ptr::eq(query, legacy) {
+        Error::new(
+            ErrorKind::PrerequisiteState,
+            "noetl.transient has no expires_at column, so a variable cannot be given a lifetime",
+        )
+        .with_hint("the extension's library is newer than its objects: run ALTER EXTENSION noetl_vars UPDATE")
+        .raise();
+    }
+    query
+}
+
 /// Upserts one variable.
-pub fn upsert_one(execution_id: i64, write: &Write<'_>, source_step: Option<&str>) {
-    execute(
-        pick(&legacy_queries::UPSERT_ONE_LEGACY, &queries::UPSERT_ONE),
-        &[
-            int8_arg(execution_id),
-            text_arg(write.name),
-            text_arg(write.var_type),
-            (write.value.datum(), false),
-            opt_text_arg(source_step),
-        ],
-        false,
+pub fn upsert_one(
+    execution_id: i64,
+    write: &Write<'_>,
+    source_step: Option<&str>,
+    ttl: Option<Ttl>,
+) {
+    let expiry = Expiry {
+        all: ttl,
+        each: None,
+    };
+    let query = pick_write(
+        &legacy_queries::UPSERT_ONE_LEGACY,
+        &queries::UPSERT_ONE,
+        &expiry,
     );
+    let [_, ttl] = expiry.args();
+    let args = [
+        int8_arg(execution_id),
+        text_arg(write.name),
+        text_arg(write.var_type),
+        (write.value.datum(), false),
+        opt_text_arg(source_step),
+        ttl,
+    ];
+    execute(query, &args[..query.args.len()], false);
 }
 
 /// The types of the variables of one write.
@@ -86,33 +141,36 @@ pub fn upsert_object(
     values: PgJsonb,
     types: Types<'_>,
     source_step: Option<&str>,
+    expiry: &Expiry,
 ) {
     let (query, types) = match types {
         Types::All(t) => (
-            pick(
+            pick_write(
                 &legacy_queries::UPSERT_OBJECT_ONE_TYPE_LEGACY,
                 &queries::UPSERT_OBJECT_ONE_TYPE,
+                expiry,
             ),
             text_arg(t),
         ),
         Types::Each(object) => (
-            pick(
+            pick_write(
                 &legacy_queries::UPSERT_OBJECT_LEGACY,
                 &queries::UPSERT_OBJECT,
+                expiry,
             ),
             (object.datum(), false),
         ),
     };
-    execute(
-        query,
-        &[
-            int8_arg(execution_id),
-            (values.datum(), false),
-            types,
-            opt_text_arg(source_step),
-        ],
-        false,
-    );
+    let [each, all] = expiry.args();
+    let args = [
+        int8_arg(execution_id),
+        (values.datum(), false),
+        types,
+        opt_text_arg(source_step),
+        each,
+        all,
+    ];
+    execute(query, &args[..query.args.len()], false);
 }
 
 /// Row `i` of a statement returning `var_name, var_value, var_type, source_step,

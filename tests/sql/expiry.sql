@@ -60,3 +60,11 @@ SELECT noetl.vars_delete(870, 'live') -> 'deleted' AS deleted;
 SELECT pg_catalog.count(*) AS rows_left FROM noetl.transient
 WHERE execution_id = 870 AND var_name = 'live';
 SELECT noetl.cleanup_execution(870), noetl.finish_step(870, 'a');
+-- purge_stale deletes expired variables of executions still in use too, and lists them.
+SELECT noetl.set_vars(872, '{"keep": 1, "old1": 2, "old2": 3}') IS NOT NULL AS seeded;
+UPDATE noetl.transient SET expires_at = pg_catalog.now() - interval '1 second'
+WHERE execution_id = 872 AND var_name IN ('old1', 'old2');
+SELECT execution_id, variables FROM noetl.purge_stale('7 days');
+SELECT pg_catalog.string_agg(var_name, ',' ORDER BY var_name) AS left_in_872
+FROM noetl.transient WHERE execution_id = 872;
+SELECT noetl.cleanup_execution(872) AS cleaned_up;
