@@ -22,6 +22,7 @@ REVOKE EXECUTE ON FUNCTION
     noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval),
     noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text),
     noetl.finish_step(pg_catalog.int8, pg_catalog.text),
+    noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text),
     noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
     noetl.purge_stale(pg_catalog.interval, pg_catalog.int4),
     noetl.purge_expired(pg_catalog.int4),
@@ -77,6 +78,8 @@ COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_
     'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. Returns everything it stored.';
 COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval) IS
     'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
+COMMENT ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) IS
+    'Writes an execution''s predefined variables again when it resumes (user_defined, source_step resume). Where the execution holds a runtime value of the same name that differs, keep => predefined (the default) overwrites it with a WARNING naming it, keep => runtime leaves it. All or nothing; returns {"written": [names, sorted], "conflicts": {name: {"runtime", "predefined"}}, "keep"}. Errors: 22004 NULL argument, 22023 predefined not an object or keep another word.';
 COMMENT ON FUNCTION noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text) IS
     'Every scope a step''s templates see, in one read: {"ctx", "step", "iter", "workflow", "global"}; step, iter and workflow are {} when their argument is NULL. Not a tracked read.';
 COMMENT ON FUNCTION noetl.finish_step(pg_catalog.int8, pg_catalog.text) IS

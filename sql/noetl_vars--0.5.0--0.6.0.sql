@@ -8,7 +8,8 @@
 --   * adopt_transient carries a legacy table's expires_at and scope over;
 --   * a variable whose expires_at has passed is left out by every read (the statements are the
 --     library's), and by the view noetl.executions; noetl.purge_expired deletes such rows;
---   * set_var, set_vars, render_vars, render_iteration and apply_set take ttl interval.
+--   * set_var, set_vars, render_vars, render_iteration and apply_set take ttl interval;
+--   * resume_execution writes an execution's predefined variables again on resume.
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -338,3 +339,16 @@ COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog
     'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
 
 DROP FUNCTION noetl.replace_function_0_6_0(pg_catalog.text, pg_catalog.text, pg_catalog.text);
+
+-- Re-running: an execution's predefined variables written again on resume.
+CREATE FUNCTION noetl."resume_execution"(
+	"execution_id" pg_catalog.int8,
+	"predefined" pg_catalog.jsonb,
+	"keep" pg_catalog.text DEFAULT 'predefined'
+) RETURNS pg_catalog.jsonb
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'resume_execution_wrapper';
+REVOKE EXECUTE ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
+COMMENT ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) IS
+    'Writes an execution''s predefined variables again when it resumes (user_defined, source_step resume). Where the execution holds a runtime value of the same name that differs, keep => predefined (the default) overwrites it with a WARNING naming it, keep => runtime leaves it. All or nothing; returns {"written": [names, sorted], "conflicts": {name: {"runtime", "predefined"}}, "keep"}. Errors: 22004 NULL argument, 22023 predefined not an object or keep another word.';

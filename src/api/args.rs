@@ -1,13 +1,18 @@
 //! Checks of the arguments every SQL function shares, and the conditions a call runs under.
 
+use noetl_vars_core::doc::DocRef;
+use noetl_vars_core::output::OutValue;
 use noetl_vars_core::ttl::Ttl;
-use noetl_vars_core::validate;
+use noetl_vars_core::validate::{self, quote};
 use noetl_vars_core::Error;
 use pgrx::datum::Interval;
 use pgrx::pg_sys;
 
 use crate::backend::errors::OrRaise;
+use crate::backend::guc;
 use crate::backend::locks::{Locks, Request};
+use crate::storage::jsonb::{self, PgJsonb};
+use crate::storage::value_checks;
 
 /// The execution id argument, which every function requires (SQL NULL is 22004).
 pub fn execution_id(execution_id: Option<i64>) -> i64 {
@@ -40,4 +45,29 @@ pub fn checked_source_step(source_step: Option<&str>) -> Option<&str> {
 /// positive lifetime of at most 100 years).
 pub fn ttl(ttl: Option<Interval>) -> Option<Ttl> {
     ttl.map(|t| Ttl::new(t.months(), t.days(), t.micros(), "ttl").or_raise())
+}
+
+/// The names of the members of a JSON object about to be stored as variables, each checked
+/// as a name, and each value against `noetl_vars.max_value_bytes` and the depth limit.
+pub fn checked_members(object: &PgJsonb, doc: &DocRef) -> Vec<String> {
+    let names = doc.keys();
+    // A member stored alone is smaller than the object holding it, and one level less deep, so
+    // when the whole object is within both limits no member needs measuring.
+    let measure = object.size() > guc::max_value_bytes()
+        || jsonb::stored_depth_beyond(object, jsonb::MAX_STORED_DEPTH + 1).is_some();
+    for (i, name) in names.iter().enumerate() {
+        if i % 1024 == 1023 {
+            pgrx::check_for_interrupts!();
+        }
+        validate::check_name("variable name", name)
+            .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
+            .or_raise();
+        if let Some(value) = doc.get(name).filter(|_| measure) {
+            value_checks::check_output_value(&OutValue::Doc(value), || {
+                format!("the value of {}", quote(name))
+            })
+            .or_raise();
+        }
+    }
+    names
 }

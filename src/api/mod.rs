@@ -9,6 +9,7 @@ mod admin;
 pub(crate) mod args;
 mod entry_points_0_5;
 mod responses;
+mod resume;
 mod set_blocks;
 mod store;
 mod vars_blocks;

@@ -10,7 +10,6 @@ use pgrx::prelude::*;
 
 use super::args;
 use crate::backend::errors::{OrRaise, Raise};
-use crate::backend::guc;
 use crate::backend::locks::Locks;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
@@ -116,25 +115,7 @@ pub(super) fn set_vars_v6(
         .with_hint(hint)
         .raise(),
     }
-    let names = doc.keys();
-    // A member stored alone is smaller than the object holding it, and one level less deep, so
-    // when the whole object is within both limits no member needs measuring.
-    let measure = variables.size() > guc::max_value_bytes()
-        || jsonb::stored_depth_beyond(&variables, jsonb::MAX_STORED_DEPTH + 1).is_some();
-    for (i, name) in names.iter().enumerate() {
-        if i % 1024 == 1023 {
-            pgrx::check_for_interrupts!();
-        }
-        validate::check_name("variable name", name)
-            .map_err(|e| Error::new(e.kind, format!("{} ({})", e.message, quote(name))))
-            .or_raise();
-        if let Some(value) = doc.get(name).filter(|_| measure) {
-            value_checks::check_output_value(&OutValue::Doc(value), || {
-                format!("the value of {}", quote(name))
-            })
-            .or_raise();
-        }
-    }
+    let names = args::checked_members(&variables, &doc);
     let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
     table::upsert_object(
         execution_id,

@@ -261,6 +261,29 @@ pub static PURGE_EXECUTION: Query = Query {
     args: &[INT8, INTERVAL],
 };
 
+/// The variables of `$2` (an object `{name: value}`) the execution already holds with another
+/// value (jsonb equality), as `{name: {"runtime": …, "predefined": …}}`, `{}` for none; the rows
+/// of every name of `$2` the execution holds are locked, so what is compared is what a write
+/// that follows replaces (`resume_execution`).
+pub static RESUME_CONFLICTS: Query = Query {
+    name: "resume_conflicts",
+    sql: concat!(
+        "WITH held AS (SELECT x.var_name, x.var_value FROM noetl.transient x \
+              WHERE x.execution_id OPERATOR(pg_catalog.=) $1 \
+                AND x.var_name OPERATOR(pg_catalog.=) ANY \
+                    (ARRAY(SELECT pg_catalog.jsonb_object_keys($2::pg_catalog.jsonb))) AND ",
+        live!(x),
+        " FOR UPDATE) \
+          SELECT COALESCE(pg_catalog.jsonb_object_agg(h.var_name, pg_catalog.jsonb_build_object( \
+                     'runtime', h.var_value, \
+                     'predefined', $2::pg_catalog.jsonb OPERATOR(pg_catalog.->) h.var_name)), \
+                 '{}'::pg_catalog.jsonb) \
+          FROM held h \
+          WHERE h.var_value OPERATOR(pg_catalog.<>) ($2::pg_catalog.jsonb OPERATOR(pg_catalog.->) h.var_name)"
+    ),
+    args: &[INT8, JSONB],
+};
+
 /// Deletes up to `$1` variables whose lifetime has ended, those that ended first first,
 /// skipping rows another transaction holds (as `noetl.purge_expired` does); per execution, how
 /// many and the last activity among them. Spans executions, like [`STALE_EXECUTIONS`].
@@ -279,7 +302,8 @@ pub static PURGE_EXPIRED_ROWS: Query = Query {
 /// The statements that touch one execution, `$1`. They are planned as index scans
 /// ([`crate::storage::planner`]), and each is confined to its execution (the test below), which is what
 /// lets a distributed setup send a call to the shard holding it.
-pub static PER_EXECUTION: [&Query; 16] = [
+pub static PER_EXECUTION: [&Query; 17] = [
+    &RESUME_CONFLICTS,
     &UPSERT_ONE,
     &UPSERT_OBJECT,
     &UPSERT_OBJECT_ONE_TYPE,

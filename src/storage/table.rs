@@ -346,3 +346,22 @@ pub fn delete_one(execution_id: i64, name: &str) -> bool {
 pub fn delete_all(execution_id: i64) -> usize {
     execute(&queries::DELETE_ALL, &[int8_arg(execution_id)], false).processed()
 }
+
+/// The variables of `predefined` the execution holds with another value, their rows locked:
+/// `{name: {"runtime": …, "predefined": …}}` (see [`queries::RESUME_CONFLICTS`]).
+pub fn resume_conflicts(execution_id: i64, predefined: PgJsonb, life: &Arc<Lifetime>) -> DocRef {
+    let rows = execute(
+        &queries::RESUME_CONFLICTS,
+        &[int8_arg(execution_id), (predefined.datum(), false)],
+        false,
+    );
+    let Some(datum) = rows.get(0, 1) else {
+        pgrx::error!("noetl_vars: internal query resume_conflicts returned no row");
+    };
+    // SAFETY: the statement's only column is a non-null jsonb (COALESCE with '{}').
+    let conflicts = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(datum, false) };
+    match conflicts {
+        Some(c) => c.doc(life),
+        None => pgrx::error!("noetl_vars: internal query resume_conflicts returned NULL"),
+    }
+}

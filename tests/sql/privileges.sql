@@ -20,7 +20,8 @@ GRANT EXECUTE ON FUNCTION
     noetl.delete_var(bigint, text), noetl.cleanup_execution(bigint),
     noetl.vars_list(bigint), noetl.vars_get(bigint, text), noetl.vars_delete(bigint, text),
     noetl.vars_cleanup(bigint), noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text, interval),
-    noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb, interval)
+    noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb, interval),
+    noetl.resume_execution(bigint, jsonb, text)
 TO noetl_vars_app;
 GRANT USAGE ON SCHEMA noetl TO noetl_vars_nobody;
 

@@ -1,0 +1,140 @@
+//! `resume_execution` (docs/reference.md, "Re-running"): an execution's predefined variables
+//! written again when it resumes, with every runtime value of the same name that differs
+//! reported, and kept or overwritten as the caller chooses.
+
+use noetl_vars_core::block::describe;
+use noetl_vars_core::doc::{DocRef, View};
+use noetl_vars_core::output::OutValue;
+use noetl_vars_core::validate::{quote, VarType};
+use noetl_vars_core::Error;
+use pgrx::prelude::*;
+
+use super::args;
+use crate::backend::errors::{OrRaise, Raise};
+use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::spi::Connection;
+use crate::storage::table::{self, Expiry, Types};
+
+/// Which value wins where a predefined variable meets a different runtime value.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Predefined,
+    Runtime,
+}
+
+impl Keep {
+    fn parse(keep: Option<&str>) -> Keep {
+        match keep {
+            Some("predefined") => Keep::Predefined,
+            Some("runtime") => Keep::Runtime,
+            None => Error::null_argument("keep").raise(),
+            Some(other) => Error::invalid(format!(
+                "keep must be 'predefined' or 'runtime', not {}",
+                quote(other)
+            ))
+            .with_hint("'predefined' overwrites runtime values that differ, 'runtime' leaves them")
+            .raise(),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Keep::Predefined => "predefined",
+            Keep::Runtime => "runtime",
+        }
+    }
+}
+
+/// Writes an execution's predefined variables again (`user_defined`, `source_step` `resume`)
+/// and reports each runtime value of the same name that differs; `keep` says which wins. All
+/// or nothing. Returns `{"written": [...], "conflicts": {...}, "keep": ...}`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn resume_execution(
+    execution_id: Option<i64>,
+    predefined: Option<PgJsonb>,
+    keep: default!(Option<&str>, "'predefined'"),
+) -> PgJsonb {
+    let execution_id = args::execution_id(execution_id);
+    let predefined = predefined
+        .ok_or_else(|| Error::null_argument("predefined"))
+        .or_raise();
+    let keep = Keep::parse(keep);
+    let conn = Connection::open();
+    let life = Lifetime::new();
+    let doc = predefined.doc(&life);
+    if !matches!(doc.view(), View::Object(_)) {
+        Error::invalid(format!(
+            "predefined must be a JSON object of the execution's predefined variables, not {}",
+            describe(&doc.view())
+        ))
+        .with_hint("pass {\"name\": value, …}, e.g. the playbook's workload variables")
+        .raise();
+    }
+    let names = args::checked_members(&predefined, &doc);
+    let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
+    let conflicts = table::resume_conflicts(execution_id, predefined, &life);
+    let conflicting = conflicts.keys();
+    let written: Vec<String> = match keep {
+        Keep::Predefined => names,
+        Keep::Runtime => names
+            .into_iter()
+            .filter(|n| !conflicting.contains(n))
+            .collect(),
+    };
+    if !written.is_empty() {
+        let values = written_values(&doc, &written);
+        table::upsert_object(
+            execution_id,
+            values,
+            Types::All(VarType::UserDefined.as_str()),
+            Some("resume"),
+            &Expiry::default(),
+        );
+    }
+    if keep == Keep::Predefined && !conflicting.is_empty() {
+        warn_overwritten(execution_id, &conflicting);
+    }
+    conn.in_caller(|| jsonb::build(&body(written, conflicts, keep)))
+}
+
+/// The members of `predefined` named in `written`, as one object to store.
+fn written_values(predefined: &DocRef, written: &[String]) -> PgJsonb {
+    let members = written
+        .iter()
+        .filter_map(|n| predefined.get(n).map(|v| (n.clone(), OutValue::Doc(v))))
+        .collect();
+    jsonb::build(&OutValue::Object(members))
+}
+
+/// The function's result: what it wrote (sorted), every conflict, the rule applied.
+fn body(mut written: Vec<String>, conflicts: DocRef, keep: Keep) -> OutValue {
+    written.sort();
+    OutValue::Object(vec![
+        (
+            "written".to_string(),
+            OutValue::Array(written.into_iter().map(OutValue::String).collect()),
+        ),
+        ("conflicts".to_string(), OutValue::Doc(conflicts)),
+        (
+            "keep".to_string(),
+            OutValue::String(keep.as_str().to_string()),
+        ),
+    ])
+}
+
+/// A WARNING naming the runtime values a resume replaced (at most 20 names shown).
+fn warn_overwritten(execution_id: i64, names: &[String]) {
+    const SHOWN: usize = 20;
+    let mut sorted: Vec<&String> = names.iter().collect();
+    sorted.sort();
+    let mut shown: Vec<String> = sorted.iter().take(SHOWN).map(|n| quote(n)).collect();
+    if sorted.len() > SHOWN {
+        shown.push(format!("and {} more", sorted.len() - SHOWN));
+    }
+    pgrx::warning!(
+        "resume_execution overwrote {} runtime value{} of execution {execution_id} with predefined ones: {}",
+        sorted.len(),
+        if sorted.len() == 1 { "" } else { "s" },
+        shown.join(", ")
+    );
+}
