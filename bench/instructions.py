@@ -20,7 +20,7 @@ import time
 
 # bench_typical's kinds (the same statements as the timed parts in run.py), each call
 # followed by a COMMIT inside the procedure.
-KINDS = ("render_vars", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
+KINDS = ("render_vars", "render_vars_event", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
 WARMUP = 20
 CALLS = (200, 400)
 

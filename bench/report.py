@@ -41,6 +41,7 @@ def instructions_table(w, ins, p):
     w("| | instructions per call | µs per call (above) |")
     w("|---|---|---|")
     names = (("render_vars", "the typical step, `render_vars`"),
+             ("render_vars_event", "the same with an `event_id` (its first delivery)"),
              ("set_vars", "its write alone, `set_vars` of the five values"),
              ("baseline_b_precomputed", "the same write as one plain statement (B1)"),
              ("empty_block", "a `render_vars` call with an empty block"),
@@ -50,6 +51,9 @@ def instructions_table(w, ins, p):
     b1 = n["baseline_b_precomputed"]
     for key, name in (("render_vars", "`render_vars` / B1"), ("set_vars", "`set_vars` / B1")):
         w(f"| {name} | {n[key] / b1:.2f}× | {p[key]['median'] / p['baseline_b_precomputed']['median']:.2f}× |")
+    rv = n["render_vars"]
+    w(f"| `render_vars` with an `event_id` / without | {n['render_vars_event'] / rv:.2f}× | "
+      f"{p['render_vars_event']['median'] / p['render_vars']['median']:.2f}× |")
     w("")
 
 

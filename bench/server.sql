@@ -105,6 +105,11 @@ BEGIN
     FOR i IN 1..calls LOOP
         IF kind = 'render_vars' THEN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
+        ELSIF kind = 'render_vars_event' THEN
+            -- The same step delivered once with an event id (the first delivery: the id is
+            -- claimed and the result recorded).
+            PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx,
+                                      event_id => pg_catalog.gen_random_uuid()::text);
         ELSIF kind = 'set_vars' THEN
             PERFORM noetl.set_vars(5, vals, 'step_result', 'fetch_users');
         ELSIF kind = 'baseline_b_precomputed' THEN

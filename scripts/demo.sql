@@ -74,6 +74,16 @@ SELECT noetl.get_var(7205759403792793600, 'token') AS token,
 SELECT noetl.purge_expired() AS purged;
 
 \echo
+\echo '--- Re-running: the worker delivers step_completed of "count" three times; it applies once:'
+SELECT noetl.render_vars(7205759403792793600, 'count', '{}', '{"pages": "{{ (vars.pages | default(0)) + 1 }}"}',
+                         event_id => 'evt-7f3a') AS delivery
+FROM generate_series(1, 3);
+SELECT noetl.get_var(7205759403792793600, 'pages') AS pages;
+\echo '--- The execution failed and resumes: its predefined variables come back, conflicts reported:'
+SELECT jsonb_pretty(noetl.resume_execution(7205759403792793600,
+    '{"api_base": "https://api.example.com", "page_size": 100}'));
+
+\echo
 \echo '--- Deleting one variable (DELETE /api/vars/{id}/{name}), then the whole execution:'
 SELECT noetl.vars_delete(7205759403792793600, 'emails');
 SELECT noetl.vars_cleanup(7205759403792793600);

@@ -30,6 +30,7 @@ SET search_path = pg_catalog, pg_temp
 AS $body$
 DECLARE
     purged pg_catalog.int8;
+    emptied pg_catalog.int8[];
 BEGIN
     IF batch IS NULL OR batch OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch must be a positive number of variables, not %', COALESCE(batch::pg_catalog.text, 'NULL')
@@ -45,9 +46,13 @@ BEGIN
     ), gone AS (
         DELETE FROM noetl.transient t USING doomed d
         WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id
-        RETURNING 1
+        RETURNING t.execution_id
     )
-    SELECT pg_catalog.count(*) INTO purged FROM gone;
+    SELECT pg_catalog.count(*), pg_catalog.array_agg(DISTINCT g.execution_id) INTO purged, emptied FROM gone g;
+    -- An execution whose last variables ended is gone: so are the event ids it applied.
+    DELETE FROM noetl.applied_events e
+    WHERE e.execution_id OPERATOR(pg_catalog.=) ANY (emptied)
+      AND NOT EXISTS (SELECT 1 FROM noetl.transient t WHERE t.execution_id OPERATOR(pg_catalog.=) e.execution_id);
     RETURN purged;
 END
 $body$;

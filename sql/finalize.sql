@@ -5,7 +5,7 @@
 -- docs/security.md ("Privileges"). The functions are listed one by one so that functions of other
 -- owners in a pre-existing schema noetl are left alone.
 REVOKE ALL ON TABLE noetl.transient, noetl.transient_history, noetl.executions,
-    noetl.step_vars, noetl.workflow_vars, noetl.global_vars FROM PUBLIC;
+    noetl.step_vars, noetl.workflow_vars, noetl.global_vars, noetl.applied_events FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
     noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval),
     noetl.get_var(pg_catalog.int8, pg_catalog.text),
@@ -17,9 +17,9 @@ REVOKE EXECUTE ON FUNCTION
     noetl.vars_get(pg_catalog.int8, pg_catalog.text),
     noetl.vars_delete(pg_catalog.int8, pg_catalog.text),
     noetl.vars_cleanup(pg_catalog.int8),
-    noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval),
-    noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval),
-    noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval),
+    noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval, pg_catalog.text),
+    noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval, pg_catalog.text),
+    noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval, pg_catalog.text),
     noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text),
     noetl.finish_step(pg_catalog.int8, pg_catalog.text),
     noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text),
@@ -52,6 +52,15 @@ COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id
 COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
 COMMENT ON CONSTRAINT transient_type_check ON noetl.transient IS 'The four variable types.';
 
+COMMENT ON TABLE noetl.applied_events IS
+    'Events applied at most once: a call of render_vars, render_iteration or apply_set with an event_id records it with its result; a later call with the id returns that result and writes nothing. Removed with the execution. Rows survive pg_dump/restore.';
+COMMENT ON COLUMN noetl.applied_events.execution_id IS 'The execution the event belongs to.';
+COMMENT ON COLUMN noetl.applied_events.event_id IS 'The caller''s id of the event (one delivery of it or many).';
+COMMENT ON COLUMN noetl.applied_events.function IS 'The function that applied it: render_vars, render_iteration or apply_set.';
+COMMENT ON COLUMN noetl.applied_events.step IS 'The step it was applied for.';
+COMMENT ON COLUMN noetl.applied_events.block_md5 IS 'What identifies the block it applied: the phase or the iteration, then the md5 of the block''s jsonb. The same id with another block is refused.';
+COMMENT ON COLUMN noetl.applied_events.result IS 'What the first call returned, returned again to every later call with the id.';
+COMMENT ON COLUMN noetl.applied_events.applied_at IS 'When it was applied.';
 COMMENT ON FUNCTION noetl.set_var(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.text, pg_catalog.text, pg_catalog.interval) IS
     'Creates or overwrites one variable; ttl gives it a lifetime from now (expires_at). An overwrite keeps created_at, access_count and, without ttl, the lifetime. Errors: 22004 NULL argument, 22023 empty name or invalid var_type, 42622 name over 1024 bytes, 54000 value over noetl_vars.max_value_bytes, 22023 ttl not a positive interval of at most 100 years.';
 COMMENT ON FUNCTION noetl.get_var(pg_catalog.int8, pg_catalog.text) IS
@@ -72,12 +81,12 @@ COMMENT ON FUNCTION noetl.vars_delete(pg_catalog.int8, pg_catalog.text) IS
     'The DELETE /api/vars/{id}/{name} body: {"execution_id", "var_name", "deleted"}.';
 COMMENT ON FUNCTION noetl.vars_cleanup(pg_catalog.int8) IS
     'The DELETE /api/vars/{id} body: {"execution_id", "deleted_count"}.';
-COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval) IS
-    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. All or nothing unless noetl_vars.on_render_error = skip.';
-COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval) IS
-    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. Returns everything it stored.';
-COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval) IS
-    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
+COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval, pg_catalog.text) IS
+    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. With event_id the call applies at most once per (execution, id); later calls return the first result. All or nothing unless noetl_vars.on_render_error = skip.';
+COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval, pg_catalog.text) IS
+    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. With event_id it applies at most once per (execution, id). Returns everything it stored.';
+COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval, pg_catalog.text) IS
+    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). With event_id the block applies at most once per (execution, id); later calls return the first result. All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, event_id empty, over 1024 bytes or used by another call, empty name, iter. without iteration, workflow. without playbook.';
 COMMENT ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) IS
     'Writes an execution''s predefined variables again when it resumes (user_defined, source_step resume). Where the execution holds a runtime value of the same name that differs, keep => predefined (the default) overwrites it with a WARNING naming it, keep => runtime leaves it. All or nothing; returns {"written": [names, sorted], "conflicts": {name: {"runtime", "predefined"}}, "keep"}. Errors: 22004 NULL argument, 22023 predefined not an object or keep another word.';
 COMMENT ON FUNCTION noetl.context_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.int4, pg_catalog.text) IS

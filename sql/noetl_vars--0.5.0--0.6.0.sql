@@ -9,7 +9,8 @@
 --   * a variable whose expires_at has passed is left out by every read (the statements are the
 --     library's), and by the view noetl.executions; noetl.purge_expired deletes such rows;
 --   * set_var, set_vars, render_vars, render_iteration and apply_set take ttl interval;
---   * resume_execution writes an execution's predefined variables again on resume.
+--   * resume_execution writes an execution's predefined variables again on resume;
+--   * render_vars, render_iteration and apply_set take event_id, recorded in noetl.applied_events.
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -183,6 +184,7 @@ SET search_path = pg_catalog, pg_temp
 AS $body$
 DECLARE
     purged pg_catalog.int8;
+    emptied pg_catalog.int8[];
 BEGIN
     IF batch IS NULL OR batch OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch must be a positive number of variables, not %', COALESCE(batch::pg_catalog.text, 'NULL')
@@ -198,9 +200,13 @@ BEGIN
     ), gone AS (
         DELETE FROM noetl.transient t USING doomed d
         WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id
-        RETURNING 1
+        RETURNING t.execution_id
     )
-    SELECT pg_catalog.count(*) INTO purged FROM gone;
+    SELECT pg_catalog.count(*), pg_catalog.array_agg(DISTINCT g.execution_id) INTO purged, emptied FROM gone g;
+    -- An execution whose last variables ended is gone: so are the event ids it applied.
+    DELETE FROM noetl.applied_events e
+    WHERE e.execution_id OPERATOR(pg_catalog.=) ANY (emptied)
+      AND NOT EXISTS (SELECT 1 FROM noetl.transient t WHERE t.execution_id OPERATOR(pg_catalog.=) e.execution_id);
     RETURN purged;
 END
 $body$;
@@ -291,14 +297,15 @@ SELECT noetl.replace_function_0_6_0(
 	"config" pg_catalog.jsonb,
 	"context" pg_catalog.jsonb DEFAULT '{}',
 	"phase" pg_catalog.text DEFAULT 'after',
-	"ttl" pg_catalog.interval DEFAULT NULL
+	"ttl" pg_catalog.interval DEFAULT NULL,
+	"event_id" pg_catalog.text DEFAULT NULL
 ) RETURNS pg_catalog.jsonb
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'render_vars_v6_wrapper';$def$,
-    'noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval)');
-COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval) IS
-    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. All or nothing unless noetl_vars.on_render_error = skip.';
+    'noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval, pg_catalog.text)');
+COMMENT ON FUNCTION noetl.render_vars(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.text, pg_catalog.interval, pg_catalog.text) IS
+    'Renders a step''s vars: block (config) against its result and context, stores every variable as step_result with source_step = step, and returns {name: value} of what it stored. A variable lives for its $ttl in the block, else for ttl, else as long as its execution. With event_id the call applies at most once per (execution, id); later calls return the first result. All or nothing unless noetl_vars.on_render_error = skip.';
 
 SELECT noetl.replace_function_0_6_0(
     'noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb)',
@@ -311,14 +318,15 @@ SELECT noetl.replace_function_0_6_0(
 	"result" pg_catalog.jsonb,
 	"config" pg_catalog.jsonb,
 	"context" pg_catalog.jsonb DEFAULT '{}',
-	"ttl" pg_catalog.interval DEFAULT NULL
+	"ttl" pg_catalog.interval DEFAULT NULL,
+	"event_id" pg_catalog.text DEFAULT NULL
 ) RETURNS pg_catalog.jsonb
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'render_iteration_v6_wrapper';$def$,
-    'noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval)');
-COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval) IS
-    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. Returns everything it stored.';
+    'noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval, pg_catalog.text)');
+COMMENT ON FUNCTION noetl.render_iteration(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.int4, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.interval, pg_catalog.text) IS
+    'Records one iteration of a looping step ({step}_index, {step}_item, {step}_total, {step}_count as iterator_state) and applies its vars: block with item in the context. ttl is the lifetime of everything it stores, unless the block''s $ttl gives a variable its own. With event_id it applies at most once per (execution, id). Returns everything it stored.';
 
 SELECT noetl.replace_function_0_6_0(
     'noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text)',
@@ -329,14 +337,15 @@ SELECT noetl.replace_function_0_6_0(
 	"context" pg_catalog.jsonb DEFAULT '{}',
 	"iteration" pg_catalog.int4 DEFAULT NULL,
 	"playbook" pg_catalog.text DEFAULT NULL,
-	"ttl" pg_catalog.interval DEFAULT NULL
+	"ttl" pg_catalog.interval DEFAULT NULL,
+	"event_id" pg_catalog.text DEFAULT NULL
 ) RETURNS pg_catalog.jsonb
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c
 AS 'MODULE_PATHNAME', 'apply_set_v6_wrapper';$def$,
-    'noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval)');
-COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval) IS
-    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, empty name, iter. without iteration, workflow. without playbook.';
+    'noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval, pg_catalog.text)');
+COMMENT ON FUNCTION noetl.apply_set(pg_catalog.int8, pg_catalog.text, pg_catalog.jsonb, pg_catalog.jsonb, pg_catalog.int4, pg_catalog.text, pg_catalog.interval, pg_catalog.text) IS
+    'Applies one set: block (a step''s or an arc''s): ctx.x or x writes execution variable x (step_result, source_step = step), step.x the step''s own scope, iter.x iteration `iteration`''s, workflow.x playbook `playbook`''s, global.x the global scope. Templates see ctx (= vars), step, iter (over context.iter), workflow, global and every key of context. Execution variables live for their $ttl in the block, else for ttl (other scopes have no lifetime). With event_id the block applies at most once per (execution, id); later calls return the first result. All or nothing; returns {"ctx": {…}, "step": {…}, …} of the scopes written. Errors: 22023 unknown scope prefix, bad ttl or $ttl, event_id empty, over 1024 bytes or used by another call, empty name, iter. without iteration, workflow. without playbook.';
 
 DROP FUNCTION noetl.replace_function_0_6_0(pg_catalog.text, pg_catalog.text, pg_catalog.text);
 
@@ -352,3 +361,26 @@ AS 'MODULE_PATHNAME', 'resume_execution_wrapper';
 REVOKE EXECUTE ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) FROM PUBLIC;
 COMMENT ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg_catalog.text) IS
     'Writes an execution''s predefined variables again when it resumes (user_defined, source_step resume). Where the execution holds a runtime value of the same name that differs, keep => predefined (the default) overwrites it with a WARNING naming it, keep => runtime leaves it. All or nothing; returns {"written": [names, sorted], "conflicts": {name: {"runtime", "predefined"}}, "keep"}. Errors: 22004 NULL argument, 22023 predefined not an object or keep another word.';
+
+-- Events applied at most once (render_vars, render_iteration and apply_set take event_id).
+CREATE TABLE noetl.applied_events (
+    execution_id pg_catalog.int8        NOT NULL,
+    event_id     pg_catalog.text        NOT NULL,
+    function     pg_catalog.text        NOT NULL,
+    step         pg_catalog.text        NOT NULL,
+    block_md5    pg_catalog.text        NOT NULL,
+    result       pg_catalog.jsonb,
+    applied_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (execution_id, event_id)
+);
+SELECT pg_catalog.pg_extension_config_dump('noetl.applied_events', '');
+REVOKE ALL ON TABLE noetl.applied_events FROM PUBLIC;
+COMMENT ON TABLE noetl.applied_events IS
+    'Events applied at most once: a call of render_vars, render_iteration or apply_set with an event_id records it with its result; a later call with the id returns that result and writes nothing. Removed with the execution. Rows survive pg_dump/restore.';
+COMMENT ON COLUMN noetl.applied_events.execution_id IS 'The execution the event belongs to.';
+COMMENT ON COLUMN noetl.applied_events.event_id IS 'The caller''s id of the event (one delivery of it or many).';
+COMMENT ON COLUMN noetl.applied_events.function IS 'The function that applied it: render_vars, render_iteration or apply_set.';
+COMMENT ON COLUMN noetl.applied_events.step IS 'The step it was applied for.';
+COMMENT ON COLUMN noetl.applied_events.block_md5 IS 'What identifies the block it applied: the phase or the iteration, then the md5 of the block''s jsonb. The same id with another block is refused.';
+COMMENT ON COLUMN noetl.applied_events.result IS 'What the first call returned, returned again to every later call with the id.';
+COMMENT ON COLUMN noetl.applied_events.applied_at IS 'When it was applied.';

@@ -39,6 +39,7 @@ extension_sql_file!(
 );
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
 extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["history"]);
+extension_sql_file!("../sql/events.sql", name = "events", requires = ["scopes"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

@@ -256,4 +256,47 @@ mod tests {
             0
         );
     }
+
+    #[pg_test]
+    fn a_bare_name_in_a_set_block_locks_the_step_scope_it_may_read() {
+        run("SELECT noetl.apply_set(18, 's', '{\"ctx.a\": \"{{ n | default(0) }}\"}')");
+        assert_eq!(
+            int("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 20056 AND pid = pg_backend_pid() AND mode = 'ShareLock'"),
+            1
+        );
+    }
+
+    #[pg_test]
+    fn an_event_delivered_twice_applies_once_and_returns_the_first_result() {
+        run("SELECT noetl.set_var(19, 'n', '0')");
+        let block = "'{\"n\": \"{{ vars.n + 1 }}\"}'";
+        let call =
+            format!("SELECT noetl.render_vars(19, 's', '{{}}', {block}, event_id => 'e1')::text");
+        assert_eq!(text(&call).as_deref(), Some("{\"n\": 1}"));
+        assert_eq!(text(&call).as_deref(), Some("{\"n\": 1}"));
+        assert_eq!(int("SELECT (noetl.get_var(19, 'n'))::int8"), 1);
+        assert_eq!(
+            int("SELECT count(*) FROM noetl.applied_events WHERE execution_id = 19"),
+            1
+        );
+    }
+
+    #[pg_test]
+    fn a_resume_overwrites_a_differing_runtime_value_and_reports_it() {
+        run("SELECT noetl.set_var(20, 'page_size', '100')");
+        assert_eq!(
+            text("SELECT noetl.resume_execution(20, '{\"page_size\": 50}') -> 'conflicts' ->> 'page_size'").as_deref(),
+            Some("{\"runtime\": 100, \"predefined\": 50}")
+        );
+        assert_eq!(int("SELECT (noetl.get_var(20, 'page_size'))::int8"), 50);
+    }
+
+    #[pg_test]
+    fn a_ttl_sets_expires_at_from_the_statement_start() {
+        run("SELECT noetl.set_var(21, 't', '1', ttl => interval '15 minutes')");
+        assert_eq!(
+            int("SELECT extract(epoch FROM expires_at - statement_timestamp())::int8 / 60 FROM noetl.transient WHERE execution_id = 21"),
+            15
+        );
+    }
 }

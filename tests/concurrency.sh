@@ -6,7 +6,8 @@
 # variable lose nothing; blocks reading names known only at run time, or enumerating, never
 # deadlock; apply_set's parallel iterations (each with its own iteration, half of them inside
 # transaction blocks with a second call) count exactly in every scope, and two executions of
-# one playbook count its workflow and the global value exactly. Uses the cluster in PGHOST/PGPORT.
+# one playbook count its workflow and the global value exactly; events redelivered by 8
+# workers apply once each. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 CLIENTS=${CLIENTS:-8}
 PER_CLIENT=${PER_CLIENT:-1000}
@@ -128,6 +129,23 @@ check "apply_set workflow.runs from two executions" "$(q "SELECT '$ctx'::jsonb->
 check "apply_set: every iteration kept its own value" \
     "$(q "SELECT count(*) FILTER (WHERE var_value <> to_jsonb(iteration)) FROM noetl.step_vars WHERE execution_id = 7008 AND var_name = 'seen'")" "0"
 q "DELETE FROM noetl.global_vars WHERE var_name = 'c7008'; DELETE FROM noetl.workflow_vars WHERE playbook = 'bench/pb'" >/dev/null
+
+# Redelivered events (docs/reference.md, "Re-running: redelivered events"): 8 workers deliver
+# events drawn from 2000 ids (each about four times), half through render_vars and half
+# through apply_set, each incrementing one counter. Applied at most once and never lost: the
+# counter is the number of distinct ids delivered, and each applied event saw its own value.
+cat >"$work/events.sql" <<'SQL'
+\set e random(1, 2000)
+SELECT CASE WHEN :e % 2 = 0
+    THEN noetl.render_vars(7010, 'count', '{}', '{"counter": "{{ vars.counter | default(0) + 1 }}"}', event_id => 'evt-' || :e)
+    ELSE noetl.apply_set(7010, 'count', '{"ctx.counter": "{{ ctx.counter | default(0) + 1 }}"}', event_id => 'evt-' || :e) END;
+SQL
+bench redelivered_events "$work/events.sql"
+events=$(q "SELECT count(*) FROM noetl.applied_events WHERE execution_id = 7010")
+check "redelivered events: the counter counts each distinct event once" "$(q "SELECT noetl.get_var(7010, 'counter')")" "$events"
+check "redelivered events: each applied event saw its own count" \
+    "$(q "SELECT count(DISTINCT COALESCE(result->>'counter', result->'ctx'->>'counter')) FROM noetl.applied_events WHERE execution_id = 7010")" "$events"
+if [ "$events" -lt 1500 ]; then echo "FAIL redelivered events: only $events distinct events delivered"; fail=1; fi
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 exit $fail

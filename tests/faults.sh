@@ -165,7 +165,7 @@ check "they stored nothing" "$(q "SELECT noetl.get_all_vars(5)")" '{}'
 # the metered allocator refuses the request before the system sees it (a FATAL of that
 # session alone).
 q "CREATE ROLE noetl_app LOGIN" >/dev/null
-q "GRANT USAGE ON SCHEMA noetl TO noetl_app; GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.step_vars, noetl.workflow_vars TO noetl_app; GRANT SELECT ON noetl.global_vars TO noetl_app; GRANT EXECUTE ON FUNCTION noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text, interval), noetl.apply_set(bigint, text, jsonb, jsonb, integer, text, interval) TO noetl_app" >/dev/null
+q "GRANT USAGE ON SCHEMA noetl TO noetl_app; GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.step_vars, noetl.workflow_vars TO noetl_app; GRANT SELECT ON noetl.global_vars TO noetl_app; GRANT EXECUTE ON FUNCTION noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text, interval, text), noetl.apply_set(bigint, text, jsonb, jsonb, integer, text, interval, text) TO noetl_app" >/dev/null
 mark=$(wc -l <"$dir/server.log")
 started_at=$(q "SELECT pg_postmaster_start_time()")
 psql -X -q -d postgres -c "SET application_name = 'bystander'" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &

@@ -10,27 +10,8 @@ use minijinja::value::{Enumerator, Object, ObjectRepr, Value};
 
 use crate::doc::{DocRef, Number, View};
 use crate::output::OutValue;
+pub use crate::stores::{EmptyStore, MemoryStore, VarStore};
 pub use crate::value::LazyJson;
-
-/// The execution's stored variables, as the host reads them.
-pub trait VarStore: Send + Sync {
-    /// The stored value of `name`; `None` when there is no such variable.
-    fn get(&self, name: &str) -> Option<DocRef>;
-    /// Every variable name of the execution (only used when a template enumerates `vars`).
-    fn names(&self) -> Vec<String>;
-}
-
-/// A store with nothing in it.
-pub struct EmptyStore;
-
-impl VarStore for EmptyStore {
-    fn get(&self, _: &str) -> Option<DocRef> {
-        None
-    }
-    fn names(&self) -> Vec<String> {
-        Vec::new()
-    }
-}
 
 /// Stored variables plus the values a block has assigned so far: the execution's (`vars`,
 /// `ctx`) or those of one `set:` scope ([`crate::scopes`]).
@@ -256,7 +237,7 @@ impl Scope {
         if let Some(d) = self.context_member(name) {
             return Some(Resolved::Doc(d));
         }
-        if let Some(found) = self.vars.lookup_node(name, current) {
+        if let Some(found) = self.variable(name, current) {
             return Some(found);
         }
         if let Some(d) = self.results.as_ref().and_then(|r| r.get(name)) {
@@ -266,6 +247,18 @@ impl Scope {
             .as_ref()
             .and_then(|w| w.get(name))
             .map(Resolved::Doc)
+    }
+
+    /// The variable a bare name means: the execution's in a vars block; in a `set:` block the
+    /// most specific one there is ([`crate::scopes::BARE_NAME_ORDER`]).
+    fn variable(&self, name: &str, current: Option<&str>) -> Option<Resolved> {
+        if self.named.is_empty() {
+            return self.vars.lookup_node(name, current);
+        }
+        crate::scopes::BARE_NAME_ORDER
+            .iter()
+            .filter_map(|s| self.state(s))
+            .find_map(|state| state.lookup_node(name, current))
     }
 
     fn context_member(&self, name: &str) -> Option<DocRef> {
@@ -370,29 +363,5 @@ pub(crate) fn out_to_value(out: &OutValue) -> Value {
                 .map(|(k, v)| (Value::from(k.as_str()), out_to_value(v))),
         ),
         OutValue::Doc(doc) => LazyJson::value(doc.clone(), 0),
-    }
-}
-
-/// A [`VarStore`] over a map, for tests, the fuzzer and hosts that hold variables themselves.
-#[derive(Default)]
-pub struct MemoryStore {
-    vars: Vec<(String, DocRef)>,
-}
-
-impl MemoryStore {
-    pub fn new(vars: Vec<(String, DocRef)>) -> MemoryStore {
-        MemoryStore { vars }
-    }
-}
-
-impl VarStore for MemoryStore {
-    fn get(&self, name: &str) -> Option<DocRef> {
-        self.vars
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, d)| d.clone())
-    }
-    fn names(&self) -> Vec<String> {
-        self.vars.iter().map(|(n, _)| n.clone()).collect()
     }
 }

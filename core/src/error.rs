@@ -39,6 +39,8 @@ pub enum ErrorKind {
     PrerequisiteState,
     /// The caller lacks a privilege the operation requires.
     Privilege,
+    /// A concurrent transaction did what this one was about to do; retry it.
+    SerializationFailure,
 }
 
 impl ErrorKind {
@@ -62,6 +64,7 @@ impl ErrorKind {
             ErrorKind::ConfigurationLimit => "configuration limit exceeded",
             ErrorKind::PrerequisiteState => "not in the required state",
             ErrorKind::Privilege => "insufficient privilege",
+            ErrorKind::SerializationFailure => "serialization failure",
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod scopes;
 pub mod set;
 pub mod shape;
 pub mod stack;
+mod stores;
 mod template;
 mod tojson;
 pub mod ttl;

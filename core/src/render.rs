@@ -53,25 +53,14 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
         }
         let r = entry.reads();
         all_vars |= r.all_vars;
-        let scoped = r
-            .scoped
-            .iter()
-            .filter(|(s, _)| scope.state(s).is_some())
-            .map(|(s, n)| scopes::key(s, n));
         whole.extend(
             r.scoped_all
                 .iter()
                 .filter(|s| scope.state(s).is_some())
                 .cloned(),
         );
-        let names = r
-            .vars
-            .iter()
-            .chain(r.names.iter().filter(|n| !scope.shadows(n)))
-            .cloned()
-            .chain(scoped);
         let mut mine = Vec::new();
-        for name in names {
+        for name in names_read(&r, scope) {
             if let Some(&j) = index.get(name.as_str()) {
                 if j != i {
                     mine.push(j);
@@ -89,6 +78,31 @@ pub fn plan(entries: Vec<Entry>, scope: &Scope) -> Plan {
         all_vars,
         scoped_all: whole,
     }
+}
+
+/// The variables one entry's templates may read, as entry keys: `vars.x`; bare names nothing
+/// else claims, which in a `set:` block may be any scope's variable (the most specific one there
+/// is, `Scope::resolve`) and so read each of them; members of the `set:` scopes.
+fn names_read(r: &template::Reads, scope: &Scope) -> Vec<String> {
+    let bare: Vec<&String> = r.names.iter().filter(|n| !scope.shadows(n)).collect();
+    let hierarchy = bare.iter().flat_map(|n| {
+        scopes::BARE_NAME_ORDER
+            .iter()
+            .filter(|s| **s != "ctx" && scope.state(s).is_some())
+            .map(move |s| scopes::key(s, n))
+    });
+    let scoped = r
+        .scoped
+        .iter()
+        .filter(|(s, _)| scope.state(s).is_some())
+        .map(|(s, n)| scopes::key(s, n));
+    r.vars
+        .iter()
+        .chain(bare.iter().copied())
+        .cloned()
+        .chain(scoped)
+        .chain(hierarchy)
+        .collect()
 }
 
 /// How failures are handled.

@@ -10,6 +10,10 @@
 /// (which is `vars`, the execution's variables).
 pub const SET_SCOPES: [&str; 4] = ["step", "iter", "workflow", "global"];
 
+/// Where a bare name of a `set:` block's template looks, most specific first (SPEC §10): the
+/// iteration's variable, the step's, the execution's (`ctx`), the playbook's, the global one.
+pub const BARE_NAME_ORDER: [&str; 5] = ["iter", "step", "ctx", "workflow", "global"];
+
 /// The entry key of variable `name` of `scope` (one of [`SET_SCOPES`]).
 pub fn key(scope: &str, name: &str) -> String {
     format!("\0{scope}\0{name}")

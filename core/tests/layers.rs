@@ -11,8 +11,8 @@ use std::path::Path;
 const LAYERS: &[&[&str]] = &[
     // errors and the plain data everything shares
     &["error", "interrupt", "doc", "deps", "path", "scopes"],
-    // limits on work, text and memory
-    &["limits"],
+    // limits on work, text and memory; the stores a host gives templates
+    &["limits", "stores"],
     // arguments; the evaluation stack; Python text of documents
     &["validate", "stack", "doctext", "bounds"],
     // documents as template values, compared at any depth; lifetimes
@@ -55,8 +55,9 @@ const SRC_LAYERS: &[&[&str]] = &[
     ],
     // the planner hook, change capture, the checks of stored values
     &["storage/planner", "capture/changes", "storage/value_checks"],
-    // the variables table
+    // the variables table; events applied at most once
     &["storage/table"],
+    &["storage/events"],
     // the stores templates read
     &["storage/vars_store", "storage/scoped_store"],
     // blocks: the pipeline and its kinds

@@ -235,3 +235,52 @@ fn a_cycle_through_scopes_names_the_keys_as_written() {
     assert!(err.message.contains("\"step.a\""), "{}", err.message);
     assert!(!err.message.contains('\0'), "{}", err.message);
 }
+
+#[test]
+fn a_bare_name_is_the_most_specific_variable_there_is() {
+    let stores = Stores {
+        ctx: &[("a", "\"ctx\""), ("b", "\"ctx\""), ("c", "\"ctx\"")],
+        step: &[("a", "\"step\""), ("b", "\"step\"")],
+        iter: &[("a", "\"iter\"")],
+    };
+    // The iteration's, else the step's, else the execution's, else the global one (`limit`);
+    // `vars.x` and `ctx.x` are always the execution's.
+    let out = ok(
+        r#"{"ctx.r": "{{ [a, b, c, limit] | join(',') }}", "ctx.v": "{{ vars.a }}", "ctx.x": "{{ ctx.a }}"}"#,
+        r#"{"iter": {}}"#,
+        &stores,
+    );
+    assert_eq!(
+        out,
+        pairs(&[
+            ("r", "\"iter,step,ctx,10\""),
+            ("v", "\"ctx\""),
+            ("x", "\"ctx\"")
+        ])
+    );
+}
+
+#[test]
+fn a_context_key_wins_over_every_variable_of_that_name() {
+    let stores = Stores {
+        step: &[("a", "\"step\"")],
+        ..EMPTY
+    };
+    let out = ok(r#"{"ctx.r": "{{ a }}"}"#, r#"{"a": "context"}"#, &stores);
+    assert_eq!(out, pairs(&[("r", "\"context\"")]));
+}
+
+#[test]
+fn a_bare_name_written_in_the_block_is_read_after_it_and_its_own_name_is_stored() {
+    let stores = Stores {
+        ctx: &[("n", "100")],
+        step: &[("m", "1")],
+        ..EMPTY
+    };
+    let out = ok(
+        r#"{"ctx.r": "{{ n }}", "step.n": 5, "step.m": "{{ m + 1 }}"}"#,
+        r#"{"iter": {}}"#,
+        &stores,
+    );
+    assert_eq!(out, pairs(&[("step.n", "5"), ("r", "5"), ("step.m", "2")]));
+}

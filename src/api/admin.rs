@@ -10,7 +10,7 @@ use noetl_vars_core::Error;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
 use crate::storage::spi::{execute, Connection};
-use crate::storage::{legacy_queries, queries};
+use crate::storage::{events, legacy_queries, queries};
 
 /// `older_than` as a bound argument and `max_executions`, both checked.
 fn purge_arguments(
@@ -75,6 +75,9 @@ fn purge_stale(
             false,
         );
         let count = rows.get(0, 1).map(|d| d.value() as i32).unwrap_or(0);
+        if count > 0 {
+            events::forget(execution_id);
+        }
         // The deleted rows stay locked until commit; the execution lock is given back so
         // that a purge of thousands of executions holds one at a time, not thousands.
         whole.release();
@@ -109,7 +112,7 @@ fn purge_expired_rows() -> Vec<(i64, i32, TimestampWithTimeZone)> {
         &[(pg_sys::Datum::from(EXPIRED_PER_PURGE), false)],
         false,
     );
-    (0..rows.len())
+    let purged: Vec<(i64, i32, TimestampWithTimeZone)> = (0..rows.len())
         .filter_map(|i| {
             let execution_id = rows.get(i, 1)?.value() as i64;
             let count = rows.get(i, 2)?.value() as i32;
@@ -117,5 +120,9 @@ fn purge_expired_rows() -> Vec<(i64, i32, TimestampWithTimeZone)> {
             let last = unsafe { TimestampWithTimeZone::from_datum(rows.get(i, 3)?, false) }?;
             Some((execution_id, count, last))
         })
-        .collect()
+        .collect();
+    for (execution_id, _, _) in &purged {
+        events::forget_if_empty(*execution_id);
+    }
+    purged
 }

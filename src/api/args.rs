@@ -8,7 +8,7 @@ use noetl_vars_core::Error;
 use pgrx::datum::Interval;
 use pgrx::pg_sys;
 
-use crate::backend::errors::OrRaise;
+use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::guc;
 use crate::backend::locks::{Locks, Request};
 use crate::storage::jsonb::{self, PgJsonb};
@@ -70,4 +70,19 @@ pub fn checked_members(object: &PgJsonb, doc: &DocRef) -> Vec<String> {
         }
     }
     names
+}
+
+/// The optional `event_id` argument: not empty, at most 1024 bytes (22023 otherwise).
+pub fn event_id(event_id: Option<&str>) -> Option<&str> {
+    if let Some(id) = event_id {
+        if id.is_empty() || id.len() > 1024 {
+            Error::invalid(format!(
+                "event_id must be 1 to 1024 bytes long, not {}",
+                id.len()
+            ))
+            .with_hint("pass the id NoETL gives the event (e.g. its event_id), the same for every delivery")
+            .raise();
+        }
+    }
+    event_id
 }

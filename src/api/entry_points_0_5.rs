@@ -45,7 +45,16 @@ fn render_vars(
     context: Option<PgJsonb>,
     phase: Option<&str>,
 ) -> PgJsonb {
-    super::vars_blocks::render_vars_v6(execution_id, step, result, config, context, phase, None)
+    super::vars_blocks::render_vars_v6(
+        execution_id,
+        step,
+        result,
+        config,
+        context,
+        phase,
+        None,
+        None,
+    )
 }
 
 #[pg_extern(sql = false)]
@@ -70,6 +79,7 @@ fn render_iteration(
         config,
         context,
         None,
+        None,
     )
 }
 
@@ -89,6 +99,7 @@ fn apply_set(
         context,
         iteration,
         playbook,
+        None,
         None,
     )
 }

@@ -9,6 +9,7 @@ use pgrx::prelude::*;
 use super::args;
 use crate::backend::errors::OrRaise;
 use crate::backend::locks::Locks;
+use crate::storage::events;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
 use crate::{backend::guc, storage::table};
@@ -70,5 +71,6 @@ fn vars_cleanup(execution_id: Option<i64>) -> PgJsonb {
     let conn = Connection::open();
     let _locks = Locks::whole(execution_id).or_raise();
     let deleted = table::delete_all(execution_id);
+    events::forget(execution_id);
     conn.in_caller(|| jsonb::build(&shape::vars_cleanup(execution_id, deleted as i64)))
 }

@@ -18,6 +18,7 @@ use crate::storage::table::{int8_arg, opt_text_arg, text_arg};
 
 /// Applies one `set:` block (a step's or an arc's) and returns what it stored, by scope.
 #[pg_extern(name = "apply_set", volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn apply_set_v6(
     execution_id: Option<i64>,
     step: Option<&str>,
@@ -26,6 +27,7 @@ pub(super) fn apply_set_v6(
     iteration: default!(Option<i32>, "NULL"),
     playbook: default!(Option<&str>, "NULL"),
     ttl: default!(Option<Interval>, "NULL"),
+    event_id: default!(Option<&str>, "NULL"),
 ) -> PgJsonb {
     let call = SetCall {
         execution_id: args::execution_id(execution_id),
@@ -35,6 +37,7 @@ pub(super) fn apply_set_v6(
         iteration,
         playbook: playbook_name(playbook),
         ttl: args::ttl(ttl),
+        event_id: args::event_id(event_id),
     };
     call.apply()
 }

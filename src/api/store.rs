@@ -11,6 +11,7 @@ use pgrx::prelude::*;
 use super::args;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
+use crate::storage::events;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Expiry, Types, Write};
@@ -148,5 +149,6 @@ fn cleanup_execution(execution_id: Option<i64>) -> i32 {
     let _conn = Connection::open();
     let _locks = Locks::whole(execution_id).or_raise();
     let deleted = table::delete_all(execution_id);
+    events::forget(execution_id);
     i32::try_from(deleted).unwrap_or(i32::MAX)
 }

@@ -13,6 +13,7 @@ use crate::storage::jsonb::PgJsonb;
 
 /// Renders a step's `vars:` block and stores every variable as `step_result`.
 #[pg_extern(name = "render_vars", volatile, parallel_unsafe)]
+#[allow(clippy::too_many_arguments)]
 pub(super) fn render_vars_v6(
     execution_id: Option<i64>,
     step: Option<&str>,
@@ -21,6 +22,7 @@ pub(super) fn render_vars_v6(
     context: default!(Option<PgJsonb>, "'{}'"),
     phase: default!(Option<&str>, "'after'"),
     ttl: default!(Option<Interval>, "NULL"),
+    event_id: default!(Option<&str>, "NULL"),
 ) -> PgJsonb {
     let call = Call {
         execution_id: args::execution_id(execution_id),
@@ -31,6 +33,7 @@ pub(super) fn render_vars_v6(
         phase: Phase::parse(phase).or_raise(),
         iteration: None,
         ttl: args::ttl(ttl),
+        event_id: args::event_id(event_id),
     };
     call.render()
 }
@@ -48,6 +51,7 @@ pub(super) fn render_iteration_v6(
     config: Option<PgJsonb>,
     context: default!(Option<PgJsonb>, "'{}'"),
     ttl: default!(Option<Interval>, "NULL"),
+    event_id: default!(Option<&str>, "NULL"),
 ) -> PgJsonb {
     let execution_id = args::execution_id(execution_id);
     let ttl = args::ttl(ttl);
@@ -73,6 +77,7 @@ pub(super) fn render_iteration_v6(
             names,
         }),
         ttl,
+        event_id: args::event_id(event_id),
     };
     call.render()
 }

@@ -24,6 +24,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::ConfigurationLimit => C::ERRCODE_CONFIGURATION_LIMIT_EXCEEDED,
         ErrorKind::PrerequisiteState => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         ErrorKind::Privilege => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
+        ErrorKind::SerializationFailure => C::ERRCODE_T_R_SERIALIZATION_FAILURE,
     }
 }
 

@@ -14,6 +14,9 @@
 //! - then one lock per **step or iteration scope** a `set:` block reads or writes
 //!   (`objsubid` 20056), sorted.
 //!
+//! A call given an event id first locks that id (`objsubid` 20058), exclusively: a duplicate
+//! waits there, holding nothing else of the call yet.
+//!
 //! Before all of these a `set:` block takes one exclusive lock per **shared scope** it writes
 //! (`objsubid` 20057: its playbook's, then the global one; reading one takes none, so a role
 //! that may only read them cannot hold their writers up). Calls of different executions meet
@@ -23,8 +26,8 @@
 //!
 //! Every lock of a call is known before the first is taken and they are taken in that one
 //! order, so two calls never wait for each other in a circle. A call takes at most
-//! `1 + MAX_NAME_LOCKS + 4` locks ([`MAX_CALL_LOCKS`]: the execution, its names, a step's, an
-//! iteration's and two shared scopes), and a transaction at most `noetl_vars.max_transaction_locks`
+//! `1 + 1 + MAX_NAME_LOCKS + 4` locks ([`MAX_CALL_LOCKS`]: its event, the execution, its names,
+//! a step's, an iteration's and two shared scopes), and a transaction at most `noetl_vars.max_transaction_locks`
 //! (by default PostgreSQL's `max_locks_per_transaction`, the share of the lock table each
 //! transaction is sized for):
 //! a statement that would take more (one call per execution over thousands of executions)
@@ -42,13 +45,15 @@ use crate::backend::guc;
 /// Beyond this many names, one exclusive lock on the execution replaces the per-name locks.
 pub const MAX_NAME_LOCKS: usize = 32;
 
-/// The most locks one call takes: the execution, its names, and four `set:` scopes.
-pub const MAX_CALL_LOCKS: usize = 1 + MAX_NAME_LOCKS + 4;
+/// The most locks one call takes: its event, the execution, its names, and four `set:`
+/// scopes.
+pub const MAX_CALL_LOCKS: usize = 1 + 1 + MAX_NAME_LOCKS + 4;
 
 const EXECUTION_SPACE: u16 = 20054;
 const NAME_SPACE: u16 = 20055;
 const SCOPE_SPACE: u16 = 20056;
 const SHARED_SPACE: u16 = 20057;
+const EVENT_SPACE: u16 = 20058;
 
 /// A lock on one variable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -272,6 +277,23 @@ impl Locks {
         for (key, mode) in locks {
             acquire(key, mode, false, subxact);
         }
+        Ok(Locks(()))
+    }
+
+    /// Locks one event id of an execution exclusively, before any other lock of the call: a
+    /// concurrent call with the same id waits here until this transaction ends.
+    pub fn event(execution_id: i64, event_id: &str) -> Result<Locks, Error> {
+        let key = (
+            EVENT_SPACE,
+            fnv(&[&execution_id.to_le_bytes(), event_id.as_bytes()]),
+        );
+        check_budget(&[key])?;
+        acquire(
+            key,
+            pg_sys::ExclusiveLock as pg_sys::LOCKMODE,
+            false,
+            current_subxact(),
+        );
         Ok(Locks(()))
     }
 

@@ -13,12 +13,14 @@ use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Outcome, Plan, Settings};
 use noetl_vars_core::ttl::{BlockTtl, Ttl};
+use noetl_vars_core::validate::quote;
 use noetl_vars_core::Error;
 
 use super::Access;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::guc;
 use crate::backend::locks::Locks;
+use crate::storage::events::{self, Applied, EventCall};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
 use crate::storage::table::Expiry;
@@ -31,6 +33,11 @@ pub(crate) trait BlockKind {
 
     /// The block's entries, its arguments checked; `life` holds the documents.
     fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry>;
+
+    /// The call's event, when it was given an `event_id`: the call then applies at most once.
+    fn event(&self) -> Option<EventCall> {
+        None
+    }
 
     /// Whether a call without entries still writes something (an iteration's counters).
     fn writes_without_entries(&self) -> bool {
@@ -58,11 +65,53 @@ pub(crate) trait BlockKind {
     ) -> PgJsonb;
 }
 
-/// Runs one call of a block.
-pub(crate) fn run(mut kind: impl BlockKind) -> PgJsonb {
+/// Runs one call of a block; with an event id, at most once per id (a later call returns the
+/// first one's result and writes nothing).
+pub(crate) fn run(kind: impl BlockKind) -> PgJsonb {
+    let conn = Connection::open();
+    let execution_id = kind.execution_id();
+    let Some(event) = kind.event() else {
+        return apply(kind, &conn);
+    };
+    match events::claim(execution_id, &event) {
+        None => {
+            let out = apply(kind, &conn);
+            events::record(execution_id, &event, out);
+            out
+        }
+        Some(earlier) => earlier_result(earlier, &event, &conn),
+    }
+}
+
+/// The result of an earlier call with the same event id, if it was the same call.
+fn earlier_result(earlier: Applied, event: &EventCall, conn: &Connection) -> PgJsonb {
+    let (id, function, step) = (&event.id, event.function, event.step.as_str());
+    if earlier.function != function || earlier.step != step || !earlier.same_block {
+        let this = if earlier.function == function && earlier.step == step {
+            "another block".to_string()
+        } else {
+            format!("{function} of step {}", quote(step))
+        };
+        Error::invalid(format!(
+            "event_id {} was applied by {} of step {}, not by {this}",
+            quote(id),
+            earlier.function,
+            quote(&earlier.step),
+        ))
+        .with_hint("an event id names one event: give each event its own, and every delivery of it the same")
+        .raise();
+    }
+    let Some(result) = earlier.result else {
+        pgrx::error!("noetl_vars: event {} has no recorded result", quote(id));
+    };
+    // SAFETY: a non-null jsonb column of the row just read.
+    conn.in_caller(|| unsafe { PgJsonb::copy_of(result) })
+}
+
+/// Applies one call of a block.
+fn apply(mut kind: impl BlockKind, conn: &Connection) -> PgJsonb {
     let limits = guc::limits();
     let skip = guc::skip_errors();
-    let conn = Connection::open();
     let life = Lifetime::new();
 
     let entries = kind.parse(&life, &limits);
@@ -83,7 +132,7 @@ pub(crate) fn run(mut kind: impl BlockKind) -> PgJsonb {
         stop_on_error: !skip,
     };
     let outcomes = render::evaluate(&plan, &scope, &settings).or_raise();
-    kind.write(outcomes, &store, skip, &conn)
+    kind.write(outcomes, &store, skip, conn)
 }
 
 /// The `context` argument as a document: an object, or SQL NULL for none.

@@ -23,6 +23,7 @@ use super::{context_doc, expiry, skipping, Access, BlockKind};
 use crate::backend::errors::{self, OrRaise};
 use crate::backend::locks::Mode;
 use crate::backend::privileges::{self, Use};
+use crate::storage::events::EventCall;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::scoped_store::{Place, ScopedStore};
 use crate::storage::spi::Connection;
@@ -41,6 +42,8 @@ pub(crate) struct SetCall<'a> {
     /// The `ttl` argument: the lifetime of the execution variables the call writes, unless
     /// the block's `$ttl` gives one.
     pub(crate) ttl: Option<Ttl>,
+    /// The `event_id` argument: the call applies at most once per id.
+    pub(crate) event_id: Option<&'a str>,
 }
 
 /// What the block produced, by scope, in the order of [`SCOPE_ORDER`].
@@ -61,6 +64,23 @@ struct SetBlock<'a> {
 impl BlockKind for SetBlock<'_> {
     fn execution_id(&self) -> i64 {
         self.call.execution_id
+    }
+
+    fn event(&self) -> Option<EventCall> {
+        Some(EventCall {
+            id: self.call.event_id?.to_string(),
+            function: "apply_set",
+            step: self.call.step.to_string(),
+            block: self.call.mutations,
+            extra: format!(
+                "{}:{}",
+                self.call
+                    .iteration
+                    .map(|i| i.to_string())
+                    .unwrap_or_default(),
+                self.call.playbook.unwrap_or_default()
+            ),
+        })
     }
 
     fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry> {

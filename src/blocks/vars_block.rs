@@ -18,6 +18,7 @@ use noetl_vars_core::{Error, ErrorKind};
 
 use super::{context_doc, expiry, skipping, Access, BlockKind};
 use crate::backend::errors::{self, OrRaise, Raise};
+use crate::storage::events::EventCall;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Types};
@@ -55,6 +56,8 @@ pub(crate) struct Call<'a> {
     /// The `ttl` argument: the lifetime of what the call writes, unless the block's `$ttl`
     /// gives one.
     pub(crate) ttl: Option<Ttl>,
+    /// The `event_id` argument: the call applies at most once per id.
+    pub(crate) event_id: Option<&'a str>,
 }
 
 /// What gets stored, in order; a later entry of a name replaces an earlier one in place.
@@ -99,6 +102,20 @@ impl BlockKind for VarsBlock<'_> {
         let entries = block::parse(config.as_ref(), self.call.phase, limits).or_raise();
         self.ttl = block::ttl(config.as_ref(), self.call.phase).or_raise();
         entries
+    }
+
+    fn event(&self) -> Option<EventCall> {
+        let (function, extra) = match &self.call.iteration {
+            Some(it) => ("render_iteration", it.index.to_string()),
+            None => ("render_vars", self.call.phase.as_str().to_string()),
+        };
+        Some(EventCall {
+            id: self.call.event_id?.to_string(),
+            function,
+            step: self.call.step.to_string(),
+            block: self.call.config,
+            extra,
+        })
     }
 
     fn writes_without_entries(&self) -> bool {

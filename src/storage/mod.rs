@@ -5,9 +5,11 @@
 //! timestamp datums ([`datum`]), the statements of an extension not updated yet
 //! ([`legacy_queries`]), the checks every value passes before it is stored
 //! ([`value_checks`]), and the two stores a block's templates read: the execution's variables
-//! ([`vars_store`]) and the other `set:` scopes ([`scoped_store`]).
+//! ([`vars_store`]) and the other `set:` scopes ([`scoped_store`]); events applied at most once
+//! ([`events`]).
 
 pub(crate) mod datum;
+pub(crate) mod events;
 pub(crate) mod jsonb;
 pub(crate) mod legacy_queries;
 pub(crate) mod planner;

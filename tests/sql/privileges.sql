@@ -13,14 +13,14 @@ ORDER BY 1::text;
 CREATE ROLE noetl_vars_app NOLOGIN;
 CREATE ROLE noetl_vars_nobody NOLOGIN;
 GRANT USAGE ON SCHEMA noetl TO noetl_vars_app;
-GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient TO noetl_vars_app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.applied_events TO noetl_vars_app;
 GRANT EXECUTE ON FUNCTION
     noetl.set_var(bigint, text, jsonb, text, text, interval), noetl.get_var(bigint, text),
     noetl.get_all_vars(bigint), noetl.set_vars(bigint, jsonb, text, text, interval),
     noetl.delete_var(bigint, text), noetl.cleanup_execution(bigint),
     noetl.vars_list(bigint), noetl.vars_get(bigint, text), noetl.vars_delete(bigint, text),
-    noetl.vars_cleanup(bigint), noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text, interval),
-    noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb, interval),
+    noetl.vars_cleanup(bigint), noetl.render_vars(bigint, text, jsonb, jsonb, jsonb, text, interval, text),
+    noetl.render_iteration(bigint, text, jsonb, integer, integer, jsonb, jsonb, jsonb, interval, text),
     noetl.resume_execution(bigint, jsonb, text)
 TO noetl_vars_app;
 GRANT USAGE ON SCHEMA noetl TO noetl_vars_nobody;
@@ -102,7 +102,7 @@ GRANT USAGE ON SCHEMA noetl TO noetl_vars_setter;
 GRANT SELECT, INSERT, UPDATE, DELETE ON noetl.transient, noetl.step_vars, noetl.workflow_vars TO noetl_vars_setter;
 GRANT SELECT ON noetl.global_vars TO noetl_vars_setter;
 GRANT EXECUTE ON FUNCTION
-    noetl.apply_set(bigint, text, jsonb, jsonb, integer, text, interval),
+    noetl.apply_set(bigint, text, jsonb, jsonb, integer, text, interval, text),
     noetl.context_vars(bigint, text, integer, text), noetl.finish_step(bigint, text)
 TO noetl_vars_setter;
 SELECT noetl.apply_set(610, 'seed', '{"global.quota": 5}') AS seeded_by_an_operator;
@@ -134,7 +134,7 @@ DROP ROLE noetl_vars_setter;
 
 DROP SCHEMA evil CASCADE;
 REVOKE ALL ON SCHEMA noetl FROM noetl_vars_app, noetl_vars_nobody;
-REVOKE ALL ON noetl.transient FROM noetl_vars_app;
+REVOKE ALL ON noetl.transient, noetl.applied_events FROM noetl_vars_app;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA noetl FROM noetl_vars_app;
 DROP ROLE noetl_vars_app;
 DROP ROLE noetl_vars_nobody;

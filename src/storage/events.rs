@@ -1,0 +1,198 @@
+//! Events applied at most once (`noetl.applied_events`, docs/reference.md, "Re-running"): a
+//! block call with an `event_id` locks the id before it takes any other lock, looks it up, and
+//! either returns what an earlier call recorded or applies and records its own result.
+//!
+//! The lock (an advisory lock of the id, [`crate::backend::locks::Locks::event`]) makes a
+//! concurrent call with the same id wait until the first one's transaction ends; its look-up
+//! then sees the committed row (READ COMMITTED takes a snapshot per statement) and returns
+//! that result, or finds none (the first rolled back) and applies. One primary-key probe and,
+//! for a first delivery, one insert.
+
+use pgrx::pg_sys::{self, Oid};
+
+use noetl_vars_core::validate::quote;
+use noetl_vars_core::{Error, ErrorKind};
+
+use crate::backend::errors::{OrRaise, Raise};
+use crate::backend::locks::Locks;
+use crate::storage::datum;
+use crate::storage::jsonb::PgJsonb;
+use crate::storage::spi::{execute, Query};
+use crate::storage::table::{int8_arg, text_arg};
+
+const INT8: Oid = pg_sys::INT8OID;
+const TEXT: Oid = pg_sys::TEXTOID;
+const JSONB: Oid = pg_sys::JSONBOID;
+
+static APPLIED: Query = Query {
+    name: "event_applied",
+    sql: "SELECT function, step, block_md5 OPERATOR(pg_catalog.=) $3, result \
+          FROM noetl.applied_events \
+          WHERE execution_id OPERATOR(pg_catalog.=) $1 AND event_id OPERATOR(pg_catalog.=) $2",
+    args: &[INT8, TEXT, TEXT],
+};
+
+/// The recording of a first delivery. At READ COMMITTED the id's lock means no other
+/// transaction can have recorded it meanwhile: a plain insert.
+static RECORD: Query = Query {
+    name: "event_record",
+    sql: "INSERT INTO noetl.applied_events (execution_id, event_id, function, step, block_md5, result) \
+          VALUES ($1, $2, $3, $4, $5, $6) RETURNING 1",
+    args: &[INT8, TEXT, TEXT, TEXT, TEXT, JSONB],
+};
+
+/// The same at REPEATABLE READ or SERIALIZABLE, where a transaction that committed after this
+/// one's snapshot may have recorded it: nothing is inserted then.
+static RECORD_UNLESS_RECORDED: Query = Query {
+    name: "event_record_unless_recorded",
+    sql: "INSERT INTO noetl.applied_events (execution_id, event_id, function, step, block_md5, result) \
+          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (execution_id, event_id) DO NOTHING RETURNING 1",
+    args: &[INT8, TEXT, TEXT, TEXT, TEXT, JSONB],
+};
+
+static FORGET: Query = Query {
+    name: "event_forget",
+    sql: "DELETE FROM noetl.applied_events WHERE execution_id OPERATOR(pg_catalog.=) $1",
+    args: &[INT8],
+};
+
+static FORGET_IF_EMPTY: Query = Query {
+    name: "event_forget_if_empty",
+    sql: "DELETE FROM noetl.applied_events WHERE execution_id OPERATOR(pg_catalog.=) $1 \
+          AND NOT EXISTS (SELECT 1 FROM noetl.transient t WHERE t.execution_id OPERATOR(pg_catalog.=) $1)",
+    args: &[INT8],
+};
+
+/// One call's event: its id and what the call is (function, step, block).
+pub struct EventCall {
+    pub id: String,
+    pub function: &'static str,
+    pub step: String,
+    pub block: Option<PgJsonb>,
+    /// What else identifies the block: the phase, the iteration.
+    pub extra: String,
+}
+
+impl EventCall {
+    /// What identifies the call's block: what else identifies it (phase, iteration), then the
+    /// md5 of the block's jsonb (its binary form is canonical: one value, one byte string).
+    fn fingerprint(&self) -> String {
+        let md5 = self.block.and_then(|b| {
+            // SAFETY: a jsonb datum is a varlena like bytea, which md5(bytea) hashes byte for
+            // byte (detoasting it first); the function returns a non-null text.
+            unsafe { pgrx::direct_function_call::<String>(pg_sys::md5_bytea, &[Some(b.datum())]) }
+        });
+        format!("{}:{}", self.extra, md5.unwrap_or_default())
+    }
+}
+
+/// What an earlier call with the same id did.
+pub struct Applied {
+    pub function: String,
+    pub step: String,
+    pub same_block: bool,
+    /// Its result; `None` only if it never recorded one.
+    pub result: Option<pg_sys::Datum>,
+}
+
+/// Locks the event's id and looks it up: `None` when no earlier call applied it (this call
+/// applies, then [`record`]s), else what the earlier call did. Waits for a concurrent call
+/// with the id.
+pub fn claim(execution_id: i64, event: &EventCall) -> Option<Applied> {
+    Locks::event(execution_id, &event.id).or_raise();
+    let rows = execute(
+        &APPLIED,
+        &[
+            int8_arg(execution_id),
+            text_arg(&event.id),
+            text_arg(&event.fingerprint()),
+        ],
+        // Not read-only: SPI then takes a new snapshot, which sees what a transaction this
+        // call waited for on the lock committed (and what this statement itself wrote).
+        false,
+    );
+    // SAFETY: the statement returns text, text, boolean, jsonb; Rows::get gives only non-null
+    // datums.
+    unsafe {
+        Some(Applied {
+            function: datum::text(rows.get(0, 1)?),
+            step: datum::text(rows.get(0, 2)?),
+            same_block: rows.get(0, 3).is_some_and(|d| d.value() != 0),
+            result: rows.get(0, 4),
+        })
+    }
+}
+
+/// Records the result of the call that applied the event. At READ COMMITTED the id's lock
+/// guarantees no other transaction recorded it meanwhile; at REPEATABLE READ or SERIALIZABLE
+/// one may have committed after this transaction's snapshot was taken, and this call, having
+/// applied the event a second time, fails with 40001 (retry it: the retry returns the first
+/// result).
+pub fn record(execution_id: i64, event: &EventCall, result: PgJsonb) {
+    // SAFETY: a backend global.
+    let snapshot_per_transaction =
+        unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32;
+    let query = if snapshot_per_transaction {
+        &RECORD_UNLESS_RECORDED
+    } else {
+        &RECORD
+    };
+    let rows = execute(
+        query,
+        &[
+            int8_arg(execution_id),
+            text_arg(&event.id),
+            text_arg(event.function),
+            text_arg(&event.step),
+            text_arg(&event.fingerprint()),
+            (result.datum(), false),
+        ],
+        false,
+    );
+    if rows.len() != 1 {
+        Error::new(
+            ErrorKind::SerializationFailure,
+            format!(
+                "event_id {} was applied by a transaction that committed after this one started",
+                quote(&event.id)
+            ),
+        )
+        .with_hint("retry the transaction: it then returns the first result")
+        .raise();
+    }
+}
+
+/// Forgets every event of an execution (its variables are gone). Nothing to forget where the
+/// table does not exist yet (an extension older than 0.6.0 whose library is newer), nor for a
+/// role that may not delete from it: it cannot have recorded any either without the grants
+/// event ids need (docs/security.md), and `cleanup_execution` keeps working for a role granted
+/// what it needed before 0.6.0.
+pub fn forget(execution_id: i64) {
+    if may_forget() {
+        execute(&FORGET, &[int8_arg(execution_id)], false);
+    }
+}
+
+/// Forgets the events of an execution that has no variables left (a purge of expired ones
+/// emptied it).
+pub fn forget_if_empty(execution_id: i64) {
+    if may_forget() {
+        execute(&FORGET_IF_EMPTY, &[int8_arg(execution_id)], false);
+    }
+}
+
+/// Whether `noetl.applied_events` exists and the caller may delete from it.
+fn may_forget() -> bool {
+    // SAFETY: catalog-cache look-ups by name and a privilege check on the backend's own thread,
+    // inside a transaction (every caller is a SQL function).
+    unsafe {
+        let namespace = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
+        let table = pg_sys::get_relname_relid(c"applied_events".as_ptr(), namespace);
+        table != pg_sys::InvalidOid
+            && pg_sys::pg_class_aclcheck(
+                table,
+                pg_sys::GetUserId(),
+                pg_sys::ACL_DELETE as pg_sys::AclMode,
+            ) == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
