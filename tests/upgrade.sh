@@ -44,7 +44,21 @@ SQL
     # ... the set: scopes included (0.5.0).
     set_works=$(psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c \
         "SELECT noetl.apply_set(7205759403792793600, 's', '{\"step.n\": \"{{ ctx.uid + 1 }}\"}')->'step'->>'n'" 2>&1 | tail -1)
+    # ... and re-running: an event delivered twice applies once, a resume reports its conflict
+    # (0.6.0).
+    rerun_works=$(psql -X -At -v ON_ERROR_STOP=1 -d "$db" <<'SQL' 2>&1 | tail -1
+SELECT noetl.render_vars(7205759403792793600, 'rerun', '{}', '{"r": "{{ (vars.r | default(0)) + 1 }}"}', event_id => 'e-1');
+SELECT noetl.render_vars(7205759403792793600, 'rerun', '{}', '{"r": "{{ (vars.r | default(0)) + 1 }}"}', event_id => 'e-1');
+SELECT (noetl.get_var(7205759403792793600, 'r'))::text || '/'
+       || (noetl.resume_execution(7205759403792793600, '{"r": 5}', keep => 'runtime') -> 'conflicts' ? 'r')::text;
+SQL
+)
     quiet -c "DROP DATABASE $db"
+    if [ "$rerun_works" = "1/true" ]; then
+        echo "ok   upgrade $old -> $current: event ids and resume_execution work afterwards"
+    else
+        echo "FAIL upgrade $old -> $current: re-running after the upgrade got '$rerun_works', want '1/true'"; fail=1
+    fi
     if [ "$version" != "$current" ]; then echo "FAIL upgrade from $old: extversion is $version, not $current"; fail=1; fi
     if [ "$(wc -l <"$work/$old.before")" -lt 8 ] || ! diff "$work/$old.before" "$work/$old.after"; then
         echo "FAIL upgrade from $old: rows changed"; fail=1
