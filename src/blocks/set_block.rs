@@ -67,12 +67,12 @@ impl BlockKind for SetBlock<'_> {
     }
 
     fn event(&self) -> Option<EventCall> {
-        Some(EventCall {
-            id: self.call.event_id?.to_string(),
-            function: "apply_set",
-            step: self.call.step.to_string(),
-            block: self.call.mutations,
-            extra: format!(
+        Some(EventCall::new(
+            self.call.event_id?.to_string(),
+            "apply_set",
+            self.call.step.to_string(),
+            self.call.mutations,
+            format!(
                 "{}:{}",
                 self.call
                     .iteration
@@ -80,7 +80,7 @@ impl BlockKind for SetBlock<'_> {
                     .unwrap_or_default(),
                 self.call.playbook.unwrap_or_default()
             ),
-        })
+        ))
     }
 
     fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry> {

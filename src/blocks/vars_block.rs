@@ -109,13 +109,13 @@ impl BlockKind for VarsBlock<'_> {
             Some(it) => ("render_iteration", it.index.to_string()),
             None => ("render_vars", self.call.phase.as_str().to_string()),
         };
-        Some(EventCall {
-            id: self.call.event_id?.to_string(),
+        Some(EventCall::new(
+            self.call.event_id?.to_string(),
             function,
-            step: self.call.step.to_string(),
-            block: self.call.config,
+            self.call.step.to_string(),
+            self.call.config,
             extra,
-        })
+        ))
     }
 
     fn writes_without_entries(&self) -> bool {

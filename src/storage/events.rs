@@ -8,6 +8,8 @@
 //! that result, or finds none (the first rolled back) and applies. One primary-key probe and,
 //! for a first delivery, one insert.
 
+use std::cell::OnceCell;
+
 use pgrx::pg_sys::{self, Oid};
 
 use noetl_vars_core::validate::quote;
@@ -71,18 +73,41 @@ pub struct EventCall {
     pub block: Option<PgJsonb>,
     /// What else identifies the block: the phase, the iteration.
     pub extra: String,
+    /// [`Self::fingerprint`], worked out once: the look-up and the recording both need it.
+    fingerprint: OnceCell<String>,
 }
 
 impl EventCall {
+    pub fn new(
+        id: String,
+        function: &'static str,
+        step: String,
+        block: Option<PgJsonb>,
+        extra: String,
+    ) -> EventCall {
+        EventCall {
+            id,
+            function,
+            step,
+            block,
+            extra,
+            fingerprint: OnceCell::new(),
+        }
+    }
+
     /// What identifies the call's block: what else identifies it (phase, iteration), then the
     /// md5 of the block's jsonb (its binary form is canonical: one value, one byte string).
-    fn fingerprint(&self) -> String {
-        let md5 = self.block.and_then(|b| {
-            // SAFETY: a jsonb datum is a varlena like bytea, which md5(bytea) hashes byte for
-            // byte (detoasting it first); the function returns a non-null text.
-            unsafe { pgrx::direct_function_call::<String>(pg_sys::md5_bytea, &[Some(b.datum())]) }
-        });
-        format!("{}:{}", self.extra, md5.unwrap_or_default())
+    fn fingerprint(&self) -> &str {
+        self.fingerprint.get_or_init(|| {
+            let md5 = self.block.and_then(|b| {
+                // SAFETY: a jsonb datum is a varlena like bytea, which md5(bytea) hashes byte
+                // for byte (detoasting it first); the function returns a non-null text.
+                unsafe {
+                    pgrx::direct_function_call::<String>(pg_sys::md5_bytea, &[Some(b.datum())])
+                }
+            });
+            format!("{}:{}", self.extra, md5.unwrap_or_default())
+        })
     }
 }
 
@@ -105,7 +130,7 @@ pub fn claim(execution_id: i64, event: &EventCall) -> Option<Applied> {
         &[
             int8_arg(execution_id),
             text_arg(&event.id),
-            text_arg(&event.fingerprint()),
+            text_arg(event.fingerprint()),
         ],
         // Not read-only: SPI then takes a new snapshot, which sees what a transaction this
         // call waited for on the lock committed (and what this statement itself wrote).
@@ -144,7 +169,7 @@ pub fn record(execution_id: i64, event: &EventCall, result: PgJsonb) {
             text_arg(&event.id),
             text_arg(event.function),
             text_arg(&event.step),
-            text_arg(&event.fingerprint()),
+            text_arg(event.fingerprint()),
             (result.datum(), false),
         ],
         false,
