@@ -95,6 +95,7 @@ DECLARE
     cfg jsonb := '{"first_user_id": "{{ result.users[0].id }}", "user_count": "{{ result.users | length }}", "status_label": "{{ ''done'' if this.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}';
     ctx jsonb := '{"workload": {"api_base": "https://api.example.com"}}';
     vals jsonb := '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}';
+    event_prefix text := pg_catalog.gen_random_uuid()::text || ':';
     started timestamptz;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM noetl.transient WHERE execution_id = 5) THEN
@@ -107,9 +108,11 @@ BEGIN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
         ELSIF kind = 'render_vars_event' THEN
             -- The same step delivered once with an event id (the first delivery: the id is
-            -- claimed and the result recorded).
+            -- claimed and the result recorded). Ids are unique across runs (a random prefix
+            -- made once per run) and cost one concatenation per call, as an id NoETL passes
+            -- costs nothing to make.
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx,
-                                      event_id => pg_catalog.gen_random_uuid()::text);
+                                      event_id => event_prefix || i);
         ELSIF kind = 'set_vars' THEN
             PERFORM noetl.set_vars(5, vals, 'step_result', 'fetch_users');
         ELSIF kind = 'baseline_b_precomputed' THEN

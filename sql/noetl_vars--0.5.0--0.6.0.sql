@@ -365,7 +365,7 @@ COMMENT ON FUNCTION noetl.resume_execution(pg_catalog.int8, pg_catalog.jsonb, pg
 -- Events applied at most once (render_vars, render_iteration and apply_set take event_id).
 CREATE TABLE noetl.applied_events (
     execution_id pg_catalog.int8        NOT NULL,
-    event_id     pg_catalog.text        NOT NULL,
+    event_id     pg_catalog.text        COLLATE pg_catalog."C" NOT NULL,
     function     pg_catalog.text        NOT NULL,
     step         pg_catalog.text        NOT NULL,
     block_md5    pg_catalog.text        NOT NULL,

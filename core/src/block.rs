@@ -66,17 +66,21 @@ pub(crate) enum Format {
 /// Tells the formats apart: an object whose keys are a non-empty subset of `before` and
 /// `after`, each an object, is a before/after block; any other object is a simple block.
 pub(crate) fn format_of(config: &DocRef) -> Format {
-    let mut keys = config.keys();
-    // A `$ttl` beside `before`/`after` is misplaced (see `phase_block`), not a variable.
-    keys.retain(|k| k != TTL_KEY);
-    let phased = !keys.is_empty()
-        && keys.iter().all(|k| {
-            (k == "before" || k == "after")
-                && config
-                    .get(k)
-                    .is_some_and(|v| matches!(v.view(), View::Object(_)))
-        });
-    if phased {
+    let View::Object(len) = config.view() else {
+        return Format::Simple;
+    };
+    // Counted, not listed: every call asks, and listing the keys copies each one. A `$ttl`
+    // beside `before`/`after` is misplaced (see `phase_block`), not a variable.
+    let phases = ["before", "after"]
+        .iter()
+        .filter(|k| {
+            config
+                .get(k)
+                .is_some_and(|v| matches!(v.view(), View::Object(_)))
+        })
+        .count();
+    let ttl = usize::from(config.get(TTL_KEY).is_some());
+    if phases > 0 && phases + ttl == len {
         Format::BeforeAfter
     } else {
         Format::Simple
@@ -94,6 +98,10 @@ pub fn ttl(config: Option<&DocRef>, phase: Phase) -> Result<BlockTtl> {
     let Some(block) = phase_block(config, phase)? else {
         return Ok(BlockTtl::default());
     };
+    // Most blocks have no `$ttl`: one look-up instead of listing every key.
+    if block.get(TTL_KEY).is_none() {
+        return Ok(BlockTtl::default());
+    }
     let mut keys = block.keys();
     keys.retain(|k| k != TTL_KEY);
     BlockTtl::of(&block, &keys, |_| Ok(()))

@@ -263,9 +263,13 @@ fn eval_template(
             return Ok(value);
         }
     }
-    let shown = template::shorten(&compiled.source, 120);
+    // The shortened source is only worked out for an error: every evaluation would pay for it.
     let annotate = |e: Error| Error {
-        message: format!("{} in template {}", e.message, shown),
+        message: format!(
+            "{} in template {}",
+            e.message,
+            template::shorten(&compiled.source, 120)
+        ),
         ..e
     };
     match compiled

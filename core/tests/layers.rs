@@ -54,7 +54,12 @@ const SRC_LAYERS: &[&[&str]] = &[
         "storage/scoped_queries",
     ],
     // the planner hook, change capture, the checks of stored values
-    &["storage/planner", "capture/changes", "storage/value_checks"],
+    &[
+        "storage/planner",
+        "capture/changes",
+        "storage/value_checks",
+        "storage/direct",
+    ],
     // the variables table; events applied at most once
     &["storage/table"],
     &["storage/events"],

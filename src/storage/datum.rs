@@ -28,7 +28,7 @@ pub unsafe fn iso_timestamp(datum: pg_sys::Datum) -> String {
 ///
 /// # Safety
 /// `datum` must be a non-null varlena datum; the bytes live as long as that context.
-unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
+pub(crate) unsafe fn varlena_bytes<'a>(datum: pg_sys::Datum) -> &'a [u8] {
     // SAFETY: the caller's.
     unsafe {
         let t: *mut pg_sys::varlena = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());

@@ -8,7 +8,7 @@
 //! that result, or finds none (the first rolled back) and applies. One primary-key probe and,
 //! for a first delivery, one insert.
 
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 
 use pgrx::pg_sys::{self, Oid};
 
@@ -18,6 +18,7 @@ use noetl_vars_core::{Error, ErrorKind};
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
 use crate::storage::datum;
+use crate::storage::direct::{insert, probe, Column, Table};
 use crate::storage::jsonb::PgJsonb;
 use crate::storage::spi::{execute, Query};
 use crate::storage::table::{int8_arg, text_arg};
@@ -33,6 +34,31 @@ static APPLIED: Query = Query {
           WHERE execution_id OPERATOR(pg_catalog.=) $1 AND event_id OPERATOR(pg_catalog.=) $2",
     args: &[INT8, TEXT, TEXT],
 };
+
+/// What [`RECORD`] writes besides the key, and `applied_at` (the column's default, `now()`);
+/// the first four are what [`APPLIED`] reads.
+const RECORD_COLUMNS: [Column; 5] = [
+    Column {
+        name: c"function",
+        type_oid: TEXT,
+    },
+    Column {
+        name: c"step",
+        type_oid: TEXT,
+    },
+    Column {
+        name: c"block_md5",
+        type_oid: TEXT,
+    },
+    Column {
+        name: c"result",
+        type_oid: JSONB,
+    },
+    Column {
+        name: c"applied_at",
+        type_oid: pg_sys::TIMESTAMPTZOID,
+    },
+];
 
 /// The recording of a first delivery. At READ COMMITTED the id's lock means no other
 /// transaction can have recorded it meanwhile: a plain insert.
@@ -75,6 +101,9 @@ pub struct EventCall {
     pub extra: String,
     /// [`Self::fingerprint`], worked out once: the look-up and the recording both need it.
     fingerprint: OnceCell<String>,
+    /// `noetl.applied_events`, opened by [`claim`] for [`record`] (one open and one lock for
+    /// both), where they can do without statements.
+    table: RefCell<Option<Table>>,
 }
 
 impl EventCall {
@@ -92,6 +121,7 @@ impl EventCall {
             block,
             extra,
             fingerprint: OnceCell::new(),
+            table: RefCell::new(None),
         }
     }
 
@@ -99,16 +129,31 @@ impl EventCall {
     /// md5 of the block's jsonb (its binary form is canonical: one value, one byte string).
     fn fingerprint(&self) -> &str {
         self.fingerprint.get_or_init(|| {
-            let md5 = self.block.and_then(|b| {
-                // SAFETY: a jsonb datum is a varlena like bytea, which md5(bytea) hashes byte
-                // for byte (detoasting it first); the function returns a non-null text.
-                unsafe {
-                    pgrx::direct_function_call::<String>(pg_sys::md5_bytea, &[Some(b.datum())])
-                }
-            });
-            format!("{}:{}", self.extra, md5.unwrap_or_default())
+            // SAFETY: a non-null jsonb datum, detoasted for the hash.
+            let md5 = self
+                .block
+                .map(|b| unsafe { hex_md5(datum::varlena_bytes(b.datum())) });
+            let md5 = md5.unwrap_or_default();
+            let mut fingerprint = String::with_capacity(self.extra.len() + 1 + md5.len());
+            fingerprint.push_str(&self.extra);
+            fingerprint.push(':');
+            fingerprint.push_str(&md5);
+            fingerprint
         })
     }
+}
+
+/// `md5(bytes)` as PostgreSQL's `md5()` writes it: 32 lower-case hex digits.
+fn hex_md5(bytes: &[u8]) -> String {
+    use md5::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = md5::Md5::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for byte in digest.iter() {
+        out.push(HEX[usize::from(byte >> 4)] as char);
+        out.push(HEX[usize::from(byte & 0xf)] as char);
+    }
+    out
 }
 
 /// What an earlier call with the same id did.
@@ -125,6 +170,46 @@ pub struct Applied {
 /// with the id.
 pub fn claim(execution_id: i64, event: &EventCall) -> Option<Applied> {
     Locks::event(execution_id, &event.id).or_raise();
+    // A new snapshot (as a non-read-only statement takes): it sees what a transaction this call
+    // waited for on the lock committed.
+    // Opened for the insert a first delivery makes; else (a role without INSERT, REPEATABLE
+    // READ) for the look-up alone.
+    let table = insert::open_for_insert(c"applied_events", c"event_id");
+    let found = match &table {
+        Some(table) => probe::row_in(
+            table,
+            execution_id,
+            &event.id,
+            &RECORD_COLUMNS[..4],
+            probe::Mode::Read,
+        ),
+        None => probe::row(
+            c"applied_events",
+            c"event_id",
+            execution_id,
+            &event.id,
+            &RECORD_COLUMNS[..4],
+            probe::Mode::Read,
+        ),
+    };
+    event.table.replace(table);
+    match found {
+        probe::Probe::Missing => None,
+        // SAFETY: text, text, text and jsonb datums, the first three non-null.
+        probe::Probe::Found(values) => unsafe {
+            Some(Applied {
+                function: datum::text(values[0]?),
+                step: datum::text(values[1]?),
+                same_block: datum::text(values[2]?) == event.fingerprint(),
+                result: values[3],
+            })
+        },
+        probe::Probe::Unavailable => look_up(execution_id, event),
+    }
+}
+
+/// What [`claim`] reads, through SPI (where a probe cannot stand for the statement).
+fn look_up(execution_id: i64, event: &EventCall) -> Option<Applied> {
     let rows = execute(
         &APPLIED,
         &[
@@ -154,6 +239,9 @@ pub fn claim(execution_id: i64, event: &EventCall) -> Option<Applied> {
 /// applied the event a second time, fails with 40001 (retry it: the retry returns the first
 /// result).
 pub fn record(execution_id: i64, event: &EventCall, result: PgJsonb) {
+    if record_directly(execution_id, event, result) {
+        return;
+    }
     // SAFETY: a backend global.
     let snapshot_per_transaction =
         unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32;
@@ -184,6 +272,33 @@ pub fn record(execution_id: i64, event: &EventCall, result: PgJsonb) {
         )
         .with_hint("retry the transaction: it then returns the first result")
         .raise();
+    }
+}
+
+/// [`RECORD`] without the statement ([`crate::storage::direct::insert`]), where that can stand
+/// for it: false where the statement must run.
+fn record_directly(execution_id: i64, event: &EventCall, result: PgJsonb) -> bool {
+    let texts = [
+        text_arg(&event.id).0,
+        text_arg(event.function).0,
+        text_arg(&event.step).0,
+        text_arg(event.fingerprint()).0,
+    ];
+    // SAFETY: reading the transaction's start time has no preconditions; it is what the
+    // column's DEFAULT now() gives.
+    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let values = [
+        int8_arg(execution_id).0,
+        texts[0],
+        texts[1],
+        texts[2],
+        texts[3],
+        result.datum(),
+        pg_sys::Datum::from(now),
+    ];
+    match event.table.take() {
+        Some(table) => insert::row_in(&table, &RECORD_COLUMNS, &values),
+        None => false,
     }
 }
 
@@ -219,5 +334,17 @@ fn may_forget() -> bool {
                 pg_sys::GetUserId(),
                 pg_sys::ACL_DELETE as pg_sys::AclMode,
             ) == pg_sys::AclResult::ACLCHECK_OK
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hex_md5;
+
+    #[test]
+    fn hex_md5_writes_what_postgresql_md5_writes() {
+        // md5('') and md5('abc') as PostgreSQL returns them.
+        assert_eq!(hex_md5(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(hex_md5(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
     }
 }

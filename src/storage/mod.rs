@@ -9,6 +9,7 @@
 //! ([`events`]).
 
 pub(crate) mod datum;
+pub(crate) mod direct;
 pub(crate) mod events;
 pub(crate) mod jsonb;
 pub(crate) mod legacy_queries;

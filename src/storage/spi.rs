@@ -156,3 +156,34 @@ impl Rows {
         }
     }
 }
+
+/// Each of `queries` takes the execution id as `$1` and filters every reference to a table on
+/// it (or inserts it).
+#[cfg(test)]
+pub(crate) fn assert_confined(queries: &[&Query]) {
+    for q in queries {
+        assert_eq!(
+            q.args.first(),
+            Some(&pg_sys::INT8OID),
+            "{}: $1 must be the execution id",
+            q.name
+        );
+        let tables = q.sql.matches("noetl.transient").count();
+        let filters = q
+            .sql
+            .matches("execution_id OPERATOR(pg_catalog.=) $1")
+            .count();
+        let inserts = usize::from(
+            q.sql.starts_with("INSERT")
+                && (q.sql.contains("VALUES ($1,") || q.sql.contains("SELECT $1,")),
+        );
+        assert!(tables >= 1, "{}: touches no table", q.name);
+        assert_eq!(
+            filters + inserts,
+            tables,
+            "{}: every table reference must be confined to execution $1:\n{}",
+            q.name,
+            q.sql
+        );
+    }
+}

@@ -12,6 +12,7 @@ use pgrx::IntoDatum;
 
 use crate::backend::errors::Raise;
 use crate::storage::datum;
+use crate::storage::direct::probe;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
 use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
@@ -143,11 +144,16 @@ pub fn upsert_object(
     source_step: Option<&str>,
     expiry: &Expiry,
 ) {
+    let none = expiry.is_none();
     let (query, types) = match types {
         Types::All(t) => (
             pick_write(
                 &legacy_queries::UPSERT_OBJECT_ONE_TYPE_LEGACY,
-                &queries::UPSERT_OBJECT_ONE_TYPE,
+                if none {
+                    &queries::UPSERT_OBJECT_ONE_TYPE_NO_TTL
+                } else {
+                    &queries::UPSERT_OBJECT_ONE_TYPE
+                },
                 expiry,
             ),
             text_arg(t),
@@ -155,7 +161,11 @@ pub fn upsert_object(
         Types::Each(object) => (
             pick_write(
                 &legacy_queries::UPSERT_OBJECT_LEGACY,
-                &queries::UPSERT_OBJECT,
+                if none {
+                    &queries::UPSERT_OBJECT_NO_TTL
+                } else {
+                    &queries::UPSERT_OBJECT
+                },
                 expiry,
             ),
             (object.datum(), false),
@@ -280,32 +290,35 @@ pub fn read_some(
             Some((name, value.doc(life)))
         }
     };
-    let (one, some) = if locked {
-        (
-            pick(
-                &legacy_queries::READ_ONE_LOCKED_LEGACY,
-                &queries::READ_ONE_LOCKED,
-            ),
-            pick(
-                &legacy_queries::READ_SOME_LOCKED_LEGACY,
-                &queries::READ_SOME_LOCKED,
-            ),
-        )
-    } else {
-        (
-            pick(&legacy_queries::READ_ONE_LEGACY, &queries::READ_ONE),
-            pick(&legacy_queries::READ_SOME_LEGACY, &queries::READ_SOME),
-        )
-    };
     if names.len() <= ONE_BY_ONE {
+        let one = std::cell::OnceCell::new();
         return names
             .iter()
             .filter_map(|name| {
+                let mode = if locked {
+                    probe::Mode::Lock
+                } else {
+                    probe::Mode::Read
+                };
+                if let Some(value) = probe::variable(execution_id, name, mode) {
+                    // SAFETY: a non-null jsonb datum, copied for the connection.
+                    let value = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(value?, false)? };
+                    return Some((name.to_string(), value.doc(life)));
+                }
+                let one = one.get_or_init(|| read_one_query(locked));
                 let rows = execute(one, &[int8_arg(execution_id), text_arg(name)], false);
                 found(&rows, 0)
             })
             .collect();
     }
+    let some = if locked {
+        pick(
+            &legacy_queries::READ_SOME_LOCKED_LEGACY,
+            &queries::READ_SOME_LOCKED,
+        )
+    } else {
+        pick(&legacy_queries::READ_SOME_LEGACY, &queries::READ_SOME)
+    };
     let mut datums: Vec<pg_sys::Datum> = names.iter().map(|n| text_arg(n).0).collect();
     let rows = execute(
         some,
@@ -316,6 +329,18 @@ pub fn read_some(
         false,
     );
     (0..rows.len()).filter_map(|i| found(&rows, i)).collect()
+}
+
+/// The statement reading one variable (locked or not).
+fn read_one_query(locked: bool) -> &'static Query {
+    if locked {
+        pick(
+            &legacy_queries::READ_ONE_LOCKED_LEGACY,
+            &queries::READ_ONE_LOCKED,
+        )
+    } else {
+        pick(&legacy_queries::READ_ONE_LEGACY, &queries::READ_ONE)
+    }
 }
 
 /// The names of all variables, oldest first.
