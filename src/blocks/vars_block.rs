@@ -61,6 +61,7 @@ pub(crate) struct Call<'a> {
 }
 
 /// What gets stored, in order; a later entry of a name replaces an earlier one in place.
+/// Blocks usually have a handful of names, found by a scan; past [`Stored::SCAN`] an index.
 #[derive(Default)]
 struct Stored {
     entries: Vec<(String, VarType, OutValue)>,
@@ -68,12 +69,25 @@ struct Stored {
 }
 
 impl Stored {
+    const SCAN: usize = 16;
+
     fn put(&mut self, name: String, var_type: VarType, value: OutValue) {
-        match self.index.get(&name) {
-            Some(&at) => self.entries[at] = (name, var_type, value),
+        let found = if self.entries.len() <= Self::SCAN {
+            self.entries.iter().position(|(n, _, _)| *n == name)
+        } else {
+            self.index.get(&name).copied()
+        };
+        match found {
+            Some(at) => self.entries[at] = (name, var_type, value),
             None => {
-                self.index.insert(name.clone(), self.entries.len());
                 self.entries.push((name, var_type, value));
+                if self.entries.len() == Self::SCAN + 1 {
+                    let names = self.entries.iter().enumerate();
+                    self.index = names.map(|(i, (n, _, _))| (n.clone(), i)).collect();
+                } else if self.entries.len() > Self::SCAN + 1 {
+                    let at = self.entries.len() - 1;
+                    self.index.insert(self.entries[at].0.clone(), at);
+                }
             }
         }
     }

@@ -133,3 +133,13 @@ SELECT pg_temp.try($$SELECT noetl.render_vars(307, 's', '{}', $j${"a": "{{ vars[
 SELECT noetl.set_var(307, 'c_count', '9223372036854775806', 'iterator_state');
 SELECT noetl.render_iteration(307, 'c', '1', 0, 1, '{}', '{}') -> 'c_count' AS last_count;
 SELECT pg_temp.try($$SELECT noetl.render_iteration(307, 'c', '1', 0, 1, '{}', '{}')$$) AS count_overflow;
+
+-- A block that writes one of its iteration's counters replaces it in what is stored and
+-- returned, among a few names and among many.
+SELECT noetl.render_iteration(640, 'loop', '"a"', 0, 2, NULL, '{"loop_index": 7}') ->> 'loop_index' AS few_names;
+SELECT noetl.render_iteration(640, 'loop', '"a"', 1, 2, NULL,
+    (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(1, 20) g) || '{"loop_index": 9, "loop_total": 3}')
+    - ARRAY(SELECT 'v' || g FROM generate_series(1, 20) g) AS many_names;
+SELECT var_name, var_value FROM noetl.transient WHERE execution_id = 640 AND var_name LIKE 'loop%' ORDER BY 1;
+SELECT count(*) AS stored FROM noetl.transient WHERE execution_id = 640;
+SELECT noetl.cleanup_execution(640);

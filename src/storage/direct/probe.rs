@@ -31,7 +31,10 @@ pub(crate) enum Mode {
     /// As a plain `SELECT`.
     Read,
     /// As `SELECT … FOR UPDATE`: the row is locked for the caller's write; a concurrent writer
-    /// of it is waited for and its committed version is what the probe returns.
+    /// of it is waited for and its committed version is what the probe returns. The table and
+    /// its primary key are locked in ROW EXCLUSIVE mode, the mode of the write that follows,
+    /// instead of the ROW SHARE of `FOR UPDATE`: the write then finds its locks held (a
+    /// statement's lock that conflicts with the one must wait for the write anyway).
     Lock,
 }
 
@@ -44,12 +47,12 @@ pub(crate) fn row(
     columns: &[Column],
     mode: Mode,
 ) -> Probe {
-    // `FOR UPDATE` needs UPDATE besides SELECT, and locks the table in ROW SHARE mode.
+    // `FOR UPDATE` needs UPDATE besides SELECT.
     let (privileges, lock) = match mode {
         Mode::Read => (pg_sys::ACL_SELECT, pg_sys::AccessShareLock),
         Mode::Lock => (
             pg_sys::ACL_SELECT | pg_sys::ACL_UPDATE,
-            pg_sys::RowShareLock,
+            pg_sys::RowExclusiveLock,
         ),
     };
     match Table::open(table, key_column, privileges as _, lock as _) {
