@@ -213,8 +213,18 @@ def write(results, out_path, plot_path):
           "the trigger function); and a sequential scan that the generic plan of the locked read "
           "had chosen on the small table, 110,000 instructions for reading one variable where the "
           "index takes 46,000 (the extension's statements are now planned as index scans, "
-          "`src/planner.rs`). The table's check constraint, which PostgreSQL also parses again in "
-          "every statement (about 43,000), is NoETL's own DDL and stays.")
+          "`src/storage/planner.rs`). For 0.6.0 callgrind profiles of the typical step against "
+          "0.5.0 (PostgreSQL 15.20) found the lifetime columns NoETL declares to be most of what "
+          "the release added: PostgreSQL parses every CHECK constraint again in every statement "
+          "that writes the table, and NoETL's CHECK on `scope` costs about 47,000 instructions a "
+          "write (the table's own type check about as much; both are NoETL's DDL and stay), the "
+          "partial index on `expires_at` about 5,000, the columns about 11,000. What the "
+          "extension did about its own share: the variable a block reads (locked, when it also "
+          "writes it) and an event id's record are read and stored through the table and index "
+          "access methods instead of statements, which cost more to start and end than the row "
+          "itself (`src/storage/direct/`, about 28,000 fewer for the locked read, 50,000 for an "
+          "event); a write without lifetimes uses an upsert that works none out (9,000); a "
+          "template's shortened source is only built for an error (8,000).")
         w("")
         ins = results.get("instructions")
         if ins:
@@ -274,11 +284,11 @@ def write(results, out_path, plot_path):
     if b1_off > 1.25:
         w("**On B1.** With commits nearly free (`synchronous_commit = off`) or spread over several "
           "clients, what remains is the call's own work, and `render_vars` does a whole step where B1 "
-          "only stores values computed beforehand: it runs a second statement that B1 does not, the "
-          "locked read of `vars.attempts` (about 46,000 instructions of PostgreSQL's executor for a "
-          "primary-key probe with `FOR UPDATE`), evaluates five templates (about 51,000, of which "
-          "minijinja 21,000), parses and plans the block (about 33,000), and builds its response "
-          "(about 9,000). Between `set_vars` and B1 (the same upsert, run through SPI instead of "
+          "only stores values computed beforehand: it reads and locks `vars.attempts` (a "
+          "primary-key probe through the access methods, about 33,000 instructions, of which the "
+          "row lock and its WAL record 13,000), evaluates five templates (about 40,000, of which "
+          "minijinja 25,000), parses and plans the block (about 35,000), and builds its response "
+          "(about 10,000). Between `set_vars` and B1 (the same upsert, run through SPI instead of "
           "by plpgsql) the 0.3.0 profile found: the call of a function itself, a `SELECT` PostgreSQL "
           "plans and runs around it (about 8,000 instructions, which any function pays), the "
           "advisory locks on the execution and each name (about 19,000 with their release at commit, "

@@ -3,8 +3,8 @@
 #   scripts/test_major.sh MAJOR [all]
 # installs the release build into that major's server, starts a throwaway cluster of it (the
 # library preloaded) and runs pg_regress files, isolation specs, the corpus, concurrency,
-# dump/restore and upgrades; with `all` also change events, memory, settings at login and
-# faults. Exits non-zero if a suite fails or a backend dies by a signal.
+# dump/restore and upgrades; with `all` also change events, memory, settings at login,
+# faults and the Python package. Exits non-zero if a suite fails or a backend dies by a signal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/pg.sh
@@ -44,6 +44,7 @@ if [ "$scope" = all ]; then
     run_suite "memory over 100,000 calls" tests/memory.sh
     run_suite "protected settings at login, with and without preloading (own clusters)" tests/settings.sh
     run_suite "faults: SIGKILL, immediate shutdown, cancel, terminate, ulimit -v (own cluster)" tests/faults.sh
+    run_suite "the Python package: ruff, mypy, pytest, its wheel (python/)" scripts/python_test.sh
 fi
 
 step "server log: no backend terminated by a signal"

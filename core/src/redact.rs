@@ -9,6 +9,10 @@ use crate::doc::{DocRef, View};
 use crate::limits::MAX_DEPTH;
 use crate::output::OutValue;
 
+mod shapes;
+
+pub(crate) use shapes::is_secret_value;
+
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Words that make a key (or a variable name) a credential wherever they appear in it, after
@@ -38,87 +42,68 @@ pub(crate) fn is_secret_name(name: &str) -> bool {
     SECRET_WORDS.iter().any(|w| folded.contains(w))
 }
 
-/// Whether a string value is shaped like a credential: an HTTP `Bearer`/`Basic` header value
-/// or a JSON Web Token.
-pub(crate) fn is_secret_value(s: &str) -> bool {
-    let t = s.trim();
-    let after_scheme = ["bearer ", "basic "].iter().find_map(|scheme| {
-        let head = t.get(..scheme.len())?;
-        head.eq_ignore_ascii_case(scheme)
-            .then(|| t[scheme.len()..].trim())
-    });
-    if after_scheme.is_some_and(|credential| !credential.is_empty()) {
-        return true;
-    }
-    is_jwt(t)
-}
-
-/// Three base64url segments separated by dots, the first one a JSON object (`eyJ` is `{"`).
-fn is_jwt(t: &str) -> bool {
-    let parts: Vec<&str> = t.split('.').collect();
-    parts.len() == 3
-        && t.starts_with("eyJ")
-        && parts[..2].iter().all(|p| p.len() >= 4)
-        && parts.iter().all(|p| {
-            p.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
-        })
-}
-
 /// The value of variable `name` as the API shows it.
 pub fn redact(name: &str, value: &DocRef) -> OutValue {
     if is_secret_name(name) {
         return OutValue::String(REDACTED.into());
     }
-    walk(value, 0)
+    walk(value, 0).unwrap_or_else(|| OutValue::Doc(value.clone()))
 }
 
-fn walk(doc: &DocRef, depth: usize) -> OutValue {
+/// What `doc` shows when something under it is redacted; `None` when nothing is, and it is
+/// shown exactly as stored without being rebuilt. Every node is looked at once, so the work is
+/// linear in the size of the value; nesting past `MAX_DEPTH` is not looked into.
+fn walk(doc: &DocRef, depth: usize) -> Option<OutValue> {
+    if depth >= MAX_DEPTH {
+        return None;
+    }
+    let redacted = || OutValue::String(REDACTED.into());
     match doc.view() {
-        View::String(s) if is_secret_value(&s) => OutValue::String(REDACTED.into()),
-        View::Array(len) if depth < MAX_DEPTH && contains_secret(doc, depth) => OutValue::Array(
-            (0..len)
+        View::String(s) => is_secret_value(&s).then(redacted),
+        View::Array(len) => {
+            let items: Vec<(DocRef, Option<OutValue>)> = (0..len)
                 .filter_map(|i| doc.at(i))
-                .map(|item| walk(&item, depth + 1))
-                .collect(),
-        ),
-        View::Object(_) if depth < MAX_DEPTH && contains_secret(doc, depth) => OutValue::Object(
-            doc.keys()
+                .map(|item| {
+                    let shown = walk(&item, depth + 1);
+                    (item, shown)
+                })
+                .collect();
+            items.iter().any(|(_, shown)| shown.is_some()).then(|| {
+                OutValue::Array(
+                    items
+                        .into_iter()
+                        .map(|(item, shown)| shown.unwrap_or(OutValue::Doc(item)))
+                        .collect(),
+                )
+            })
+        }
+        View::Object(_) => {
+            let entries: Vec<(String, DocRef, Option<OutValue>)> = doc
+                .keys()
                 .into_iter()
                 .filter_map(|k| {
                     let item = doc.get(&k)?;
                     let shown = if is_secret_name(&k) {
-                        OutValue::String(REDACTED.into())
+                        Some(redacted())
                     } else {
                         walk(&item, depth + 1)
                     };
-                    Some((k, shown))
+                    Some((k, item, shown))
                 })
-                .collect(),
-        ),
-        // Nothing to hide (or nested too deep to look into): shown exactly as stored.
-        _ => OutValue::Doc(doc.clone()),
-    }
-}
-
-/// Whether anything under `doc` would be redacted; containers without secrets are copied as
-/// they are instead of being rebuilt.
-fn contains_secret(doc: &DocRef, depth: usize) -> bool {
-    if depth >= MAX_DEPTH {
-        return false;
-    }
-    match doc.view() {
-        View::String(s) => is_secret_value(&s),
-        View::Array(len) => (0..len)
-            .filter_map(|i| doc.at(i))
-            .any(|item| contains_secret(&item, depth + 1)),
-        View::Object(_) => doc.keys().into_iter().any(|k| {
-            is_secret_name(&k)
-                || doc
-                    .get(&k)
-                    .is_some_and(|item| contains_secret(&item, depth + 1))
-        }),
-        _ => false,
+                .collect();
+            entries
+                .iter()
+                .any(|(_, _, shown)| shown.is_some())
+                .then(|| {
+                    OutValue::Object(
+                        entries
+                            .into_iter()
+                            .map(|(k, item, shown)| (k, shown.unwrap_or(OutValue::Doc(item))))
+                            .collect(),
+                    )
+                })
+        }
+        _ => None,
     }
 }
 

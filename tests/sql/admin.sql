@@ -39,3 +39,23 @@ SET noetl_vars.redact_secrets = off;
 SELECT noetl.vars_get(804, 'api_token')->'value' AS unredacted;
 RESET noetl_vars.redact_secrets;
 SELECT noetl.cleanup_execution(804);
+
+-- The service tokens, private keys and URLs NoETL's rules recognise, at any depth; prose that
+-- only mentions a prefix is shown.
+SELECT noetl.set_vars(805, pg_catalog.jsonb_build_object(
+    'openai', 'sk-proj-' || repeat('a1B2c3D4e5', 3),
+    'anthropic', 'sk-ant-api03-' || repeat('Zx9_-', 8),
+    'google', pg_catalog.jsonb_build_object('key', 'AIza' || repeat('SyA1b2C3d4E5f6G7', 2) || 'h8I',
+                                            'oauth', 'ya29.' || repeat('a0AfH6SM', 4)),
+    'github', pg_catalog.jsonb_build_array('ghp_' || repeat('A1b2C3d4E5f6', 3),
+                                           'github_pat_' || repeat('11ABCDEFG0', 3), 'plain'),
+    'slack', 'xoxb-1234567890-abcdefghij',
+    'pem', E'-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----',
+    'callback', 'https://api.example.com/v1?page=2&api_key=abc123',
+    'deep', pg_catalog.jsonb_build_object('a', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('b', 'see xoxp-2-1234567890 here'))),
+    'prose', 'keys start with sk- and GitHub tokens with ghp_',
+    'page', 'https://api.example.com/v1?page=2'));
+SELECT e.key, e.v->'value' AS shown FROM jsonb_each(noetl.vars_list(805)->'variables') AS e(key, v) ORDER BY e.key;
+SELECT noetl.vars_get(805, 'github')->'value' AS vars_get_array;
+SELECT noetl.get_var(805, 'slack') AS get_var_sees_the_value;
+SELECT noetl.cleanup_execution(805);
