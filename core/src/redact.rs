@@ -50,6 +50,59 @@ pub fn redact(name: &str, value: &DocRef) -> OutValue {
     walk(value, 0).unwrap_or_else(|| OutValue::Doc(value.clone()))
 }
 
+/// What a write stores for variable `name` when credentials are scrubbed before they are
+/// stored (`noetl_vars.scrub_secrets`): the value with every credential the API bodies would
+/// redact replaced by `"[REDACTED]"` (all of it when the name names one), and whether
+/// anything was. Nesting past `MAX_DEPTH` is not looked into, as for the bodies.
+pub fn scrub(name: &str, value: OutValue) -> (OutValue, bool) {
+    if is_secret_name(name) {
+        return (OutValue::String(REDACTED.into()), true);
+    }
+    scrub_out(value, 0)
+}
+
+fn scrub_out(value: OutValue, depth: usize) -> (OutValue, bool) {
+    if depth >= MAX_DEPTH {
+        return (value, false);
+    }
+    match value {
+        OutValue::String(s) if is_secret_value(&s) => (OutValue::String(REDACTED.into()), true),
+        OutValue::Doc(doc) => match walk(&doc, depth) {
+            Some(shown) => (shown, true),
+            None => (OutValue::Doc(doc), false),
+        },
+        OutValue::Array(items) => {
+            let mut changed = false;
+            let items = items
+                .into_iter()
+                .map(|item| {
+                    let (item, c) = scrub_out(item, depth + 1);
+                    changed |= c;
+                    item
+                })
+                .collect();
+            (OutValue::Array(items), changed)
+        }
+        OutValue::Object(entries) => {
+            let mut changed = false;
+            let entries = entries
+                .into_iter()
+                .map(|(k, item)| {
+                    let (item, c) = if is_secret_name(&k) {
+                        (OutValue::String(REDACTED.into()), true)
+                    } else {
+                        scrub_out(item, depth + 1)
+                    };
+                    changed |= c;
+                    (k, item)
+                })
+                .collect();
+            (OutValue::Object(entries), changed)
+        }
+        other => (other, false),
+    }
+}
+
 /// What `doc` shows when something under it is redacted; `None` when nothing is, and it is
 /// shown exactly as stored without being rebuilt. Every node is looked at once, so the work is
 /// linear in the size of the value; nesting past `MAX_DEPTH` is not looked into.
@@ -181,6 +234,32 @@ mod tests {
             ),
             r#"{"raw": "[REDACTED]"}"#
         );
+    }
+
+    #[test]
+    fn scrubbing_replaces_credentials_in_built_values_and_documents_alike() {
+        let doc = SerdeDoc::parse(r#"{"auth": "Bearer x", "n": 1}"#).unwrap();
+        let built = OutValue::Object(vec![
+            ("plain".into(), OutValue::Int(1)),
+            ("doc".into(), OutValue::Doc(doc)),
+            (
+                "list".into(),
+                OutValue::Array(vec![OutValue::String("ghp_".to_string() + &"a".repeat(36))]),
+            ),
+        ]);
+        let (scrubbed, changed) = scrub("response", built);
+        assert!(changed);
+        assert_eq!(
+            scrubbed.to_json(),
+            r#"{"plain": 1, "doc": {"auth": "[REDACTED]", "n": 1}, "list": ["[REDACTED]"]}"#
+        );
+        assert_eq!(
+            scrub("api_token", OutValue::Int(7)).0.to_json(),
+            r#""[REDACTED]""#
+        );
+        let (kept, changed) = scrub("note", OutValue::String("no secret here".into()));
+        assert!(!changed);
+        assert_eq!(kept.to_json(), r#""no secret here""#);
     }
 
     #[test]

@@ -75,15 +75,24 @@ pub fn vars_get(execution_id: i64, row: &VarRow, value: OutValue) -> OutValue {
 }
 
 /// `POST /api/vars/{id}`: `{"execution_id", "variables_set", "var_names"}`.
-pub fn set_vars(execution_id: i64, names: &[String]) -> OutValue {
-    OutValue::Object(vec![
+/// With `noetl_vars.scrub_secrets`, `"scrubbed"` names the variables stored as
+/// `"[REDACTED]"` where they held credentials (only when there are any).
+pub fn set_vars(execution_id: i64, names: &[String], scrubbed: &[String]) -> OutValue {
+    let mut body = vec![
         field("execution_id", OutValue::Int(execution_id)),
         field("variables_set", OutValue::Int(names.len() as i64)),
         field(
             "var_names",
             OutValue::Array(names.iter().map(|n| string(n)).collect()),
         ),
-    ])
+    ];
+    if !scrubbed.is_empty() {
+        body.push(field(
+            "scrubbed",
+            OutValue::Array(scrubbed.iter().map(|n| string(n)).collect()),
+        ));
+    }
+    OutValue::Object(body)
 }
 
 /// `DELETE /api/vars/{id}/{name}`: `{"execution_id", "var_name", "deleted"}`.
@@ -148,8 +157,12 @@ mod tests {
     #[test]
     fn write_bodies_have_the_server_fields() {
         assert_eq!(
-            set_vars(1, &["a".into(), "b".into()]).to_json(),
+            set_vars(1, &["a".into(), "b".into()], &[]).to_json(),
             r#"{"execution_id": 1, "variables_set": 2, "var_names": ["a", "b"]}"#
+        );
+        assert_eq!(
+            set_vars(1, &["a".into(), "key".into()], &["key".into()]).to_json(),
+            r#"{"execution_id": 1, "variables_set": 2, "var_names": ["a", "key"], "scrubbed": ["key"]}"#
         );
         assert_eq!(
             vars_delete(1, "a", false).to_json(),

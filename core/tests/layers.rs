@@ -59,6 +59,7 @@ const SRC_LAYERS: &[&[&str]] = &[
         "capture/changes",
         "storage/value_checks",
         "storage/direct",
+        "storage/scrub",
     ],
     // the variables table; events applied at most once
     &["storage/table"],

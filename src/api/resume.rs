@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 use super::args;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Expiry, Types};
 
@@ -81,8 +82,10 @@ fn resume_execution(
             .filter(|n| !conflicting.contains(n))
             .collect(),
     };
+    let mut scrubbed = Vec::new();
     if !written.is_empty() {
-        let values = written_values(&doc, &written);
+        let (values, names) = scrub::object(written_values(&doc, &written), &life);
+        scrubbed = names;
         table::upsert_object(
             execution_id,
             values,
@@ -94,7 +97,7 @@ fn resume_execution(
     if keep == Keep::Predefined && !conflicting.is_empty() {
         warn_overwritten(execution_id, &conflicting);
     }
-    conn.in_caller(|| jsonb::build(&body(written, conflicts, keep)))
+    conn.in_caller(|| jsonb::build(&body(written, conflicts, keep, scrubbed)))
 }
 
 /// The members of `predefined` named in `written`, as one object to store.
@@ -107,9 +110,14 @@ fn written_values(predefined: &DocRef, written: &[String]) -> PgJsonb {
 }
 
 /// The function's result: what it wrote (sorted), every conflict, the rule applied.
-fn body(mut written: Vec<String>, conflicts: DocRef, keep: Keep) -> OutValue {
+fn body(
+    mut written: Vec<String>,
+    conflicts: DocRef,
+    keep: Keep,
+    scrubbed: Vec<String>,
+) -> OutValue {
     written.sort();
-    OutValue::Object(vec![
+    let mut fields = vec![
         (
             "written".to_string(),
             OutValue::Array(written.into_iter().map(OutValue::String).collect()),
@@ -119,7 +127,13 @@ fn body(mut written: Vec<String>, conflicts: DocRef, keep: Keep) -> OutValue {
             "keep".to_string(),
             OutValue::String(keep.as_str().to_string()),
         ),
-    ])
+    ];
+    // Under scrub_secrets: the variables stored as "[REDACTED]" where they held credentials.
+    if !scrubbed.is_empty() {
+        let names = scrubbed.into_iter().map(OutValue::String).collect();
+        fields.push(("scrubbed".to_string(), OutValue::Array(names)));
+    }
+    OutValue::Object(fields)
 }
 
 /// A WARNING naming the runtime values a resume replaced (at most 20 names shown).

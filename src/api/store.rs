@@ -1,5 +1,7 @@
 //! The store functions (docs/reference.md, Store): parity with the NoETL server's `TransientVars`.
 
+use std::sync::Arc;
+
 use noetl_vars_core::block::describe;
 use noetl_vars_core::doc::View;
 use noetl_vars_core::output::OutValue;
@@ -13,6 +15,7 @@ use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
 use crate::storage::events;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Expiry, Types, Write};
 use crate::storage::value_checks;
@@ -41,6 +44,8 @@ pub(super) fn set_var_v6(
     let source_step = args::checked_source_step(source_step);
     value_checks::check_stored_value(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
+    let life = Lifetime::new();
+    let (value, scrubbed) = scrubbed_value(name, value, &life);
     let _locks = args::lock_names(execution_id, [name]);
     table::upsert_one(
         execution_id,
@@ -52,6 +57,17 @@ pub(super) fn set_var_v6(
         source_step,
         ttl,
     );
+    scrub::notice(&scrubbed);
+}
+
+/// `value` as `set_var` stores it ([`scrub::value`]), and the name when it was scrubbed.
+fn scrubbed_value(name: &str, value: PgJsonb, life: &Arc<Lifetime>) -> (PgJsonb, Vec<String>) {
+    let (stored, changed) = scrub::value(name, OutValue::Doc(value.doc(life)));
+    if changed {
+        (jsonb::build(&stored), vec![name.to_string()])
+    } else {
+        (value, Vec::new())
+    }
 }
 
 /// A tracked read of one variable's value: SQL NULL when it does not exist. Where nothing can
@@ -117,6 +133,7 @@ pub(super) fn set_vars_v6(
         .raise(),
     }
     let names = args::checked_members(&variables, &doc);
+    let (variables, scrubbed) = scrub::object(variables, &life);
     let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
     table::upsert_object(
         execution_id,
@@ -128,7 +145,7 @@ pub(super) fn set_vars_v6(
             each: None,
         },
     );
-    let body = shape::set_vars(execution_id, &names);
+    let body = shape::set_vars(execution_id, &names, &scrubbed);
     conn.in_caller(|| jsonb::build(&body))
 }
 

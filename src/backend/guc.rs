@@ -25,6 +25,7 @@ pub static TEMPLATE_CACHE_BYTES: GucSetting<i32> =
 pub static ON_RENDER_ERROR: GucSetting<OnRenderError> =
     GucSetting::<OnRenderError>::new(OnRenderError::Error);
 pub static REDACT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static SCRUB_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static TRACK_HISTORY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY_NAMES: GucSetting<bool> = GucSetting::<bool>::new(false);
@@ -127,8 +128,16 @@ fn define_behaviour() {
     GucRegistry::define_bool_guc(
         c"noetl_vars.redact_secrets",
         c"Show credential-like values as \"[REDACTED]\" in vars_list and vars_get.",
-        c"Keys such as token, secret, password, api_key, authorization or cookie, and values shaped like Bearer/Basic headers or JWTs. Stored data, get_var, get_all_vars and templates are never redacted.",
+        c"Keys such as token, secret, password, api_key, authorization or cookie, and strings holding a Bearer/Basic header, a JWT, a service token (sk-, AIza, ya29., ghp_, github_pat_, xoxb-, ...), a PEM private key or a URL with a key or token parameter. Stored data, get_var, get_all_vars and templates are never redacted.",
         &REDACT_SECRETS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.scrub_secrets",
+        c"Store credential-like values as \"[REDACTED]\" instead of the secret, on every write path.",
+        c"The rules of redact_secrets, applied before a value is stored by set_var, set_vars, render_vars, render_iteration, apply_set and resume_execution; their results say which variables were scrubbed. The secret is never stored, so templates and get_var see \"[REDACTED]\" too.",
+        &SCRUB_SECRETS,
         GucContext::Suset,
         GucFlags::default(),
     );
@@ -190,6 +199,10 @@ pub fn skip_errors() -> bool {
 
 pub fn redact_secrets() -> bool {
     REDACT_SECRETS.get()
+}
+
+pub fn scrub_secrets() -> bool {
+    SCRUB_SECRETS.get()
 }
 
 pub fn track_history() -> bool {

@@ -26,6 +26,7 @@ use crate::backend::privileges::{self, Use};
 use crate::storage::events::EventCall;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::scoped_store::{Place, ScopedStore};
+use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Types};
 use crate::storage::value_checks;
@@ -257,7 +258,8 @@ impl SetCall<'_> {
                 )
             };
             match value_checks::check_output_value(&value, what) {
-                Ok(()) => kept.push((name, value)),
+                // What is stored (and returned) holds no credential under scrub_secrets.
+                Ok(()) => kept.push((name.clone(), scrub::value(&name, value).0)),
                 Err(err) if skip => errors::warn(&skipping(err)),
                 Err(err) => errors::raise(err),
             }

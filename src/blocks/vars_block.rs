@@ -20,6 +20,7 @@ use super::{context_doc, expiry, skipping, Access, BlockKind};
 use crate::backend::errors::{self, OrRaise, Raise};
 use crate::storage::events::EventCall;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Types};
 use crate::storage::value_checks;
@@ -258,6 +259,8 @@ impl Call<'_> {
                 }
                 errors::raise(err);
             }
+            // What is stored (and returned) holds no credential under scrub_secrets.
+            let (value, _) = scrub::value(&name, value);
             types.push((name.clone(), var_type));
             kept.push((name, value));
         }

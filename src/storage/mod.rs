@@ -17,6 +17,7 @@ pub(crate) mod planner;
 pub(crate) mod queries;
 pub(crate) mod scoped_queries;
 pub(crate) mod scoped_store;
+pub(crate) mod scrub;
 pub(crate) mod spi;
 pub(crate) mod table;
 pub(crate) mod value_checks;
