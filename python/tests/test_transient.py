@@ -155,3 +155,19 @@ def test_a_value_json_cannot_hold_is_refused_before_the_database(
 ) -> None:
     with pytest.raises(noetl_vars.InvalidInput, match="var_value is not JSON"):
         sync.TransientVars.set_cached("x", {1, 2}, execution)
+
+
+def test_require_raises_not_found_where_get_cached_answers_none(
+    dsn: str, sync_pool: ConnectionPool, execution: int
+) -> None:
+    with pytest.raises(noetl_vars.NotFound, match="'gone'"):
+        sync.require("gone", execution)
+    sync.TransientVars.set_cached("here", [1], execution)
+    assert sync.require("here", execution)["value"] == [1]
+
+    async def body() -> None:
+        with pytest.raises(noetl_vars.NotFound):
+            await noetl_vars.require("gone", execution)
+        assert (await noetl_vars.require("here", execution))["access_count"] == 2
+
+    run_async(dsn, body)

@@ -10,13 +10,14 @@ from .errors import (
     DatabaseError,
     InvalidInput,
     LimitExceeded,
+    NotFound,
     PermissionDenied,
     Retryable,
     TemplateError,
     VarsError,
 )
 from .retry import retrying, retrying_async
-from .transient import TransientVars, apply_set, context_vars, render_vars
+from .transient import TransientVars, apply_set, context_vars, render_vars, require
 
 __version__ = "0.6.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "DatabaseError",
     "InvalidInput",
     "LimitExceeded",
+    "NotFound",
     "PermissionDenied",
     "Retryable",
     "TemplateError",
@@ -35,6 +37,7 @@ __all__ = [
     "configure",
     "context_vars",
     "render_vars",
+    "require",
     "retrying",
     "retrying_async",
 ]

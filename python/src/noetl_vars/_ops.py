@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import _calls as q
+from .errors import NotFound
 
 __all__ = ["NO_FALLBACK", "Op", "Step"]
 
@@ -47,6 +48,13 @@ def get_cached(var_name: str, execution_id: int) -> Op:
         return None
     row = yield Step(q.GET_METADATA, (execution_id, var_name))
     return q.metadata(found[1], row) if row else None
+
+
+def require(var_name: str, execution_id: int) -> Op:
+    found = yield from get_cached(var_name, execution_id)
+    if found is None:
+        raise NotFound(f"variable {var_name!r} of execution {execution_id} does not exist")
+    return found
 
 
 def set_cached(

@@ -4,6 +4,7 @@ Every exception is a :class:`VarsError` carrying the ``sqlstate`` and the server
 the original :mod:`psycopg` error as ``__cause__``::
 
     VarsError
+    ├── NotFound            a variable that must exist does not (require)
     ├── InvalidInput        22004, 22023, 42622, 22P05, 22003 (a value the call refuses)
     ├── TemplateError       42601, 42704, 42883, 22000, 42P19, 42804 (+ step, variable, template)
     ├── LimitExceeded       54000, 54001, 53200, 53400 (a size, fuel, memory or lock limit)
@@ -11,7 +12,8 @@ the original :mod:`psycopg` error as ``__cause__``::
     ├── PermissionDenied    42501
     └── DatabaseError       anything else (connection lost, cancelled, read-only transaction)
 
-A missing variable is not an error: ``get_cached`` returns ``None``, as NoETL's does.
+A missing variable is not an error for NoETL's methods: ``get_cached`` returns ``None``, as
+NoETL's does; :func:`noetl_vars.require` raises :class:`NotFound` instead.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "DatabaseError",
     "InvalidInput",
     "LimitExceeded",
+    "NotFound",
     "PermissionDenied",
     "Retryable",
     "TemplateError",
@@ -40,6 +43,10 @@ class VarsError(Exception):
         super().__init__(message)
         self.message = message
         self.sqlstate = sqlstate
+
+
+class NotFound(VarsError):
+    """A variable that must exist does not (or its lifetime has ended)."""
 
 
 class InvalidInput(VarsError):

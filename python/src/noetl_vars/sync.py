@@ -14,7 +14,7 @@ from ._ops import NO_FALLBACK, Op, Ttl
 from ._pool import compat, sync_pool
 from .errors import VarsError, from_psycopg
 
-__all__ = ["TransientVars", "apply_set", "context_vars", "render_vars"]
+__all__ = ["TransientVars", "apply_set", "context_vars", "render_vars", "require"]
 
 
 def _execute(op: Op) -> Any:
@@ -105,6 +105,12 @@ class TransientVars:
         """Deletes every variable of the execution; how many there were."""
         op = _ops.cleanup_execution(execution_id)
         return cast(int, _drive(op, "cleanup_execution"))
+
+
+def require(var_name: str, execution_id: int) -> dict[str, Any]:
+    """As ``TransientVars.get_cached`` (the read is counted), but a missing variable raises
+    :class:`noetl_vars.NotFound` instead of returning ``None``."""
+    return cast("dict[str, Any]", _drive(_ops.require(var_name, execution_id)))
 
 
 def render_vars(

@@ -17,7 +17,7 @@ from ._ops import NO_FALLBACK, Op, Ttl
 from ._pool import async_pool, compat
 from .errors import VarsError, from_psycopg
 
-__all__ = ["TransientVars", "apply_set", "context_vars", "render_vars"]
+__all__ = ["TransientVars", "apply_set", "context_vars", "render_vars", "require"]
 
 
 async def _execute(op: Op) -> Any:
@@ -108,6 +108,12 @@ class TransientVars:
         """Deletes every variable of the execution; how many there were."""
         op = _ops.cleanup_execution(execution_id)
         return cast(int, await _drive(op, "cleanup_execution"))
+
+
+async def require(var_name: str, execution_id: int) -> dict[str, Any]:
+    """As ``TransientVars.get_cached`` (the read is counted), but a missing variable raises
+    :class:`noetl_vars.NotFound` instead of returning ``None``."""
+    return cast("dict[str, Any]", await _drive(_ops.require(var_name, execution_id)))
 
 
 async def render_vars(
