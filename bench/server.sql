@@ -85,6 +85,8 @@ $$;
 
 -- The typical step, repeated on execution 5 (which holds 100 variables), and its parts:
 --   render_vars              the whole step;
+--   render_vars_event        the whole step, delivered with a new event id;
+--   apply_set                the same block as a set: block;
 --   set_vars                 only its write: the five values it produces, stored by set_vars;
 --   baseline_b_precomputed   the same write as one plain statement (baseline B1);
 --   empty_block              a render_vars call whose block is empty (argument handling only);
@@ -96,6 +98,11 @@ DECLARE
     ctx jsonb := '{"workload": {"api_base": "https://api.example.com"}}';
     vals jsonb := '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}';
     event_prefix text := pg_catalog.gen_random_uuid()::text || ':';
+    -- The same block as a set: block: its keys are execution variables, and the step's
+    -- result reaches its templates through the context, as NoETL passes it (`output`; a set:
+    -- block has no `result` or `this` of its own).
+    set_cfg jsonb := '{"first_user_id": "{{ output.users[0].id }}", "user_count": "{{ output.users | length }}", "status_label": "{{ ''done'' if envelope.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}';
+    set_ctx jsonb := ctx || jsonb_build_object('output', result -> 'data', 'envelope', result);
     started timestamptz;
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM noetl.transient WHERE execution_id = 5) THEN
@@ -113,6 +120,8 @@ BEGIN
             -- costs nothing to make.
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx,
                                       event_id => event_prefix || i);
+        ELSIF kind = 'apply_set' THEN
+            PERFORM noetl.apply_set(5, 'fetch_users', set_cfg, set_ctx);
         ELSIF kind = 'set_vars' THEN
             PERFORM noetl.set_vars(5, vals, 'step_result', 'fetch_users');
         ELSIF kind = 'baseline_b_precomputed' THEN

@@ -5,6 +5,9 @@
 # bench/results.json. About 20 minutes; `./scripts/bench.sh --runs 2 --duration 2` is quicker.
 # The typical step's parts are also counted in instructions, under valgrind (about a minute, the
 # cluster stopped meanwhile); `--no-instructions` leaves that out.
+# `./scripts/bench.sh --compare` only counts the instructions of the typical step, apply_set,
+# set_vars and baseline B1 and prints the change against bench/instructions.json (about a
+# minute; `--compare --update` keeps this build's counts as the new reference).
 # Needs root or sudo, like the other commands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +41,17 @@ dir=$(mktemp -d /tmp/noetl_vars_bench.XXXXXX)
 trap 'cluster_stop; rm -rf "$dir"' EXIT
 say "starting a throwaway cluster in $dir"
 cluster_start "$dir" "fsync = on" "shared_buffers = 256MB" "max_wal_size = 4GB" "checkpoint_timeout = 30min"
+
+if [[ " $* " == *" --compare "* ]]; then
+    say "instructions per call against bench/instructions.json"
+    psql -X -q -d postgres -c "CREATE DATABASE noetl_vars_bench"
+    psql -X -q -d noetl_vars_bench -c "CREATE EXTENSION noetl_vars" -f bench/server.sql >/dev/null
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -w -m fast stop >/dev/null
+    update=()
+    [[ " $* " != *" --update "* ]] || update=(--update)
+    python3 bench/compare.py --pg-bin "$PG_BIN" --data-dir "$dir/data" "${update[@]}"
+    exit 0
+fi
 
 say "running the benchmarks"
 # (run.py stops and restarts the cluster around the instruction counts, hence its programs and data)

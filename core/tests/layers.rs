@@ -38,8 +38,8 @@ const LAYERS: &[&[&str]] = &[
 /// The PostgreSQL layer (`src/`), bottom to top. `lib` (the entry points) and `pg_tests` are
 /// not layered: they may use anything.
 const SRC_LAYERS: &[&[&str]] = &[
-    // errors and datums
-    &["backend/errors", "storage/datum"],
+    // errors and datums, the extension's relations by name
+    &["backend/errors", "storage/datum", "backend/catalog"],
     // the backend's guards, privilege checks
     &["backend/guard", "backend/privileges"],
     // settings, SPI, jsonb in place

@@ -1,9 +1,11 @@
-//! The backend: what the extension needs of the PostgreSQL process it runs in. Its settings
+//! The backend: what the extension needs of the PostgreSQL process it runs in. Its relations
+//! by name ([`catalog`]), its settings
 //! ([`guc`]) and the refusal of weakened ones ([`guard`]), SQLSTATEs and reporting
 //! ([`errors`]), the Rust heap metered while templates run ([`memory`]), advisory locks in one
 //! order within a budget ([`locks`]), and table privileges checked before a lock is taken
 //! ([`privileges`]).
 
+pub(crate) mod catalog;
 pub(crate) mod errors;
 pub(crate) mod guard;
 pub(crate) mod guc;

@@ -8,6 +8,7 @@ use std::ffi::CStr;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
+use crate::backend::catalog;
 use crate::backend::errors::Raise;
 
 /// What a call will do to a table.
@@ -29,19 +30,12 @@ pub(crate) fn require(table: &CStr, usage: Use, what: &str) {
             (pg_sys::ACL_UPDATE as u64, "UPDATE"),
         ],
     };
-    // SAFETY: catalog lookups by name on the backend's own thread, inside a transaction (every
-    // caller is a SQL function); errors come back through pgrx's guarded FFI boundary.
-    let (relid, user) = unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
-        (
-            pg_sys::get_relname_relid(table.as_ptr(), namespace),
-            pg_sys::GetUserId(),
-        )
-    };
-    if relid == pg_sys::InvalidOid {
+    let Some(relid) = catalog::noetl_relation(table) else {
         // The install is broken; the statement itself will say so.
         return;
-    }
+    };
+    // SAFETY: reading the current user's OID has no preconditions.
+    let user = unsafe { pg_sys::GetUserId() };
     let table = table.to_string_lossy();
     for (mode, name) in wanted {
         // SAFETY: as above; `relid` names an existing relation.

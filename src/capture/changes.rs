@@ -27,6 +27,7 @@ use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
+use crate::backend::catalog;
 use crate::backend::errors::Raise;
 use crate::backend::guc;
 use crate::capture::notify;
@@ -265,7 +266,7 @@ unsafe fn trigger_data(fcinfo: pg_sys::FunctionCallInfo) -> &'static pg_sys::Tri
         let data = &*(context as *const pg_sys::TriggerData);
         let rel = (*data.tg_relation).rd_rel;
         let name = CStr::from_ptr((*rel).relname.data.as_ptr());
-        let noetl = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
+        let noetl = catalog::noetl_namespace();
         let event = data.tg_event;
         let row_after = event & pg_sys::TRIGGER_EVENT_ROW != 0
             && event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_AFTER;

@@ -15,6 +15,7 @@ use pgrx::pg_sys::{self, Oid};
 use noetl_vars_core::validate::quote;
 use noetl_vars_core::{Error, ErrorKind};
 
+use crate::backend::catalog;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
 use crate::storage::datum;
@@ -323,18 +324,17 @@ pub fn forget_if_empty(execution_id: i64) {
 
 /// Whether `noetl.applied_events` exists and the caller may delete from it.
 fn may_forget() -> bool {
-    // SAFETY: catalog-cache look-ups by name and a privilege check on the backend's own thread,
-    // inside a transaction (every caller is a SQL function).
-    unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
-        let table = pg_sys::get_relname_relid(c"applied_events".as_ptr(), namespace);
-        table != pg_sys::InvalidOid
-            && pg_sys::pg_class_aclcheck(
+    catalog::noetl_relation(c"applied_events").is_some_and(|table| {
+        // SAFETY: a privilege check on the backend's own thread, inside a transaction (every
+        // caller is a SQL function).
+        unsafe {
+            pg_sys::pg_class_aclcheck(
                 table,
                 pg_sys::GetUserId(),
                 pg_sys::ACL_DELETE as pg_sys::AclMode,
             ) == pg_sys::AclResult::ACLCHECK_OK
-    }
+        }
+    })
 }
 
 #[cfg(test)]

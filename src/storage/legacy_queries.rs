@@ -5,6 +5,7 @@
 
 use pgrx::pg_sys::{self, Oid};
 
+use crate::backend::catalog;
 use crate::storage::spi::Query;
 
 const INT8: Oid = pg_sys::INT8OID;
@@ -16,14 +17,11 @@ const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
 /// look-ups, cheap beside any statement, and always current: an `ALTER EXTENSION … UPDATE` in
 /// another session is seen by the next call.
 pub fn lifetimes() -> bool {
-    // SAFETY: catalog-cache look-ups by name on the backend's own thread, inside a transaction
-    // (every caller is a SQL function); errors come back through pgrx's guarded FFI boundary.
-    unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
-        let table = pg_sys::get_relname_relid(c"transient".as_ptr(), namespace);
-        table != pg_sys::InvalidOid
-            && pg_sys::get_attnum(table, c"expires_at".as_ptr()) != pg_sys::InvalidAttrNumber as i16
-    }
+    catalog::noetl_relation(c"transient").is_some_and(|table| {
+        // SAFETY: a catalog-cache look-up inside a transaction (every caller is a SQL function).
+        let attnum = unsafe { pg_sys::get_attnum(table, c"expires_at".as_ptr()) };
+        attnum != pg_sys::InvalidAttrNumber as i16
+    })
 }
 
 /// `live` when the table has lifetimes, else `legacy`.

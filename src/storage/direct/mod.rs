@@ -16,6 +16,8 @@ use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Oid};
 
+use crate::backend::catalog;
+
 pub(crate) mod insert;
 pub(crate) mod probe;
 
@@ -40,7 +42,7 @@ impl Table {
         privileges: pg_sys::AclMode,
         lock: pg_sys::LOCKMODE,
     ) -> Option<Table> {
-        let relid = noetl_table(table)?;
+        let relid = catalog::noetl_relation(table)?;
         // SAFETY: on the backend's thread inside a transaction; the table is closed again on
         // the paths that do not return it.
         unsafe {
@@ -89,21 +91,6 @@ impl Drop for Table {
 pub(crate) struct Column {
     pub name: &'static CStr,
     pub type_oid: Oid,
-}
-
-/// The table `noetl.{table}`, looked up by name every time (two catalog-cache probes): an
-/// `ALTER EXTENSION … UPDATE` in another session is seen at once. `None` if it does not exist.
-pub(crate) fn noetl_table(table: &CStr) -> Option<Oid> {
-    // SAFETY: catalog-cache look-ups by name, inside a transaction (every caller is a SQL
-    // function); errors come back through pgrx's guarded FFI boundary.
-    let oid = unsafe {
-        let namespace = pg_sys::get_namespace_oid(c"noetl".as_ptr(), true);
-        if namespace == pg_sys::InvalidOid {
-            return None;
-        }
-        pg_sys::get_relname_relid(table.as_ptr(), namespace)
-    };
-    (oid != pg_sys::InvalidOid).then_some(oid)
 }
 
 /// The attribute numbers of the `wanted` columns of the open table `heap`, if each exists
