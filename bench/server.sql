@@ -109,9 +109,21 @@ BEGIN
         PERFORM noetl.set_vars(5, (SELECT jsonb_object_agg('v' || g, g) FROM generate_series(0, 99) g));
         COMMIT;
     END IF;
+    -- Ten watches (docs/watch.md): of every execution (each of the step's five writes goes to
+    -- the outbox ten times), or of another execution (the trigger fires and matches none).
+    -- Made before the timed loop and dropped after it; the outbox is emptied first, so every
+    -- run starts from the same table. Nothing delivers the changes.
+    IF kind IN ('render_vars_10_watches', 'render_vars_10_other_watches') THEN
+        TRUNCATE noetl.watch_outbox;
+        DELETE FROM noetl.watches;
+        PERFORM noetl.watch(url => 'http://127.0.0.1:9/bench',
+                            execution_id => CASE WHEN kind = 'render_vars_10_watches' THEN NULL ELSE 6 END)
+        FROM generate_series(1, 10);
+        COMMIT;
+    END IF;
     started := clock_timestamp();
     FOR i IN 1..calls LOOP
-        IF kind = 'render_vars' THEN
+        IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches') THEN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
         ELSIF kind = 'render_vars_event' THEN
             -- The same step delivered once with an event id (the first delivery: the id is
@@ -135,6 +147,8 @@ BEGIN
         COMMIT;
     END LOOP;
     CALL bench_record(started, calls);
+    -- The outbox rows stay (a later run truncates them): deleting them here would count.
+    DELETE FROM noetl.watches;
     COMMIT;
 END
 $$;

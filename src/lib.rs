@@ -40,12 +40,14 @@ extension_sql_file!(
 extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
 extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["history"]);
 extension_sql_file!("../sql/events.sql", name = "events", requires = ["scopes"]);
+extension_sql_file!("../sql/watch.sql", name = "watch", requires = ["events"]);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     backend::guc::init();
     capture::changes::init();
+    capture::watch::init();
     storage::planner::init();
     noetl_vars_core::stack::set_enter_hook(|| {
         Box::new((StackBase::enter(), backend::memory::Meter::start()))

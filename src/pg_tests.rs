@@ -299,4 +299,22 @@ mod tests {
             15
         );
     }
+
+    #[pg_test]
+    fn a_watch_captures_from_the_next_statement_and_stops_when_dropped() {
+        run("SELECT noetl.set_var(31, 'before', '1')");
+        let id = int(
+            "SELECT (noetl.watch(channel => 'pg_test', execution_id => 31) ->> 'watch_id')::int8",
+        );
+        run("SELECT noetl.set_var(31, 'seen', '2')");
+        run("SELECT noetl.set_var(32, 'other_execution', '3')");
+        assert_eq!(
+            text("SELECT string_agg(var_name || ':' || kind, ',' ORDER BY seq) FROM noetl.watch_outbox")
+                .as_deref(),
+            Some("seen:set")
+        );
+        run(&format!("SELECT noetl.unwatch({id})"));
+        run("SELECT noetl.set_var(31, 'after', '4')");
+        assert_eq!(int("SELECT count(*) FROM noetl.watch_outbox"), 0);
+    }
 }

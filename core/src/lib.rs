@@ -40,5 +40,6 @@ mod tojson;
 pub mod ttl;
 pub mod validate;
 mod value;
+pub mod watch;
 
 pub use error::{Error, ErrorKind, Result};

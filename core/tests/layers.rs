@@ -10,7 +10,15 @@ use std::path::Path;
 /// Bottom to top. A module may use modules of the layers before its own.
 const LAYERS: &[&[&str]] = &[
     // errors and the plain data everything shares
-    &["error", "interrupt", "doc", "deps", "path", "scopes"],
+    &[
+        "error",
+        "interrupt",
+        "doc",
+        "deps",
+        "path",
+        "scopes",
+        "watch",
+    ],
     // limits on work, text and memory; the stores a host gives templates
     &["limits", "stores"],
     // arguments; the evaluation stack; Python text of documents
@@ -49,6 +57,7 @@ const SRC_LAYERS: &[&[&str]] = &[
         "backend/locks",
         "backend/memory",
         "capture/notify",
+        "capture/watch",
         "storage/queries",
         "storage/legacy_queries",
         "storage/scoped_queries",

@@ -69,11 +69,13 @@ fn purge_stale(
         let Some(whole) = Locks::try_whole(execution_id).or_raise() else {
             continue;
         };
+        let cleanup = crate::capture::watch::Cleanup::begin();
         let rows = execute(
             &queries::PURGE_EXECUTION,
             &[(pg_sys::Datum::from(execution_id), false), interval],
             false,
         );
+        drop(cleanup);
         let count = rows.get(0, 1).map(|d| d.value() as i32).unwrap_or(0);
         if count > 0 {
             events::forget(execution_id);

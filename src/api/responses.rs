@@ -70,6 +70,7 @@ fn vars_cleanup(execution_id: Option<i64>) -> PgJsonb {
     let execution_id = args::execution_id(execution_id);
     let conn = Connection::open();
     let _locks = Locks::whole(execution_id).or_raise();
+    let _cleanup = crate::capture::watch::Cleanup::begin();
     let deleted = table::delete_all(execution_id);
     events::forget(execution_id);
     conn.in_caller(|| jsonb::build(&shape::vars_cleanup(execution_id, deleted as i64)))

@@ -165,6 +165,7 @@ fn cleanup_execution(execution_id: Option<i64>) -> i32 {
     let execution_id = args::execution_id(execution_id);
     let _conn = Connection::open();
     let _locks = Locks::whole(execution_id).or_raise();
+    let _cleanup = crate::capture::watch::Cleanup::begin();
     let deleted = table::delete_all(execution_id);
     events::forget(execution_id);
     i32::try_from(deleted).unwrap_or(i32::MAX)

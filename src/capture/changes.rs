@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::ffi::CStr;
 
+use noetl_vars_core::watch::Kind;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -30,7 +31,7 @@ use pgrx::prelude::*;
 use crate::backend::catalog;
 use crate::backend::errors::Raise;
 use crate::backend::guc;
-use crate::capture::notify;
+use crate::capture::{notify, watch};
 use crate::storage::datum;
 use crate::storage::jsonb::PgJsonb;
 use crate::storage::queries;
@@ -72,7 +73,7 @@ fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn capture_changes() -> bool {
     crate::backend::guard::check();
-    guc::track_history() || guc::notify()
+    guc::track_history() || guc::notify() || watch::may_match()
 }
 
 /// A variable's key and columns, as one row version has them.
@@ -159,6 +160,36 @@ unsafe fn record(
     if guc::notify() {
         notify::queue(key.execution_id, &key.name);
     }
+    if watch::may_match() {
+        // SAFETY: the caller's.
+        let value =
+            |t: Option<pg_sys::HeapTuple>| t.and_then(|t| unsafe { column(t, desc, c"var_value") });
+        let kind = match old.filter(|_| new.is_none()) {
+            // SAFETY: the caller's.
+            Some(gone) => watch::delete_kind(unsafe { expired(gone, desc) }),
+            None => Kind::Set,
+        };
+        watch::capture(&watch::Change {
+            execution_id: key.execution_id,
+            name: &key.name,
+            kind,
+            operation,
+            old: value(old),
+            new: value(new),
+        });
+    }
+}
+
+/// Whether the lifetime of the variable `tuple` holds had ended when this statement started.
+///
+/// # Safety
+/// As [`column`].
+unsafe fn expired(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> bool {
+    // SAFETY: the caller's; expires_at is a timestamptz (an int8 of microseconds).
+    let ends = unsafe { column(tuple, desc, c"expires_at") }.map(|d| d.value() as i64);
+    // SAFETY: no preconditions; inside a transaction.
+    let now = unsafe { pg_sys::GetCurrentStatementStartTimestamp() };
+    ends.is_some_and(|ends| ends <= now)
 }
 
 /// Whether an update of a variable (same key) is a tracked read: `access_count` moved and the
@@ -323,6 +354,7 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
         E::XACT_EVENT_PRE_PREPARE => notify::clear(),
         E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT | E::XACT_EVENT_PREPARE => {
             notify::clear();
+            watch::reset();
             PLACEHOLDERS.with(|p| p.borrow_mut().clear());
             crate::backend::locks::forget_all();
         }

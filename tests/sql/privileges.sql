@@ -7,7 +7,7 @@ FROM pg_class c WHERE c.relnamespace = 'noetl'::regnamespace AND c.relkind IN ('
 SELECT p.oid::regprocedure AS function, has_function_privilege('public', p.oid, 'EXECUTE') AS public_can_execute
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 WHERE d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'noetl_vars')
-ORDER BY 1::text;
+ORDER BY p.oid::regprocedure::text COLLATE "C";
 
 -- The application role of docs/security.md gets exactly this.
 CREATE ROLE noetl_vars_app NOLOGIN;
