@@ -2,7 +2,7 @@
 
 Times move with the machine's load; instruction counts barely do (repeated counts agree within
 a few tenths of a percent, B1's within 0.01%), so they show a change of a few percent that the
-timings' spread would hide. A minute or two for the eight kinds.
+timings' spread would hide. A minute or two for the nine kinds.
 
 Each count runs a backend in single-user mode (`postgres --single`) under callgrind, calling
 bench_typical (bench/server.sql, which must be loaded) once with a few calls that warm the
@@ -20,8 +20,8 @@ import time
 
 # bench_typical's kinds (the same statements as the timed parts in run.py), each call
 # followed by a COMMIT inside the procedure.
-KINDS = ("render_vars", "render_vars_event", "render_vars_10_other_watches", "render_vars_10_watches",
-         "set_vars", "baseline_b_precomputed", "empty_block", "commit")
+KINDS = ("render_vars", "render_vars_event", "render_vars_declared", "render_vars_10_other_watches",
+         "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
 WARMUP = 20
 CALLS = (200, 400)
 

@@ -121,9 +121,20 @@ BEGIN
         FROM generate_series(1, 10);
         COMMIT;
     END IF;
+    -- A JSON Schema on each of the five variables the step writes (docs/typed-variables.md),
+    -- declared before the timed loop and dropped after it.
+    IF kind = 'render_vars_declared' THEN
+        DELETE FROM noetl.declarations;
+        PERFORM noetl.declare_var('first_user_id', '{"type": "integer", "minimum": 1}');
+        PERFORM noetl.declare_var('user_count', '{"type": "integer", "minimum": 0}');
+        PERFORM noetl.declare_var('status_label', '{"enum": ["done", "retry"]}');
+        PERFORM noetl.declare_var('attempts', '{"type": "integer", "minimum": 1, "maximum": 1000000}');
+        PERFORM noetl.declare_var('next_url', '{"type": "string", "pattern": "^https://"}');
+        COMMIT;
+    END IF;
     started := clock_timestamp();
     FOR i IN 1..calls LOOP
-        IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches') THEN
+        IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches', 'render_vars_declared') THEN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
         ELSIF kind = 'render_vars_event' THEN
             -- The same step delivered once with an event id (the first delivery: the id is
@@ -149,6 +160,7 @@ BEGIN
     CALL bench_record(started, calls);
     -- The outbox rows stay (a later run truncates them): deleting them here would count.
     DELETE FROM noetl.watches;
+    DELETE FROM noetl.declarations;
     COMMIT;
 END
 $$;

@@ -41,6 +41,15 @@ extension_sql_file!("../sql/admin.sql", name = "admin", requires = ["history"]);
 extension_sql_file!("../sql/scopes.sql", name = "scopes", requires = ["history"]);
 extension_sql_file!("../sql/events.sql", name = "events", requires = ["scopes"]);
 extension_sql_file!("../sql/watch.sql", name = "watch", requires = ["events"]);
+extension_sql_file!(
+    "../sql/declarations.sql",
+    name = "declarations",
+    requires = [
+        "watch",
+        capture::declared::check_declared,
+        api::declarations::check_schema
+    ]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
@@ -48,6 +57,7 @@ pub extern "C-unwind" fn _PG_init() {
     backend::guc::init();
     capture::changes::init();
     capture::watch::init();
+    storage::declarations::init();
     storage::planner::init();
     noetl_vars_core::stack::set_enter_hook(|| {
         Box::new((StackBase::enter(), backend::memory::Meter::start()))

@@ -317,4 +317,13 @@ mod tests {
         run("SELECT noetl.set_var(31, 'after', '4')");
         assert_eq!(int("SELECT count(*) FROM noetl.watch_outbox"), 0);
     }
+
+    #[pg_test(
+        error = "variable \"pt\" of execution 41 does not match its declared schema: keyword \"type\" fails at the value itself"
+    )]
+    fn a_declared_variable_refuses_a_value_of_another_type() {
+        run("SELECT noetl.declare_var('pt', '{\"type\": \"integer\"}')");
+        run("SELECT noetl.set_var(41, 'pt', '1')");
+        run("SELECT noetl.set_var(41, 'pt', '\"x\"')");
+    }
 }

@@ -7,7 +7,7 @@
 # deadlock; apply_set's parallel iterations (each with its own iteration, half of them inside
 # transaction blocks with a second call) count exactly in every scope, and two executions of
 # one playbook count its workflow and the global value exactly; events redelivered by 8
-# workers apply once each. Uses the cluster in PGHOST/PGPORT.
+# workers apply once each; declared (typed) counters count exactly. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 CLIENTS=${CLIENTS:-8}
 PER_CLIENT=${PER_CLIENT:-1000}
@@ -146,6 +146,20 @@ check "redelivered events: the counter counts each distinct event once" "$(q "SE
 check "redelivered events: each applied event saw its own count" \
     "$(q "SELECT count(DISTINCT COALESCE(result->>'counter', result->'ctx'->>'counter')) FROM noetl.applied_events WHERE execution_id = 7010")" "$events"
 if [ "$events" -lt 1500 ]; then echo "FAIL redelivered events: only $events distinct events delivered"; fail=1; fi
+
+# Typed variables: 8 sessions increment declared counters (an integer schema on the execution
+# variable and on a step-scoped one) through render_vars and apply_set, half of them also
+# writing a declared object; exact, and no deadlock or failed transaction.
+q "SELECT noetl.declare_var('typed_counter', '{\"type\": \"integer\", \"minimum\": 0}')" >/dev/null
+q "SELECT noetl.declare_var('typed_cfg', '{\"type\": \"object\", \"required\": [\"n\"]}', execution_id => 7011)" >/dev/null
+cat >"$work/typed.sql" <<'SQL'
+\set k random(0, 1)
+SELECT CASE WHEN :k = 0
+    THEN noetl.render_vars(7011, 'count', '{}', '{"typed_counter": "{{ vars.typed_counter | default(0) + 1 }}", "typed_cfg": {"n": "{{ 1 }}"}}')
+    ELSE noetl.apply_set(7011, 'count', '{"ctx.typed_counter": "{{ ctx.typed_counter | default(0) + 1 }}", "step.typed_counter": "{{ step.typed_counter | default(0) + 1 }}"}') END;
+SQL
+bench typed_counters "$work/typed.sql"
+check "declared counter through render_vars and apply_set" "$(q "SELECT noetl.get_var(7011, 'typed_counter')")" "$EXPECTED"
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 exit $fail

@@ -41,6 +41,8 @@ pub enum ErrorKind {
     Privilege,
     /// A concurrent transaction did what this one was about to do; retry it.
     SerializationFailure,
+    /// A value does not match the JSON Schema its variable is declared with.
+    SchemaViolation,
 }
 
 impl ErrorKind {
@@ -65,6 +67,7 @@ impl ErrorKind {
             ErrorKind::PrerequisiteState => "not in the required state",
             ErrorKind::Privilege => "insufficient privilege",
             ErrorKind::SerializationFailure => "serialization failure",
+            ErrorKind::SchemaViolation => "schema violation",
         }
     }
 }

@@ -30,6 +30,7 @@ mod pyfmt;
 pub mod redact;
 pub mod render;
 mod resolve;
+pub mod schema;
 pub mod scopes;
 pub mod set;
 pub mod shape;

@@ -30,7 +30,7 @@ const LAYERS: &[&[&str]] = &[
     // tojson; what templates produce, as stored
     &["tojson", "output"],
     // templates; the API bodies and their redaction
-    &["template", "redact", "shape"],
+    &["template", "redact", "shape", "schema"],
     // a vars block: formats, phases, typed pieces
     &["block"],
     // a set: block: the scope of each key
@@ -49,7 +49,7 @@ const SRC_LAYERS: &[&[&str]] = &[
     // errors and datums, the extension's relations by name
     &["backend/errors", "storage/datum", "backend/catalog"],
     // the backend's guards, privilege checks
-    &["backend/guard", "backend/privileges"],
+    &["backend/guard", "backend/privileges", "backend/triggers"],
     // settings, SPI, jsonb in place
     &["backend/guc", "storage/spi", "storage/jsonb"],
     // locks, memory metering, NOTIFY, the statements
@@ -58,6 +58,7 @@ const SRC_LAYERS: &[&[&str]] = &[
         "backend/memory",
         "capture/notify",
         "capture/watch",
+        "storage/declarations",
         "storage/queries",
         "storage/legacy_queries",
         "storage/scoped_queries",
@@ -66,6 +67,7 @@ const SRC_LAYERS: &[&[&str]] = &[
     &[
         "storage/planner",
         "capture/changes",
+        "capture/declared",
         "storage/value_checks",
         "storage/direct",
         "storage/scrub",

@@ -12,7 +12,7 @@ use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::guc;
 use crate::backend::locks::{Locks, Request};
 use crate::storage::jsonb::{self, PgJsonb};
-use crate::storage::value_checks;
+use crate::storage::{declarations, value_checks};
 
 /// The execution id argument, which every function requires (SQL NULL is 22004).
 pub fn execution_id(execution_id: Option<i64>) -> i64 {
@@ -70,6 +70,27 @@ pub fn checked_members(object: &PgJsonb, doc: &DocRef) -> Vec<String> {
         }
     }
     names
+}
+
+/// Refuses `value`, about to be stored as variable `name` of `execution_id` (by a call given
+/// `playbook`), when it does not match the variable's declared schema (23514).
+pub fn check_declared(execution_id: i64, playbook: Option<&str>, name: &str, value: &OutValue) {
+    declarations::check(Some(execution_id), playbook, name, value, || {
+        format!("variable {} of execution {execution_id}", quote(name))
+    })
+    .or_raise();
+}
+
+/// [`check_declared`] for each member `names` of `object`, about to be stored as variables.
+pub fn check_declared_members(execution_id: i64, object: &DocRef, names: &[String]) {
+    if !declarations::may_apply() {
+        return;
+    }
+    for name in names {
+        if let Some(value) = object.get(name) {
+            check_declared(execution_id, None, name, &OutValue::Doc(value));
+        }
+    }
 }
 
 /// The optional `event_id` argument: not empty, at most 1024 bytes (22023 otherwise).

@@ -7,6 +7,7 @@
 
 mod admin;
 pub(crate) mod args;
+pub(crate) mod declarations;
 mod entry_points_0_5;
 mod responses;
 mod resume;

@@ -84,6 +84,7 @@ fn resume_execution(
     };
     let mut scrubbed = Vec::new();
     if !written.is_empty() {
+        args::check_declared_members(execution_id, &doc, &written);
         let (values, names) = scrub::object(written_values(&doc, &written), &life);
         scrubbed = names;
         table::upsert_object(

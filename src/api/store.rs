@@ -45,6 +45,7 @@ pub(super) fn set_var_v6(
     value_checks::check_stored_value(&value, || format!("the value of {}", quote(name))).or_raise();
     let _conn = Connection::open();
     let life = Lifetime::new();
+    args::check_declared(execution_id, None, name, &OutValue::Doc(value.doc(&life)));
     let (value, scrubbed) = scrubbed_value(name, value, &life);
     let _locks = args::lock_names(execution_id, [name]);
     table::upsert_one(
@@ -133,6 +134,7 @@ pub(super) fn set_vars_v6(
         .raise(),
     }
     let names = args::checked_members(&variables, &doc);
+    args::check_declared_members(execution_id, &doc, &names);
     let (variables, scrubbed) = scrub::object(variables, &life);
     let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
     table::upsert_object(

@@ -25,6 +25,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::PrerequisiteState => C::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
         ErrorKind::Privilege => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
         ErrorKind::SerializationFailure => C::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        ErrorKind::SchemaViolation => C::ERRCODE_CHECK_VIOLATION,
     }
 }
 

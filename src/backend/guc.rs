@@ -31,6 +31,7 @@ pub static NOTIFY: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static NOTIFY_NAMES: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static TEMPLATE_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static MAX_TRANSACTION_LOCKS: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static SCHEMA_CACHE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(4096);
 
 /// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
 /// container addresses 256 MB).
@@ -112,6 +113,16 @@ fn define_store_limits() {
         1_000_000,
         GucContext::Suset,
         GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"noetl_vars.schema_cache_memory",
+        c"Memory the compiled schemas of typed variables each backend keeps may take.",
+        c"Counted as the size of each schema's JSON text; past it, every kept schema is compiled again when next needed.",
+        &SCHEMA_CACHE_BYTES,
+        64,
+        i32::MAX / 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
     );
 }
 
@@ -233,4 +244,9 @@ pub fn max_transaction_locks() -> usize {
     } else {
         set
     }
+}
+
+/// Bytes the compiled schemas of typed variables may take per backend.
+pub fn schema_cache_bytes() -> usize {
+    (SCHEMA_CACHE_BYTES.get().max(1) as usize).saturating_mul(1024)
 }

@@ -3,7 +3,8 @@
 //! ([`guc`]) and the refusal of weakened ones ([`guard`]), SQLSTATEs and reporting
 //! ([`errors`]), the Rust heap metered while templates run ([`memory`]), advisory locks in one
 //! order within a budget ([`locks`]), and table privileges checked before a lock is taken
-//! ([`privileges`]).
+//! ([`privileges`]); the checks that keep its trigger functions on their own tables
+//! ([`triggers`]).
 
 pub(crate) mod catalog;
 pub(crate) mod errors;
@@ -12,3 +13,4 @@ pub(crate) mod guc;
 pub(crate) mod locks;
 pub(crate) mod memory;
 pub(crate) mod privileges;
+pub(crate) mod triggers;

@@ -29,8 +29,8 @@ use crate::storage::scoped_store::{Place, ScopedStore};
 use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Types};
-use crate::storage::value_checks;
 use crate::storage::vars_store::PgStore;
+use crate::storage::{declarations, value_checks};
 
 /// One call of `apply_set`.
 pub(crate) struct SetCall<'a> {
@@ -257,7 +257,13 @@ impl SetCall<'_> {
                     quote(&format!("{scope}.{name}"))
                 )
             };
-            match value_checks::check_output_value(&value, what) {
+            // Too large, too deep, or not what the variable is declared as.
+            let checked = value_checks::check_output_value(&value, what).and_then(|()| {
+                let declared = || format!("{}, execution {}", what(), self.execution_id);
+                let (execution_id, playbook) = (Some(self.execution_id), self.playbook);
+                declarations::check(execution_id, playbook, &name, &value, declared)
+            });
+            match checked {
                 // What is stored (and returned) holds no credential under scrub_secrets.
                 Ok(()) => kept.push((name.clone(), scrub::value(&name, value).0)),
                 Err(err) if skip => errors::warn(&skipping(err)),

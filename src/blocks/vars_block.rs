@@ -23,8 +23,8 @@ use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::scrub;
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Types};
-use crate::storage::value_checks;
 use crate::storage::vars_store::PgStore;
+use crate::storage::{declarations, value_checks};
 
 pub(crate) struct Iteration {
     pub(crate) item: Option<PgJsonb>,
@@ -252,7 +252,13 @@ impl Call<'_> {
                 pgrx::check_for_interrupts!();
             }
             let what = || format!("step {}, variable {}", quote(self.step), quote(&name));
-            if let Err(err) = value_checks::check_output_value(&value, what) {
+            // Too large, too deep, or not what the variable is declared as: in skip mode a
+            // step result is left out like any other render error.
+            let checked = value_checks::check_output_value(&value, what).and_then(|()| {
+                let declared = || format!("{}, execution {}", what(), self.execution_id);
+                declarations::check(Some(self.execution_id), None, &name, &value, declared)
+            });
+            if let Err(err) = checked {
                 if skip && var_type == VarType::StepResult {
                     errors::warn(&skipping(err));
                     continue;

@@ -24,15 +24,14 @@ use std::collections::HashMap;
 use std::ffi::CStr;
 
 use noetl_vars_core::watch::Kind;
-use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::backend::catalog;
-use crate::backend::errors::Raise;
 use crate::backend::guc;
+use crate::backend::triggers::{trigger_data, Fires};
 use crate::capture::{notify, watch};
-use crate::storage::datum;
+use crate::storage::datum::{self, column};
+use crate::storage::declarations;
 use crate::storage::jsonb::PgJsonb;
 use crate::storage::queries;
 use crate::storage::spi::{execute, Connection};
@@ -73,7 +72,7 @@ fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn capture_changes() -> bool {
     crate::backend::guard::check();
-    guc::track_history() || guc::notify() || watch::may_match()
+    guc::track_history() || guc::notify() || watch::may_match() || declarations::must_check()
 }
 
 /// A variable's key and columns, as one row version has them.
@@ -83,29 +82,8 @@ struct Version {
     tuple: pg_sys::HeapTuple,
 }
 
-/// Column `attnum` (1-based) of `tuple`; `None` for SQL NULL.
-///
 /// # Safety
-/// `tuple` must be a valid tuple of a relation whose descriptor is `desc`.
-unsafe fn column(
-    tuple: pg_sys::HeapTuple,
-    desc: pg_sys::TupleDesc,
-    name: &CStr,
-) -> Option<pg_sys::Datum> {
-    // SAFETY: the caller's; `name` is NUL-terminated.
-    unsafe {
-        let attnum = pg_sys::SPI_fnumber(desc, name.as_ptr());
-        if attnum <= 0 {
-            return None;
-        }
-        let mut is_null = false;
-        let datum = pg_sys::SPI_getbinval(tuple, desc, attnum, &mut is_null);
-        (!is_null).then_some(datum)
-    }
-}
-
-/// # Safety
-/// As [`column`].
+/// As [`datum::column`].
 unsafe fn version(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> Option<Version> {
     // SAFETY: the caller's; execution_id is int8 and var_name text, both NOT NULL.
     unsafe {
@@ -130,6 +108,12 @@ unsafe fn record(
     old: Option<pg_sys::HeapTuple>,
     new: Option<pg_sys::HeapTuple>,
 ) {
+    // A value plain SQL wrote is checked against its declaration first: a violation fails
+    // the statement, so nothing of it is stored or recorded.
+    if let Some(tuple) = new.filter(|_| declarations::must_check()) {
+        // SAFETY: the caller's.
+        unsafe { check_declared(desc, key, tuple) };
+    }
     if guc::track_history() {
         let null = (pg_sys::Datum::from(0usize), true);
         // SAFETY: the caller's.
@@ -162,28 +146,57 @@ unsafe fn record(
     }
     if watch::may_match() {
         // SAFETY: the caller's.
-        let value =
-            |t: Option<pg_sys::HeapTuple>| t.and_then(|t| unsafe { column(t, desc, c"var_value") });
-        let kind = match old.filter(|_| new.is_none()) {
-            // SAFETY: the caller's.
-            Some(gone) => watch::delete_kind(unsafe { expired(gone, desc) }),
-            None => Kind::Set,
-        };
-        watch::capture(&watch::Change {
-            execution_id: key.execution_id,
-            name: &key.name,
-            kind,
-            operation,
-            old: value(old),
-            new: value(new),
-        });
+        unsafe { to_outbox(desc, key, operation, old, new) };
     }
+}
+
+/// Checks the value plain SQL wrote to variable `key` against its declaration.
+///
+/// # Safety
+/// `tuple` must be a valid tuple of a relation whose descriptor is `desc`.
+unsafe fn check_declared(desc: pg_sys::TupleDesc, key: &Version, tuple: pg_sys::HeapTuple) {
+    // SAFETY: the caller's; var_value is a NOT NULL jsonb.
+    if let Some(value) = unsafe { column(tuple, desc, c"var_value") } {
+        // SAFETY: a jsonb datum of the row version being written.
+        unsafe {
+            declarations::check_written("transient", Some(key.execution_id), None, &key.name, value)
+        };
+    }
+}
+
+/// Writes the change of variable `key` to the outbox of the watches that match it.
+///
+/// # Safety
+/// `old`/`new` must be valid tuples of a relation whose descriptor is `desc`.
+unsafe fn to_outbox(
+    desc: pg_sys::TupleDesc,
+    key: &Version,
+    operation: &str,
+    old: Option<pg_sys::HeapTuple>,
+    new: Option<pg_sys::HeapTuple>,
+) {
+    // SAFETY: the caller's.
+    let value =
+        |t: Option<pg_sys::HeapTuple>| t.and_then(|t| unsafe { column(t, desc, c"var_value") });
+    let kind = match old.filter(|_| new.is_none()) {
+        // SAFETY: the caller's.
+        Some(gone) => watch::delete_kind(unsafe { expired(gone, desc) }),
+        None => Kind::Set,
+    };
+    watch::capture(&watch::Change {
+        execution_id: key.execution_id,
+        name: &key.name,
+        kind,
+        operation,
+        old: value(old),
+        new: value(new),
+    });
 }
 
 /// Whether the lifetime of the variable `tuple` holds had ended when this statement started.
 ///
 /// # Safety
-/// As [`column`].
+/// As [`datum::column`].
 unsafe fn expired(tuple: pg_sys::HeapTuple, desc: pg_sys::TupleDesc) -> bool {
     // SAFETY: the caller's; expires_at is a timestamptz (an int8 of microseconds).
     let ends = unsafe { column(tuple, desc, c"expires_at") }.map(|d| d.value() as i64);
@@ -279,43 +292,6 @@ unsafe fn changed(data: &pg_sys::TriggerData) {
     }
 }
 
-/// Refuses to run as anything but an AFTER ROW trigger of `noetl.transient`.
-///
-/// # Safety
-/// `fcinfo` must be the call's own.
-unsafe fn trigger_data(fcinfo: pg_sys::FunctionCallInfo) -> &'static pg_sys::TriggerData {
-    // SAFETY: the caller's; `context`, when it is a TriggerData node, lives for the call.
-    unsafe {
-        let context = fcinfo.as_ref().map_or(std::ptr::null_mut(), |f| f.context);
-        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_TriggerData {
-            Error::new(
-                ErrorKind::PrerequisiteState,
-                "noetl.transient_changed() can only be called as a trigger",
-            )
-            .raise();
-        }
-        let data = &*(context as *const pg_sys::TriggerData);
-        let rel = (*data.tg_relation).rd_rel;
-        let name = CStr::from_ptr((*rel).relname.data.as_ptr());
-        let noetl = catalog::noetl_namespace();
-        let event = data.tg_event;
-        let row_after = event & pg_sys::TRIGGER_EVENT_ROW != 0
-            && event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_AFTER;
-        if (*rel).relnamespace != noetl || name != c"transient" || !row_after {
-            Error::new(
-                ErrorKind::Privilege,
-                format!(
-                    "noetl.transient_changed() records changes of noetl.transient only, as an AFTER ROW trigger; it was fired for \"{}\"",
-                    name.to_string_lossy()
-                ),
-            )
-            .with_hint("the history and change events of noetl_vars cannot be attached to other tables")
-            .raise();
-        }
-        data
-    }
-}
-
 /// `AFTER INSERT OR UPDATE OR DELETE ON noetl.transient FOR EACH ROW`, declared in
 /// `sql/triggers.sql`.
 #[pg_guard]
@@ -326,20 +302,19 @@ pub unsafe extern "C-unwind" fn transient_changed_wrapper(
     // SAFETY: PostgreSQL passes the call's own fcinfo; trigger_data checks it is a row
     // trigger of noetl.transient before anything reads the tuples.
     unsafe {
-        let data = trigger_data(fcinfo);
+        let data = trigger_data(
+            fcinfo,
+            "transient_changed",
+            &[c"transient"],
+            Fires::AfterRow,
+        );
         changed(data);
     }
     // The result of an AFTER trigger is ignored.
     pg_sys::Datum::from(0usize)
 }
 
-/// PG_FUNCTION_INFO_V1 for [`transient_changed_wrapper`].
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_transient_changed_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1_API
-}
+crate::backend::triggers::function_info_v1!(pg_finfo_transient_changed_wrapper);
 
 fn text_datum(s: &str) -> pg_sys::Datum {
     s.into_datum().unwrap_or(pg_sys::Datum::from(0usize))
@@ -355,6 +330,7 @@ unsafe extern "C-unwind" fn on_xact(event: pg_sys::XactEvent::Type, _arg: *mut s
         E::XACT_EVENT_COMMIT | E::XACT_EVENT_ABORT | E::XACT_EVENT_PREPARE => {
             notify::clear();
             watch::reset();
+            crate::storage::spi::forget_open();
             PLACEHOLDERS.with(|p| p.borrow_mut().clear());
             crate::backend::locks::forget_all();
         }

@@ -3,5 +3,6 @@
 //! ([`notify`]), and the outbox of variable watch ([`watch`]).
 
 pub(crate) mod changes;
+pub(crate) mod declared;
 pub(crate) mod notify;
 pub(crate) mod watch;

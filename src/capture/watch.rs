@@ -14,17 +14,15 @@
 //! are stored.
 
 use std::cell::{Cell, RefCell};
-use std::ffi::CStr;
 use std::rc::Rc;
 
 use noetl_vars_core::redact;
 use noetl_vars_core::watch::{Kind, Values, Watch};
-use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys::{self, Oid};
 use pgrx::prelude::*;
 
 use crate::backend::catalog;
-use crate::backend::errors::Raise;
+use crate::backend::triggers::{trigger_data, Fires};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::{execute, Connection, Query};
 
@@ -254,39 +252,20 @@ unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: Oid) {
 pub unsafe extern "C-unwind" fn watches_changed_wrapper(
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pg_sys::Datum {
-    // SAFETY: PostgreSQL passes the call's own fcinfo; `context`, when it is a TriggerData
-    // node, lives for the call and names the trigger's relation.
+    // SAFETY: PostgreSQL passes the call's own fcinfo; trigger_data checks it.
     unsafe {
-        let context = fcinfo.as_ref().map_or(std::ptr::null_mut(), |f| f.context);
-        if context.is_null() || (*context).type_ != pg_sys::NodeTag::T_TriggerData {
-            Error::new(
-                ErrorKind::PrerequisiteState,
-                "noetl.watches_changed() can only be called as a trigger",
-            )
-            .raise();
-        }
-        let data = &*(context as *const pg_sys::TriggerData);
-        let rel = (*data.tg_relation).rd_rel;
-        let name = CStr::from_ptr((*rel).relname.data.as_ptr());
-        if (*rel).relnamespace != catalog::noetl_namespace() || name != c"watches" {
-            Error::new(
-                ErrorKind::Privilege,
-                "noetl.watches_changed() is the trigger of noetl.watches only",
-            )
-            .raise();
-        }
+        let data = trigger_data(
+            fcinfo,
+            "watches_changed",
+            &[c"watches"],
+            Fires::AfterStatement,
+        );
         pg_sys::CacheInvalidateRelcache(data.tg_relation);
     }
     pg_sys::Datum::from(0usize)
 }
 
-/// PG_FUNCTION_INFO_V1 for [`watches_changed_wrapper`].
-#[unsafe(no_mangle)]
-#[doc(hidden)]
-pub extern "C" fn pg_finfo_watches_changed_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const V1_API: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
-    &V1_API
-}
+crate::backend::triggers::function_info_v1!(pg_finfo_watches_changed_wrapper);
 
 /// Forgets cleanup marks left by an aborted transaction.
 pub fn reset() {

@@ -1,5 +1,5 @@
 //! Scalar datums of `noetl.transient`'s columns as Rust strings: `text` and `timestamptz`
-//! (written as `to_json` writes it, for the API bodies).
+//! (written as `to_json` writes it, for the API bodies); a column of a trigger's row version.
 
 use std::ffi::CStr;
 
@@ -55,4 +55,25 @@ pub unsafe fn text_bytes(datum: pg_sys::Datum) -> Vec<u8> {
 pub unsafe fn text(datum: pg_sys::Datum) -> String {
     // SAFETY: the caller's; copied before the context can go.
     String::from_utf8_lossy(unsafe { varlena_bytes(datum) }).into_owned()
+}
+
+/// Column `name` of `tuple` (a trigger's row version); `None` for SQL NULL or no such column.
+///
+/// # Safety
+/// `tuple` must be a valid tuple of a relation whose descriptor is `desc`.
+pub unsafe fn column(
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    name: &CStr,
+) -> Option<pg_sys::Datum> {
+    // SAFETY: the caller's; `name` is NUL-terminated.
+    unsafe {
+        let attnum = pg_sys::SPI_fnumber(desc, name.as_ptr());
+        if attnum <= 0 {
+            return None;
+        }
+        let mut is_null = false;
+        let datum = pg_sys::SPI_getbinval(tuple, desc, attnum, &mut is_null);
+        (!is_null).then_some(datum)
+    }
 }

@@ -6,9 +6,10 @@
 //! ([`legacy_queries`]), the checks every value passes before it is stored
 //! ([`value_checks`]), and the two stores a block's templates read: the execution's variables
 //! ([`vars_store`]) and the other `set:` scopes ([`scoped_store`]); events applied at most once
-//! ([`events`]).
+//! ([`events`]); the declarations of typed variables ([`declarations`]).
 
 pub(crate) mod datum;
+pub(crate) mod declarations;
 pub(crate) mod direct;
 pub(crate) mod events;
 pub(crate) mod jsonb;

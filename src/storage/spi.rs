@@ -28,6 +28,7 @@ impl Connection {
         if rc != pg_sys::SPI_OK_CONNECT as i32 {
             pgrx::error!("noetl_vars: could not connect to SPI (code {rc})");
         }
+        OPEN.with(|n| n.set(n.get() + 1));
         Connection { caller }
     }
 
@@ -39,8 +40,21 @@ impl Connection {
     }
 }
 
+/// Whether a function of the extension is running (a [`Connection`] is open): the statements
+/// run meanwhile are its own, which check what they write before writing it.
+pub fn in_extension_call() -> bool {
+    OPEN.with(|n| n.get() > 0)
+}
+
+/// Forgets every open connection: a transaction ends with none (no function of the extension
+/// commits), so a count left over (it would let plain SQL writes pass unchecked) is cleared.
+pub fn forget_open() {
+    OPEN.with(|n| n.set(0));
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
+        OPEN.with(|n| n.set(n.get().saturating_sub(1)));
         // SAFETY: this connection was opened by SPI_connect and is the innermost one.
         unsafe {
             pg_sys::SPI_finish();
@@ -56,6 +70,8 @@ pub struct Query {
 }
 
 thread_local! {
+    /// Connections open (nested calls open one each).
+    static OPEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
     static PLANS: RefCell<HashMap<&'static str, pg_sys::SPIPlanPtr>> = RefCell::new(HashMap::new());
 }
 

@@ -35,8 +35,9 @@ SELECT noetl.set_var(900, 'rolled_back', '1');
 ROLLBACK;
 SELECT noetl.get_var(902, 'short') AS expired_is_gone;
 
+-- In capture order; the rows of one cleanup by name (a delete visits rows in table order).
 SELECT watch_id, execution_id, var_name, kind, operation, old_value, new_value, state
-FROM noetl.watch_outbox ORDER BY seq;
+FROM noetl.watch_outbox ORDER BY kind = 'cleanup', CASE WHEN kind = 'cleanup' THEN var_name END, seq;
 
 -- What an operator sees: no secret, header value or URL credentials.
 SELECT watch_id, target, execution_id, names, kinds, include_values, header_names, pending, delivered, dead
