@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Rows of noetl.transient and of the set: scopes' tables survive pg_dump and restore into a
-# fresh database, every column exactly (values digit for digit, timestamps, counters), the
+# Rows of noetl.transient and of the set: scopes' tables, declarations and watches survive
+# pg_dump and restore into a fresh database, every column exactly (values digit for digit, timestamps, counters), the
 # deepest values the extension accepts included (deeper ones are refused on write). Uses
 # the cluster in PGHOST/PGPORT.
 set -euo pipefail
@@ -22,6 +22,11 @@ SELECT noetl.apply_set(1, 'loop', '{"step.n": 12345678901234567890123, "iter.i":
 SELECT noetl.set_var(2, 'deepest', (repeat('{"a": ', 10000) || '1' || repeat('}', 10000))::jsonb) IS NOT NULL;
 SELECT noetl.apply_set(2, 'wrap', '{"step.d": "{{ seed }}"}', jsonb_build_object('seed', (repeat('{"a": ', 9900) || '1' || repeat('}', 9900))::jsonb)) IS NOT NULL;
 SELECT noetl.apply_set(2, 'wrap', ('{"step.d": ' || repeat('{"b": ', 100) || '"{{ step.d }}"' || repeat('}', 100) || '}')::jsonb) IS NOT NULL;
+-- A declaration made after a value it does not allow was stored (values are not re-checked),
+-- and a watch: both are kept, and the stored value restores.
+SELECT noetl.set_var(3, 'typed', '"stored before the declaration"');
+SELECT noetl.declare_var('typed', '{"type": "integer"}');
+SELECT noetl.watch(channel => 'dump_restore', execution_id => 3);
 SQL
 # One level more is refused (54001), naming the key; the dump below must restore.
 refused=$(psql -X -At -d noetl_vars_dump_src -c "\set VERBOSITY sqlstate" \
@@ -36,9 +41,20 @@ psql -X -At -d noetl_vars_dump_src -c "$table" >"$work/before.txt"
 pg_dump -Fc -d noetl_vars_dump_src -f "$work/dump"
 pg_restore -d noetl_vars_dump_dst "$work/dump"
 psql -X -At -d noetl_vars_dump_dst -c "$table" >"$work/after.txt"
+kept="SELECT var_name, execution_id, playbook, schema::text, sensitive FROM noetl.declarations
+      UNION ALL SELECT channel, execution_id, url, kinds::text, false FROM noetl.watches ORDER BY 1"
+declared_before=$(psql -X -At -d noetl_vars_dump_src -c "$kept")
+declared_after=$(psql -X -At -d noetl_vars_dump_dst -c "$kept")
+refused_after=$(psql -X -At -d noetl_vars_dump_dst -c "\set VERBOSITY sqlstate" \
+    -c "SELECT noetl.set_var(3, 'typed', '\"not an integer\"')" 2>&1 || true)
 quiet -c "DROP DATABASE noetl_vars_dump_src" -c "DROP DATABASE noetl_vars_dump_dst"
 rows=$(wc -l <"$work/before.txt")
-if [ "$rows" -ne 13 ]; then echo "FAIL dump/restore: expected 13 rows before dumping, got $rows"; exit 1; fi
+if [ "$rows" -ne 14 ]; then echo "FAIL dump/restore: expected 14 rows before dumping, got $rows"; exit 1; fi
+if [ -n "$declared_before" ] && [ "$declared_before" = "$declared_after" ] && [ "$refused_after" = "ERROR:  23514" ]; then
+    echo "ok   declarations and watches survive pg_dump/pg_restore, and are enforced afterwards"
+else
+    echo "FAIL declarations or watches after restore: [$declared_before] vs [$declared_after], write: $refused_after"; exit 1
+fi
 if diff "$work/before.txt" "$work/after.txt"; then
     echo "ok   pg_dump/pg_restore kept all $rows rows exactly"
 else

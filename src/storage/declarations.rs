@@ -78,7 +78,31 @@ pub fn may_apply() -> bool {
 /// and the write is plain SQL, not one of the extension's own (checked before it was made).
 /// Part of the triggers' `WHEN`, asked per row.
 pub fn must_check() -> bool {
-    !spi::in_extension_call() && may_apply()
+    !spi::in_extension_call() && may_apply() && !restoring()
+}
+
+/// Whether this is a `COPY` (how `pg_restore` loads rows) by a superuser or a role with the
+/// rights of the declarations' owner: a dump may hold values stored before their declaration
+/// (values are not checked again when declared), and its restore must not fail on them. An
+/// application role's `COPY` is checked like its `INSERT`.
+fn restoring() -> bool {
+    // SAFETY: reads a backend global; the portal, when set, lives for the statement.
+    let copy = unsafe {
+        let portal = pg_sys::ActivePortal;
+        !portal.is_null() && (*portal).commandTag == pg_sys::CommandTag::CMDTAG_COPY
+    };
+    if !copy {
+        return false;
+    }
+    // The role that ran the COPY (SET ROLE counts, a SECURITY DEFINER trigger does not).
+    // SAFETY: no preconditions.
+    let user = unsafe { pg_sys::GetOuterUserId() };
+    // SAFETY: catalog look-ups inside a transaction.
+    let superuser = unsafe { pg_sys::superuser_arg(user) };
+    superuser
+        || catalog::noetl_relation(c"declarations")
+            // SAFETY: as above.
+            .is_some_and(|relid| unsafe { pg_sys::has_privs_of_role(user, owner_of(relid)) })
 }
 
 /// Checks the new value of variable `name` of `execution_id` (in `playbook`'s scope) that
@@ -276,17 +300,7 @@ fn as_owner<R>(relid: Oid, f: impl FnOnce() -> R) -> R {
             unsafe { pg_sys::SetUserIdAndSecContext(self.0, self.1) }
         }
     }
-    // SAFETY: a relation cache look-up of a relation that exists (the caller just found it),
-    // inside a transaction; the entry is closed before anything else runs.
-    let owner = unsafe {
-        let rel = pg_sys::RelationIdGetRelation(relid);
-        if rel.is_null() {
-            pgrx::error!("noetl_vars: relation {relid:?} disappeared");
-        }
-        let owner = (*(*rel).rd_rel).relowner;
-        pg_sys::RelationClose(rel);
-        owner
-    };
+    let owner = owner_of(relid);
     let (mut user, mut context) = (pg_sys::InvalidOid, 0);
     // SAFETY: out-parameters of the right types; no preconditions.
     unsafe { pg_sys::GetUserIdAndSecContext(&mut user, &mut context) };
@@ -302,6 +316,21 @@ fn as_owner<R>(relid: Oid, f: impl FnOnce() -> R) -> R {
         )
     };
     f()
+}
+
+/// The owner of relation `relid`, which exists (the caller just found it).
+fn owner_of(relid: Oid) -> Oid {
+    // SAFETY: a relation cache look-up inside a transaction; the entry is closed before
+    // anything else runs.
+    unsafe {
+        let rel = pg_sys::RelationIdGetRelation(relid);
+        if rel.is_null() {
+            pgrx::error!("noetl_vars: relation {relid:?} disappeared");
+        }
+        let owner = (*(*rel).rd_rel).relowner;
+        pg_sys::RelationClose(rel);
+        owner
+    }
 }
 
 /// `s` as a SQL string literal, for a hint.

@@ -76,11 +76,21 @@ GRANT EXECUTE ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text, interva
 SET ROLE noetl_vars_typed_app;
 SELECT pg_temp.try($$SELECT noetl.set_var(954, 'tv_mode', '"z"')$$) AS checked_for_the_app;
 SELECT pg_temp.try($$INSERT INTO noetl.transient (execution_id, var_name, var_value) VALUES (954, 'tv_mode', '"z"')$$) AS plain_sql_of_the_app;
+-- COPY too (only pg_restore's, by a superuser or the owner, is not checked: see below).
+COPY noetl.transient (execution_id, var_name, var_value) FROM STDIN;
+954	tv_mode	"z"
+\.
 SELECT pg_temp.try($$SELECT noetl.declare_var('tv_mode', NULL)$$);
 SELECT pg_temp.try($$SELECT noetl.undeclare_var('tv_mode')$$);
 SELECT pg_temp.try($$DELETE FROM noetl.declarations$$);
 SELECT pg_temp.try($$SELECT * FROM noetl.declared_vars$$);
 RESET ROLE;
+-- A superuser's (or the owner's) COPY loads rows as pg_restore does, unchecked: a dump may
+-- hold values stored before their declaration.
+COPY noetl.transient (execution_id, var_name, var_value) FROM STDIN;
+955	tv_mode	"z"
+\.
+SELECT var_value AS loaded_by_copy FROM noetl.transient WHERE execution_id = 955;
 
 -- Undeclared: anything goes again.
 SELECT noetl.undeclare_var('tv_mode', playbook => 'catalog/typed'), noetl.undeclare_var('tv_mode', playbook => 'catalog/typed');
@@ -88,7 +98,7 @@ SELECT noetl.undeclare_var(d.var_name, d.execution_id, d.playbook) FROM noetl.de
 SELECT noetl.set_var(950, 'tv_count', '"anything"');
 SELECT count(*) AS declarations_left FROM noetl.declarations;
 
-SELECT noetl.cleanup_execution(e) FROM unnest(ARRAY[950, 951, 952, 953, 954]) e;
+SELECT noetl.cleanup_execution(e) FROM unnest(ARRAY[950, 951, 952, 953, 954, 955]) e;
 DELETE FROM noetl.workflow_vars WHERE playbook = 'catalog/typed';
 REVOKE ALL ON noetl.transient FROM noetl_vars_typed_app;
 REVOKE ALL ON SCHEMA noetl FROM noetl_vars_typed_app;
