@@ -190,6 +190,7 @@ unsafe fn to_outbox(
         operation,
         old: value(old),
         new: value(new),
+        sensitive: &|| declarations::is_sensitive(key.execution_id, &key.name),
     });
 }
 

@@ -10,12 +10,13 @@
 //! the whole cost of the feature when nothing subscribes.
 //!
 //! Values in the outbox are redacted as the API bodies redact them (credentials by name and by
-//! shape, always: a webhook receiver is a display), and only those the subscription asked for
-//! are stored.
+//! shape, always: a webhook receiver is a display), wholly for a variable declared
+//! `sensitive`, and only those the subscription asked for are stored.
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use noetl_vars_core::output::OutValue;
 use noetl_vars_core::redact;
 use noetl_vars_core::watch::{Kind, Values, Watch};
 use pgrx::pg_sys::{self, Oid};
@@ -167,6 +168,8 @@ pub struct Change<'a> {
     pub operation: &'a str,
     pub old: Option<pg_sys::Datum>,
     pub new: Option<pg_sys::Datum>,
+    /// Whether the variable is declared `sensitive` (asked only when a watch matches).
+    pub sensitive: &'a dyn Fn() -> bool,
 }
 
 /// Writes `change` to the outbox once per subscription that matches it.
@@ -181,8 +184,13 @@ pub fn capture(change: &Change) {
     }
     let _conn = Connection::open();
     let life = Lifetime::new();
+    // A variable declared sensitive is redacted whole.
+    let sensitive = (change.sensitive)();
     let shown = |datum: Option<pg_sys::Datum>| {
         datum.map(|d| {
+            if sensitive {
+                return jsonb::build(&OutValue::String(redact::REDACTED.into()));
+            }
             // SAFETY: the trigger passes jsonb datums of the row versions it fires for.
             let doc = unsafe { PgJsonb::copy_of(d) }.doc(&life);
             jsonb::build(&redact::redact(change.name, &doc))

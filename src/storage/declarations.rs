@@ -36,6 +36,8 @@ pub struct Declared {
     /// `execution 7`, `playbook "p"` or `every execution`: what the declaration is for.
     pub applies_to: String,
     pub schema: Option<Rc<Schema>>,
+    /// Declared `sensitive`: its values are never shown (watch deliveries redact them).
+    pub sensitive: bool,
 }
 
 type Key = (String, Option<i64>, Option<String>);
@@ -61,7 +63,7 @@ static NAMES: Query = Query {
 /// The most specific declaration of `$1` for execution `$2` and playbook `$3`.
 static RESOLVE: Query = Query {
     name: "declaration_resolve",
-    sql: "SELECT d.schema, d.execution_id, d.playbook FROM noetl.declarations d \
+    sql: "SELECT d.schema, d.execution_id, d.playbook, d.sensitive FROM noetl.declarations d \
           WHERE d.var_name OPERATOR(pg_catalog.=) $1 \
             AND (d.execution_id IS NULL OR d.execution_id OPERATOR(pg_catalog.=) $2) \
             AND (d.playbook IS NULL OR d.playbook OPERATOR(pg_catalog.=) $3) \
@@ -163,6 +165,11 @@ pub fn check(
             pg_literal(name)
         ))),
     }
+}
+
+/// Whether variable `name` of `execution_id` is declared `sensitive`.
+pub fn is_sensitive(execution_id: i64, name: &str) -> bool {
+    applying(Some(execution_id), None, name).is_some_and(|d| d.sensitive)
 }
 
 /// The declaration that applies to `name` of `execution_id` in a call given `playbook`.
@@ -268,7 +275,12 @@ fn resolve(key: &Key) -> Option<Declared> {
             ),
             (None, None) => "every execution".to_string(),
         };
-        Some(Declared { applies_to, schema })
+        let sensitive = rows.get(0, 4).is_some_and(|d| d.value() != 0);
+        Some(Declared {
+            applies_to,
+            schema,
+            sensitive,
+        })
     })
 }
 

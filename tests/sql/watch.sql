@@ -112,13 +112,20 @@ SELECT noetl.watch_purge() AS purged;
 SELECT count(*) FILTER (WHERE state = 'delivered') AS delivered_left, count(*) > 0 AS pending_left
 FROM noetl.watch_outbox;
 
+-- A variable declared sensitive (typed variables) is redacted whole, whatever its name and value.
+SELECT noetl.declare_var('customer_ssn', sensitive => true);
+SELECT noetl.set_var(905, 'customer_ssn', '"123-45-6789"');
+SELECT noetl.set_var(905, 'customer_note', '"123-45-6789"');
+SELECT var_name, new_value FROM noetl.watch_outbox WHERE execution_id = 905 ORDER BY seq;
+SELECT noetl.undeclare_var('customer_ssn');
+
 -- unwatch drops the watch and what its outbox holds; later changes are not captured.
 SELECT noetl.unwatch(watch_id) FROM noetl.watches ORDER BY watch_id;
 SELECT noetl.unwatch(1) AS again;
 SELECT noetl.set_var(900, 'after', '1');
 SELECT count(*) AS outbox_rows FROM noetl.watch_outbox;
 
-SELECT noetl.cleanup_execution(e) FROM unnest(ARRAY[900, 902, 903, 904]) e;
+SELECT noetl.cleanup_execution(e) FROM unnest(ARRAY[900, 902, 903, 904, 905]) e;
 REVOKE ALL ON noetl.transient FROM noetl_vars_watch_app;
 REVOKE ALL ON SCHEMA noetl FROM noetl_vars_watch_app;
 REVOKE EXECUTE ON FUNCTION noetl.set_var(bigint, text, jsonb, text, text, interval) FROM noetl_vars_watch_app;
