@@ -43,6 +43,7 @@ def instructions_table(w, ins, p):
     names = (("render_vars", "the typical step, `render_vars`"),
              ("render_vars_event", "the same with an `event_id` (its first delivery)"),
              ("render_vars_declared", "the same with a JSON Schema declared for each of its five variables"),
+             ("render_vars_2_sensitive", "the same with two of its variables declared sensitive (encrypted at rest)"),
              ("render_vars_10_other_watches", "the same with 10 watches of another execution (none matches)"),
              ("render_vars_10_watches", "the same with 10 watches of every execution (50 outbox rows)"),
              ("set_vars", "its write alone, `set_vars` of the five values"),

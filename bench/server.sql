@@ -132,9 +132,18 @@ BEGIN
         PERFORM noetl.declare_var('next_url', '{"type": "string", "pattern": "^https://"}');
         COMMIT;
     END IF;
+    -- Two of them declared sensitive (docs/encryption.md): `attempts`, which the step reads
+    -- (decrypted) and writes (encrypted), and `next_url`, which it writes.
+    IF kind = 'render_vars_2_sensitive' THEN
+        DELETE FROM noetl.declarations;
+        PERFORM noetl.declare_var('attempts', sensitive => true);
+        PERFORM noetl.declare_var('next_url', sensitive => true);
+        COMMIT;
+    END IF;
     started := clock_timestamp();
     FOR i IN 1..calls LOOP
-        IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches', 'render_vars_declared') THEN
+        IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches', 'render_vars_declared',
+                    'render_vars_2_sensitive') THEN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
         ELSIF kind = 'render_vars_event' THEN
             -- The same step delivered once with an event id (the first delivery: the id is

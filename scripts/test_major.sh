@@ -37,6 +37,7 @@ run_suite "corpus: real NoETL templates against Jinja2 3.1's answers" tests/corp
 run_suite "concurrency (pgbench, 8 sessions)" tests/concurrency.sh
 run_suite "pg_dump / pg_restore round trip" tests/dump_restore.sh
 run_suite "upgrades from earlier versions" tests/upgrade.sh
+run_suite "encryption at rest: keys, rotation under writers, dump and data files (own cluster)" tests/encryption.sh
 run_suite "docs/reference.md against the extension (SQLSTATEs, settings, functions, links)" tests/docs.py
 run_suite "the docs' psql transcripts against a run of scripts/demo.sql" tests/transcript.py
 if [ "$scope" = all ]; then

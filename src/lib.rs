@@ -50,6 +50,11 @@ extension_sql_file!(
         api::declarations::check_schema
     ]
 );
+extension_sql_file!(
+    "../sql/encryption.sql",
+    name = "encryption",
+    requires = ["declarations", api::encryption::rotate_keys]
+);
 extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]

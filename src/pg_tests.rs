@@ -326,4 +326,25 @@ mod tests {
         run("SELECT noetl.set_var(41, 'pt', '1')");
         run("SELECT noetl.set_var(41, 'pt', '\"x\"')");
     }
+
+    // The test cluster has no key: encryption at rest fails closed.
+    #[pg_test(
+        error = "no encryption key is configured, so a sensitive variable cannot be stored or read"
+    )]
+    fn a_sensitive_write_without_a_key_is_refused() {
+        run("SELECT noetl.declare_var('ps', sensitive => true)");
+        run("SELECT noetl.set_var(42, 'ps', '\"s3cret\"')");
+    }
+
+    #[pg_test]
+    fn the_listing_shows_a_sealed_value_redacted_without_its_key() {
+        run(
+            "INSERT INTO noetl.transient (execution_id, var_name, var_value) \
+             VALUES (43, 'copied', '{\"noetl_vars_sealed\": \"v1.k1.AAAA\"}')",
+        );
+        assert_eq!(
+            text("SELECT noetl.vars_list(43) #>> '{variables,copied,value}'").as_deref(),
+            Some("[REDACTED]")
+        );
+    }
 }

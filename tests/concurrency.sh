@@ -7,7 +7,7 @@
 # deadlock; apply_set's parallel iterations (each with its own iteration, half of them inside
 # transaction blocks with a second call) count exactly in every scope, and two executions of
 # one playbook count its workflow and the global value exactly; events redelivered by 8
-# workers apply once each; declared (typed) counters count exactly. Uses the cluster in PGHOST/PGPORT.
+# workers apply once each; declared (typed) counters and sensitive (encrypted) ones count exactly. Uses the cluster in PGHOST/PGPORT.
 set -euo pipefail
 CLIENTS=${CLIENTS:-8}
 PER_CLIENT=${PER_CLIENT:-1000}
@@ -160,6 +160,20 @@ SELECT CASE WHEN :k = 0
 SQL
 bench typed_counters "$work/typed.sql"
 check "declared counter through render_vars and apply_set" "$(q "SELECT noetl.get_var(7011, 'typed_counter')")" "$EXPECTED"
+
+# Encryption at rest: 8 sessions increment sensitive counters (sealed on every write, opened
+# on every read) in the execution and in a step's scope; exact, and stored only sealed.
+q "SELECT noetl.declare_var('sealed_counter', sensitive => true)" >/dev/null
+cat >"$work/sealed.sql" <<'SQL'
+\set k random(0, 1)
+SELECT CASE WHEN :k = 0
+    THEN noetl.render_vars(7012, 'count', '{}', '{"sealed_counter": "{{ vars.sealed_counter | default(0) + 1 }}"}')
+    ELSE noetl.apply_set(7012, 'count', '{"ctx.sealed_counter": "{{ ctx.sealed_counter | default(0) + 1 }}", "step.sealed_counter": "{{ step.sealed_counter | default(0) + 1 }}"}') END;
+SQL
+bench sealed_counters "$work/sealed.sql"
+check "sensitive counter through render_vars and apply_set" "$(q "SELECT noetl.get_var(7012, 'sealed_counter')")" "$EXPECTED"
+check "sensitive counter stored sealed" \
+    "$(q "SELECT var_value ? 'noetl_vars_sealed' FROM noetl.transient WHERE execution_id = 7012 AND var_name = 'sealed_counter'")" "t"
 
 psql -X -q -d postgres -c "DROP DATABASE $DB"
 exit $fail

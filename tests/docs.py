@@ -63,6 +63,8 @@ def sqlstates():
 def shown_default(boot_val, unit, vartype):
     if vartype == "bool":
         return boot_val
+    if vartype == "string" and boot_val in ("", None):
+        return "(none)"
     if unit in ("B", "kB", "MB") and boot_val not in ("", "0"):
         scale = {"B": 1, "kB": 1 << 10, "MB": 1 << 20}[unit]
         size = int(boot_val) * scale
@@ -87,7 +89,7 @@ def settings():
             problems.append(f"setting {name}: in docs/reference.md, not registered")
         else:
             (default, context), (doc_default, who) = registered[name], documented[name]
-            want_who = {"superuser": "superuser", "user": "anyone"}.get(context, context)
+            want_who = {"superuser": "superuser", "user": "anyone", "sighup": "server configuration"}.get(context, context)
             if default != doc_default:
                 problems.append(f"setting {name}: default {default}, docs/reference.md says {doc_default}")
             if want_who != who:

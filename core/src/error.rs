@@ -43,6 +43,9 @@ pub enum ErrorKind {
     SerializationFailure,
     /// A value does not match the JSON Schema its variable is declared with.
     SchemaViolation,
+    /// A stored encrypted value does not decrypt: altered, copied from another row, or
+    /// encrypted under a key of the same id that is not this one.
+    Undecryptable,
 }
 
 impl ErrorKind {
@@ -68,6 +71,7 @@ impl ErrorKind {
             ErrorKind::Privilege => "insufficient privilege",
             ErrorKind::SerializationFailure => "serialization failure",
             ErrorKind::SchemaViolation => "schema violation",
+            ErrorKind::Undecryptable => "wrong key or corrupt data",
         }
     }
 }

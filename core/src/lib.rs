@@ -8,6 +8,7 @@
 //!   [`context::Scope`];
 //! - the traits the host implements: documents ([`doc::Doc`], over `jsonb` so that only what
 //!   templates touch is converted) and the variable store ([`context::VarStore`]);
+//! - encryption at rest of sensitive values ([`sealed`]);
 //! - the typed result ([`output::OutValue`]), argument rules ([`validate`]), limits
 //!   ([`limits`]), the API bodies ([`shape`], [`redact`]), errors ([`Error`]) and two host
 //!   hooks ([`stack`]: entering the evaluation stack; [`interrupt`]: polling for cancels).
@@ -32,6 +33,7 @@ pub mod render;
 mod resolve;
 pub mod schema;
 pub mod scopes;
+pub mod sealed;
 pub mod set;
 pub mod shape;
 pub mod stack;

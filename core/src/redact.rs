@@ -50,6 +50,12 @@ pub fn redact(name: &str, value: &DocRef) -> OutValue {
     walk(value, 0).unwrap_or_else(|| OutValue::Doc(value.clone()))
 }
 
+/// Whether variable `name` holding `value` is a credential the API bodies would redact (in
+/// part or whole): what `noetl_vars.encrypt_secrets` encrypts.
+pub fn is_credential(name: &str, value: &OutValue) -> bool {
+    is_secret_name(name) || scrub_out(value.clone(), 0).1
+}
+
 /// What a write stores for variable `name` when credentials are scrubbed before they are
 /// stored (`noetl_vars.scrub_secrets`): the value with every credential the API bodies would
 /// redact replaced by `"[REDACTED]"` (all of it when the name names one), and whether

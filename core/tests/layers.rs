@@ -19,8 +19,8 @@ const LAYERS: &[&[&str]] = &[
         "scopes",
         "watch",
     ],
-    // limits on work, text and memory; the stores a host gives templates
-    &["limits", "stores"],
+    // limits on work, text and memory; the stores a host gives templates; sealed values
+    &["limits", "stores", "sealed"],
     // arguments; the evaluation stack; Python text of documents
     &["validate", "stack", "doctext", "bounds"],
     // documents as template values, compared at any depth; lifetimes
@@ -54,6 +54,7 @@ const SRC_LAYERS: &[&[&str]] = &[
     &["backend/guc", "storage/spi", "storage/jsonb"],
     // locks, memory metering, NOTIFY, the statements
     &[
+        "backend/keys",
         "backend/locks",
         "backend/memory",
         "capture/notify",
@@ -71,10 +72,11 @@ const SRC_LAYERS: &[&[&str]] = &[
         "storage/value_checks",
         "storage/direct",
         "storage/scrub",
+        "storage/sealed",
     ],
     // the variables table; events applied at most once
     &["storage/table"],
-    &["storage/events"],
+    &["storage/events", "storage/rotation"],
     // the stores templates read
     &["storage/vars_store", "storage/scoped_store"],
     // blocks: the pipeline and its kinds

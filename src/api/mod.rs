@@ -8,6 +8,7 @@
 mod admin;
 pub(crate) mod args;
 pub(crate) mod declarations;
+pub(crate) mod encryption;
 mod entry_points_0_5;
 mod responses;
 mod resume;

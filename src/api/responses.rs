@@ -1,7 +1,9 @@
 //! The response bodies of the server's `/api/vars` endpoints (docs/reference.md, Response bodies), produced in-database.
 
+use noetl_vars_core::doc::View;
 use noetl_vars_core::output::OutValue;
-use noetl_vars_core::redact::redact;
+use noetl_vars_core::redact::{redact, REDACTED};
+use noetl_vars_core::sealed::MARK;
 use noetl_vars_core::shape::{self, VarRow};
 use noetl_vars_core::validate;
 use pgrx::prelude::*;
@@ -9,14 +11,20 @@ use pgrx::prelude::*;
 use super::args;
 use crate::backend::errors::OrRaise;
 use crate::backend::locks::Locks;
+use crate::storage::declarations;
 use crate::storage::events;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::spi::Connection;
 use crate::{backend::guc, storage::table};
 
-/// A stored value as the API shows it: credentials redacted unless the operator turned it off.
-fn as_shown(row: &VarRow) -> OutValue {
-    if guc::redact_secrets() {
+/// A stored value as the API shows it: an encrypted one, or one of a variable declared
+/// sensitive, wholly redacted (never decrypted for display); credentials redacted unless the
+/// operator turned it off.
+fn as_shown(execution_id: i64, row: &VarRow) -> OutValue {
+    let sealed = matches!(row.value.view(), View::Object(1)) && row.value.get(MARK).is_some();
+    if sealed || declarations::is_sensitive(execution_id, &row.name) {
+        OutValue::String(REDACTED.into())
+    } else if guc::redact_secrets() {
         redact(&row.name, &row.value)
     } else {
         OutValue::Doc(row.value.clone())
@@ -29,8 +37,8 @@ fn vars_list(execution_id: Option<i64>) -> PgJsonb {
     let execution_id = args::execution_id(execution_id);
     let conn = Connection::open();
     let life = Lifetime::new();
-    let rows = table::read_all(execution_id, &life, true);
-    let body = shape::vars_list(execution_id, &rows, as_shown);
+    let rows = table::read_all(execution_id, &life, false);
+    let body = shape::vars_list(execution_id, &rows, |r| as_shown(execution_id, r));
     conn.in_caller(|| jsonb::build(&body))
 }
 
@@ -49,7 +57,7 @@ fn vars_get(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb
     } else {
         table::read_row(execution_id, name, &life)?
     };
-    let body = shape::vars_get(execution_id, &row, as_shown(&row));
+    let body = shape::vars_get(execution_id, &row, as_shown(execution_id, &row));
     Some(conn.in_caller(|| jsonb::build(&body)))
 }
 

@@ -2,6 +2,8 @@
 //! written again when it resumes, with every runtime value of the same name that differs
 //! reported, and kept or overwritten as the caller chooses.
 
+use std::sync::Arc;
+
 use noetl_vars_core::block::describe;
 use noetl_vars_core::doc::{DocRef, View};
 use noetl_vars_core::output::OutValue;
@@ -12,9 +14,10 @@ use pgrx::prelude::*;
 use super::args;
 use crate::backend::errors::{OrRaise, Raise};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::queries;
 use crate::storage::scrub;
-use crate::storage::spi::Connection;
-use crate::storage::table::{self, Expiry, Types};
+use crate::storage::spi::{execute, Connection};
+use crate::storage::table::{self, int8_arg, Expiry, Types};
 
 /// Which value wins where a predefined variable meets a different runtime value.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -73,7 +76,7 @@ fn resume_execution(
     }
     let names = args::checked_members(&predefined, &doc);
     let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
-    let conflicts = table::resume_conflicts(execution_id, predefined, &life);
+    let conflicts = resume_conflicts(execution_id, predefined, &life);
     let conflicting = conflicts.keys();
     let written: Vec<String> = match keep {
         Keep::Predefined => names,
@@ -93,6 +96,7 @@ fn resume_execution(
             Types::All(VarType::UserDefined.as_str()),
             Some("resume"),
             &Expiry::default(),
+            None,
         );
     }
     if keep == Keep::Predefined && !conflicting.is_empty() {
@@ -152,4 +156,23 @@ fn warn_overwritten(execution_id: i64, names: &[String]) {
         if sorted.len() == 1 { "" } else { "s" },
         shown.join(", ")
     );
+}
+
+/// The variables of `predefined` the execution holds with another value, their rows locked:
+/// `{name: {"runtime": …, "predefined": …}}` (see [`queries::RESUME_CONFLICTS`]).
+fn resume_conflicts(execution_id: i64, predefined: PgJsonb, life: &Arc<Lifetime>) -> DocRef {
+    let rows = execute(
+        &queries::RESUME_CONFLICTS,
+        &[int8_arg(execution_id), (predefined.datum(), false)],
+        false,
+    );
+    let Some(datum) = rows.get(0, 1) else {
+        pgrx::error!("noetl_vars: internal query resume_conflicts returned no row");
+    };
+    // SAFETY: the statement's only column is a non-null jsonb (COALESCE with '{}').
+    let conflicts = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(datum, false) };
+    match conflicts {
+        Some(c) => c.doc(life),
+        None => pgrx::error!("noetl_vars: internal query resume_conflicts returned NULL"),
+    }
 }

@@ -13,6 +13,7 @@ use crate::blocks::set_block::SetCall;
 use crate::storage::jsonb::PgJsonb;
 use crate::storage::legacy_queries::pick;
 use crate::storage::scoped_queries as q;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Connection};
 use crate::storage::table::{int8_arg, opt_text_arg, text_arg};
 
@@ -76,8 +77,29 @@ fn context_vars(
     let Some(datum) = rows.get(0, 1) else {
         pgrx::error!("noetl_vars: internal query context returned no row");
     };
-    // SAFETY: jsonb_build_object returns a non-null jsonb.
-    conn.in_caller(|| unsafe { PgJsonb::copy_of(datum) })
+    conn.in_caller(|| {
+        // SAFETY: jsonb_build_object returns a non-null jsonb.
+        let context = unsafe { PgJsonb::copy_of(datum) };
+        let step = step.unwrap_or_default();
+        let opened: Vec<(String, String)> = context
+            .members()
+            .into_iter()
+            .filter_map(|(scope, values)| {
+                let row = match scope.as_str() {
+                    "ctx" => Row::Transient(execution_id),
+                    "step" | "iter" => Row::Step {
+                        execution_id,
+                        step,
+                        iteration: iteration.filter(|_| scope == "iter"),
+                    },
+                    "workflow" => Row::Workflow(playbook.unwrap_or_default()),
+                    _ => Row::Global,
+                };
+                sealed::open_members(&row, values).map(|v| (scope, v.json_text()))
+            })
+            .collect();
+        context.with_members(&opened)
+    })
 }
 
 /// Removes a finished step's step- and iteration-scoped values; how many there were.

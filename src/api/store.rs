@@ -16,6 +16,7 @@ use crate::backend::locks::Locks;
 use crate::storage::events;
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::scrub;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::Connection;
 use crate::storage::table::{self, Expiry, Types, Write};
 use crate::storage::value_checks;
@@ -82,8 +83,11 @@ fn get_var(execution_id: Option<i64>, var_name: Option<&str>) -> Option<PgJsonb>
     // A tracked read row-locks the variable: it takes the writers' lock first, in their order.
     let _locks = tracked.then(|| args::lock_names(execution_id, [name]));
     let datum = table::value_datum(execution_id, name, tracked)?;
-    // SAFETY: var_value is a non-null jsonb column.
-    Some(conn.in_caller(|| unsafe { PgJsonb::copy_of(datum) }))
+    Some(conn.in_caller(|| {
+        // SAFETY: var_value is a non-null jsonb column.
+        let stored = unsafe { PgJsonb::copy_of(datum) };
+        sealed::open(&Row::Transient(execution_id), name, stored)
+    }))
 }
 
 /// Every variable of an execution as `{name: value}`, untracked.
@@ -146,6 +150,7 @@ pub(super) fn set_vars_v6(
             all: ttl,
             each: None,
         },
+        None,
     );
     let body = shape::set_vars(execution_id, &names, &scrubbed);
     conn.in_caller(|| jsonb::build(&body))

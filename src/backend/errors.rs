@@ -26,6 +26,8 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::Privilege => C::ERRCODE_INSUFFICIENT_PRIVILEGE,
         ErrorKind::SerializationFailure => C::ERRCODE_T_R_SERIALIZATION_FAILURE,
         ErrorKind::SchemaViolation => C::ERRCODE_CHECK_VIOLATION,
+        // As pgcrypto's "Wrong key or corrupt data".
+        ErrorKind::Undecryptable => C::ERRCODE_EXTERNAL_ROUTINE_INVOCATION_EXCEPTION,
     }
 }
 

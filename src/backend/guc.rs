@@ -1,7 +1,7 @@
 //! Settings (`noetl_vars.*`). Limits are for operators (superuser or `ALTER SYSTEM`/`ALTER
 //! ROLE`); how a render handles errors is the caller's choice.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 
 use noetl_vars_core::limits::{self, Limits};
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
@@ -32,6 +32,9 @@ pub static NOTIFY_NAMES: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static TEMPLATE_MEMORY: GucSetting<i32> = GucSetting::<i32>::new(256);
 pub static MAX_TRANSACTION_LOCKS: GucSetting<i32> = GucSetting::<i32>::new(0);
 pub static SCHEMA_CACHE_BYTES: GucSetting<i32> = GucSetting::<i32>::new(4096);
+pub static KEY_FILE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static KEY_COMMAND: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static ENCRYPT_SECRETS: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 /// The largest `jsonb` value PostgreSQL can store (a varlena is at most 1 GB, a jsonb
 /// container addresses 256 MB).
@@ -44,6 +47,7 @@ pub fn init() {
         define_template_limits();
         define_store_limits();
         define_behaviour();
+        define_encryption();
     });
     reserve_prefix(c"noetl_vars");
 }
@@ -178,6 +182,36 @@ fn define_behaviour() {
     );
 }
 
+/// Encryption at rest (docs/encryption.md): where the keys come from, set only in the server's
+/// configuration, and whether credentials are encrypted besides the variables declared
+/// sensitive.
+fn define_encryption() {
+    GucRegistry::define_string_guc(
+        c"noetl_vars.key_file",
+        c"File holding the keys that encrypt sensitive variables, one \"<key id> <key>\" per line, the first active.",
+        c"Set in postgresql.conf (or ALTER SYSTEM) and reloaded; the file must belong to the server's operating system user and be readable by it alone. A key is 32 bytes, as 64 hex digits or in base64.",
+        &KEY_FILE,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
+    );
+    GucRegistry::define_string_guc(
+        c"noetl_vars.key_command",
+        c"Program that prints the keys that encrypt sensitive variables, in the format of noetl_vars.key_file.",
+        c"Run without a shell or arguments by the session that first needs a key, and again when a value names a key it did not print; used when noetl_vars.key_file is empty.",
+        &KEY_COMMAND,
+        GucContext::Sighup,
+        GucFlags::SUPERUSER_ONLY,
+    );
+    GucRegistry::define_bool_guc(
+        c"noetl_vars.encrypt_secrets",
+        c"Encrypt at rest the values redact_secrets recognises as credentials, besides the variables declared sensitive.",
+        c"The whole value of such a variable is encrypted on every write path of the extension's functions; vars_list and vars_get show it as \"[REDACTED]\".",
+        &ENCRYPT_SECRETS,
+        GucContext::Suset,
+        GucFlags::default(),
+    );
+}
+
 /// Rejects misspelt `noetl_vars.*` settings instead of silently creating placeholders.
 fn reserve_prefix(prefix: &CStr) {
     // SAFETY: a NUL-terminated prefix; called once the settings are defined.
@@ -249,4 +283,24 @@ pub fn max_transaction_locks() -> usize {
 /// Bytes the compiled schemas of typed variables may take per backend.
 pub fn schema_cache_bytes() -> usize {
     (SCHEMA_CACHE_BYTES.get().max(1) as usize).saturating_mul(1024)
+}
+
+pub fn encrypt_secrets() -> bool {
+    ENCRYPT_SECRETS.get()
+}
+
+/// The key file, when one is set.
+pub fn key_file() -> Option<String> {
+    KEY_FILE
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// The key command, when one is set.
+pub fn key_command() -> Option<String> {
+    KEY_COMMAND
+        .get()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.is_empty())
 }

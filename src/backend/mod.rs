@@ -10,6 +10,7 @@ pub(crate) mod catalog;
 pub(crate) mod errors;
 pub(crate) mod guard;
 pub(crate) mod guc;
+pub(crate) mod keys;
 pub(crate) mod locks;
 pub(crate) mod memory;
 pub(crate) mod privileges;

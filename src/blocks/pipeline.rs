@@ -22,6 +22,7 @@ use crate::backend::guc;
 use crate::backend::locks::Locks;
 use crate::storage::events::{self, Applied, EventCall};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::Connection;
 use crate::storage::table::Expiry;
 use crate::storage::vars_store::PgStore;
@@ -75,16 +76,28 @@ pub(crate) fn run(kind: impl BlockKind) -> PgJsonb {
     };
     match events::claim(execution_id, &event) {
         None => {
+            let sealed_before = sealed::seals();
             let out = apply(kind, &conn);
-            events::record(execution_id, &event, out);
+            // A result that holds values sealed in the tables is recorded sealed too.
+            let recorded = if sealed::seals() == sealed_before {
+                out
+            } else {
+                sealed::seal_result(execution_id, &event.id, out)
+            };
+            events::record(execution_id, &event, recorded);
             out
         }
-        Some(earlier) => earlier_result(earlier, &event, &conn),
+        Some(earlier) => earlier_result(earlier, execution_id, &event, &conn),
     }
 }
 
 /// The result of an earlier call with the same event id, if it was the same call.
-fn earlier_result(earlier: Applied, event: &EventCall, conn: &Connection) -> PgJsonb {
+fn earlier_result(
+    earlier: Applied,
+    execution_id: i64,
+    event: &EventCall,
+    conn: &Connection,
+) -> PgJsonb {
     let (id, function, step) = (&event.id, event.function, event.step.as_str());
     if earlier.function != function || earlier.step != step || !earlier.same_block {
         let this = if earlier.function == function && earlier.step == step {
@@ -104,8 +117,15 @@ fn earlier_result(earlier: Applied, event: &EventCall, conn: &Connection) -> PgJ
     let Some(result) = earlier.result else {
         pgrx::error!("noetl_vars: event {} has no recorded result", quote(id));
     };
-    // SAFETY: a non-null jsonb column of the row just read.
-    conn.in_caller(|| unsafe { PgJsonb::copy_of(result) })
+    let row = Row::Event {
+        execution_id,
+        event_id: id,
+    };
+    conn.in_caller(|| {
+        // SAFETY: a non-null jsonb column of the row just read.
+        let recorded = unsafe { PgJsonb::copy_of(result) };
+        sealed::open(&row, "", recorded)
+    })
 }
 
 /// Applies one call of a block.

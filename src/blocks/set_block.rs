@@ -221,13 +221,14 @@ impl SetCall<'_> {
             let object = OutValue::Object(kept);
             let stored = jsonb::build(&object);
             match scoped.iter().find(|s| s.place().scope() == scope) {
-                Some(s) => s.place().upsert(stored, self.execution_id),
+                Some(s) => s.place().upsert(stored, self.execution_id, self.playbook),
                 None => table::upsert_object(
                     self.execution_id,
                     stored,
                     Types::All(VarType::StepResult.as_str()),
                     Some(self.step),
                     &expiry(ttl, self.ttl, written.iter().map(String::as_str)),
+                    self.playbook,
                 ),
             }
             out.push((scope.to_string(), object));

@@ -279,17 +279,8 @@ impl Call<'_> {
         // What the function returns is exactly what it writes: one object, built once.
         let out = conn.in_caller(|| jsonb::build(&OutValue::Object(kept)));
         if !types.is_empty() {
-            let types = if types.iter().all(|(_, t)| *t == VarType::StepResult) {
-                Types::All(VarType::StepResult.as_str())
-            } else {
-                Types::Each(jsonb::build(&OutValue::Object(
-                    types
-                        .into_iter()
-                        .map(|(n, t)| (n, OutValue::String(t.as_str().to_string())))
-                        .collect(),
-                )))
-            };
-            table::upsert_object(self.execution_id, out, types, Some(self.step), &expiry);
+            let (id, step) = (self.execution_id, Some(self.step));
+            table::upsert_object(id, out, types_of(types), step, &expiry, None);
         }
         out
     }
@@ -314,5 +305,19 @@ fn next_count(stored: Option<DocRef>, name: &str) -> i64 {
         ))
         .with_hint("delete it with noetl.delete_var to restart the count")
         .raise(),
+    }
+}
+
+/// The types of a block's variables as the write takes them: one for all when they agree.
+fn types_of(types: Vec<(String, VarType)>) -> Types<'static> {
+    if types.iter().all(|(_, t)| *t == VarType::StepResult) {
+        Types::All(VarType::StepResult.as_str())
+    } else {
+        Types::Each(jsonb::build(&OutValue::Object(
+            types
+                .into_iter()
+                .map(|(n, t)| (n, OutValue::String(t.as_str().to_string())))
+                .collect(),
+        )))
     }
 }

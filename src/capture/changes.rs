@@ -27,8 +27,8 @@ use noetl_vars_core::watch::Kind;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 
-use crate::backend::guc;
 use crate::backend::triggers::{trigger_data, Fires};
+use crate::backend::{guc, keys};
 use crate::capture::{notify, watch};
 use crate::storage::datum::{self, column};
 use crate::storage::declarations;
@@ -72,7 +72,11 @@ fn is_placeholder(execution_id: i64, name: &str, take: bool) -> bool {
 #[pg_extern(stable, parallel_safe)]
 fn capture_changes() -> bool {
     crate::backend::guard::check();
-    guc::track_history() || guc::notify() || watch::may_match() || declarations::must_check()
+    !keys::rotating()
+        && (guc::track_history()
+            || guc::notify()
+            || watch::may_match()
+            || declarations::must_check())
 }
 
 /// A variable's key and columns, as one row version has them.

@@ -121,11 +121,30 @@ pub unsafe fn check_written(
 ) {
     let life = Lifetime::new();
     // SAFETY: the caller's.
-    let doc = unsafe { PgJsonb::copy_of(value) }.doc(&life);
+    let stored = unsafe { PgJsonb::copy_of(value) };
     let what = || match execution_id {
         Some(id) => format!("variable {} of execution {id} (noetl.{table})", quote(name)),
         None => format!("variable {} (noetl.{table})", quote(name)),
     };
+    // An encrypted value was checked when it was encrypted; one copied from another row
+    // does not decrypt when read.
+    if stored.sealed_text().is_some() {
+        return;
+    }
+    if applying(execution_id, playbook, name).is_some_and(|d| d.sensitive) {
+        Error::new(
+            ErrorKind::SchemaViolation,
+            format!(
+                "{} is declared sensitive: plain SQL may not write its value in clear",
+                what()
+            ),
+        )
+        .with_hint(
+            "write it with noetl.set_var (or another function of noetl_vars), which encrypts it",
+        )
+        .raise();
+    }
+    let doc = stored.doc(&life);
     check(execution_id, playbook, name, &OutValue::Doc(doc), what).or_raise();
 }
 

@@ -14,6 +14,7 @@ use crate::backend::locks::fnv;
 use crate::storage::datum;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
 use crate::storage::scoped_queries as q;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Query};
 use crate::storage::table::{array_arg, int8_arg, text_arg, Arg};
 
@@ -116,8 +117,32 @@ impl Place {
         }
     }
 
-    /// Writes every member of `values`, for execution `execution_id`.
-    pub(crate) fn upsert(&self, values: PgJsonb, execution_id: i64) {
+    /// The row its variables are stored in, short of their names.
+    fn row(&self) -> Row<'_> {
+        match self {
+            Place::Step { execution_id, step } => Row::Step {
+                execution_id: *execution_id,
+                step,
+                iteration: None,
+            },
+            Place::Iter {
+                execution_id,
+                step,
+                iteration,
+            } => Row::Step {
+                execution_id: *execution_id,
+                step,
+                iteration: Some(*iteration),
+            },
+            Place::Workflow { playbook } => Row::Workflow(playbook),
+            Place::Global => Row::Global,
+        }
+    }
+
+    /// Writes every member of `values`, for execution `execution_id` in a call given
+    /// `playbook`.
+    pub(crate) fn upsert(&self, values: PgJsonb, execution_id: i64, playbook: Option<&str>) {
+        let values = sealed::seal_members(&self.row(), execution_id, playbook, values);
         let object = (values.datum(), false);
         let (query, args) = match self {
             Place::Step { step, .. } => (
@@ -200,6 +225,7 @@ impl ScopedStore {
                 unsafe {
                     let name = datum::text(rows.get(i, 1)?);
                     let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
+                    let value = sealed::open(&self.place.row(), &name, value);
                     Some((name, value.doc(&self.life)))
                 }
             })

@@ -16,6 +16,7 @@ use crate::storage::direct::probe;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
 use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Query, Rows};
 
 pub(crate) type Arg = (pg_sys::Datum, bool);
@@ -107,6 +108,8 @@ pub fn upsert_one(
     source_step: Option<&str>,
     ttl: Option<Ttl>,
 ) {
+    let row = Row::Transient(execution_id);
+    let value = sealed::seal_value(&row, execution_id, None, write.name, write.value);
     let expiry = Expiry {
         all: ttl,
         each: None,
@@ -121,7 +124,7 @@ pub fn upsert_one(
         int8_arg(execution_id),
         text_arg(write.name),
         text_arg(write.var_type),
-        (write.value.datum(), false),
+        (value.datum(), false),
         opt_text_arg(source_step),
         ttl,
     ];
@@ -136,14 +139,22 @@ pub enum Types<'a> {
     Each(PgJsonb),
 }
 
-/// Upserts every member of the JSON object `values` in one statement.
+/// Upserts every member of the JSON object `values` in one statement (in a call given
+/// `playbook`, which may make some sensitive).
 pub fn upsert_object(
     execution_id: i64,
     values: PgJsonb,
     types: Types<'_>,
     source_step: Option<&str>,
     expiry: &Expiry,
+    playbook: Option<&str>,
 ) {
+    let values = sealed::seal_members(
+        &Row::Transient(execution_id),
+        execution_id,
+        playbook,
+        values,
+    );
     let none = expiry.is_none();
     let (query, types) = match types {
         Types::All(t) => (
@@ -184,15 +195,21 @@ pub fn upsert_object(
 }
 
 /// Row `i` of a statement returning `var_name, var_value, var_type, source_step,
-/// created_at, accessed_at, access_count` (all of `noetl.transient`'s typed columns).
-fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
+/// created_at, accessed_at, access_count` (all of `noetl.transient`'s typed columns); a
+/// sealed value decrypted when `opened` holds the execution's id, left sealed otherwise.
+fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>, opened: Option<i64>) -> Option<VarRow> {
     // SAFETY: every statement read here returns the columns in this order with these types
     // (text, jsonb, text, text, timestamptz, timestamptz, int4), and Rows::get gives only
     // non-null datums.
     unsafe {
         let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
+        let name = datum::text(rows.get(i, 1)?);
+        let value = match opened {
+            Some(id) => sealed::open(&Row::Transient(id), &name, value),
+            None => value,
+        };
         Some(VarRow {
-            name: datum::text(rows.get(i, 1)?),
+            name,
             value: value.doc(life),
             var_type: datum::text(rows.get(i, 3)?),
             source_step: rows.get(i, 4).map(|d| datum::text(d)),
@@ -206,14 +223,14 @@ fn row(rows: &Rows, i: usize, life: &Arc<Lifetime>) -> Option<VarRow> {
     }
 }
 
-/// One variable with its metadata, untracked.
+/// One variable with its metadata, untracked, a sealed value left sealed.
 pub fn read_row(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
     let rows = execute(
         pick(&legacy_queries::READ_ROW_LEGACY, &queries::READ_ROW),
         &[int8_arg(execution_id), text_arg(name)],
         true,
     );
-    row(&rows, 0, life)
+    row(&rows, 0, life, None)
 }
 
 /// Inserts a placeholder for `name` (see [`queries::INSERT_PLACEHOLDER`]); false when the
@@ -238,14 +255,15 @@ pub fn insert_placeholder(
     rows.len() == 1
 }
 
-/// A tracked read: counts it and returns the row after the increment.
+/// A tracked read: counts it and returns the row after the increment, a sealed value left
+/// sealed.
 pub fn tracked_read(execution_id: i64, name: &str, life: &Arc<Lifetime>) -> Option<VarRow> {
     let rows = execute(
         pick(&legacy_queries::TRACKED_READ_LEGACY, &queries::TRACKED_READ),
         &[int8_arg(execution_id), text_arg(name)],
         false,
     );
-    row(&rows, 0, life)
+    row(&rows, 0, life, None)
 }
 
 /// The raw value datum of a variable, for returning it unchanged: a tracked read, or an
@@ -260,15 +278,17 @@ pub fn value_datum(execution_id: i64, name: &str, tracked: bool) -> Option<pg_sy
     rows.get(0, 2)
 }
 
-/// Every variable with metadata, oldest first, untracked.
-pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, read_only: bool) -> Vec<VarRow> {
+/// Every variable with metadata, oldest first, untracked; sealed values decrypted when
+/// `opened`, left sealed otherwise.
+pub fn read_all(execution_id: i64, life: &Arc<Lifetime>, opened: bool) -> Vec<VarRow> {
     let rows = execute(
         pick(&legacy_queries::READ_ALL_LEGACY, &queries::READ_ALL),
         &[int8_arg(execution_id)],
-        read_only,
+        true,
     );
+    let opened = opened.then_some(execution_id);
     (0..rows.len())
-        .filter_map(|i| row(&rows, i, life))
+        .filter_map(|i| row(&rows, i, life, opened))
         .collect()
 }
 
@@ -287,6 +307,7 @@ pub fn read_some(
         unsafe {
             let name = datum::text(rows.get(i, 1)?);
             let value = <PgJsonb as pgrx::FromDatum>::from_datum(rows.get(i, 2)?, false)?;
+            let value = sealed::open(&Row::Transient(execution_id), &name, value);
             Some((name, value.doc(life)))
         }
     };
@@ -303,6 +324,7 @@ pub fn read_some(
                 if let Some(value) = probe::variable(execution_id, name, mode) {
                     // SAFETY: a non-null jsonb datum, copied for the connection.
                     let value = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(value?, false)? };
+                    let value = sealed::open(&Row::Transient(execution_id), name, value);
                     return Some((name.to_string(), value.doc(life)));
                 }
                 let one = one.get_or_init(|| read_one_query(locked));
@@ -370,23 +392,4 @@ pub fn delete_one(execution_id: i64, name: &str) -> bool {
 /// Deletes every variable of an execution; how many there were.
 pub fn delete_all(execution_id: i64) -> usize {
     execute(&queries::DELETE_ALL, &[int8_arg(execution_id)], false).processed()
-}
-
-/// The variables of `predefined` the execution holds with another value, their rows locked:
-/// `{name: {"runtime": …, "predefined": …}}` (see [`queries::RESUME_CONFLICTS`]).
-pub fn resume_conflicts(execution_id: i64, predefined: PgJsonb, life: &Arc<Lifetime>) -> DocRef {
-    let rows = execute(
-        &queries::RESUME_CONFLICTS,
-        &[int8_arg(execution_id), (predefined.datum(), false)],
-        false,
-    );
-    let Some(datum) = rows.get(0, 1) else {
-        pgrx::error!("noetl_vars: internal query resume_conflicts returned no row");
-    };
-    // SAFETY: the statement's only column is a non-null jsonb (COALESCE with '{}').
-    let conflicts = unsafe { <PgJsonb as pgrx::FromDatum>::from_datum(datum, false) };
-    match conflicts {
-        Some(c) => c.doc(life),
-        None => pgrx::error!("noetl_vars: internal query resume_conflicts returned NULL"),
-    }
 }

@@ -44,7 +44,8 @@ SELECT pg_temp.try($$INSERT INTO noetl.global_vars (var_name, var_value) VALUES 
 SELECT pg_temp.try($$INSERT INTO noetl.transient (execution_id, var_name, var_value) VALUES (953, 'tv_count', '8')$$) AS plain_sql_match;
 
 -- Nothing of a refused call was stored.
-SELECT execution_id, var_name, var_value FROM noetl.transient WHERE execution_id BETWEEN 950 AND 953 ORDER BY 1, 2;
+SELECT execution_id, var_name, CASE WHEN var_value ? 'noetl_vars_sealed' THEN '"(encrypted)"' ELSE var_value END AS var_value
+FROM noetl.transient WHERE execution_id BETWEEN 950 AND 953 ORDER BY 1, 2;
 SELECT count(*) AS other_scopes FROM noetl.step_vars WHERE execution_id = 950;
 
 -- In skip mode a violating step result is a render error like any other: left out, warned.

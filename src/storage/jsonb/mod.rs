@@ -8,6 +8,7 @@
 
 mod build;
 mod depth;
+mod text;
 
 pub use build::{build, size_beyond};
 pub use depth::{depth_beyond, stored_depth_beyond, MAX_STORED_DEPTH};
