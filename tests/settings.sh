@@ -7,6 +7,8 @@
 #  - Not preloaded: the session may connect, but every function of the extension and every
 #    write of noetl.transient fails with 42501, so nothing runs without the history the
 #    operator configured. Connections without such options work as usual.
+#  - Either way, a login option naming another key file (noetl_vars.key_file, a server
+#    setting) is refused the same way.
 # Runs clusters of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +51,16 @@ for preload in yes no; do
                   -c "UPDATE noetl.transient SET var_value = '99' WHERE execution_id = 1" 2>&1 || true)
         check "preload=no: a plain UPDATE of noetl.transient is refused too (42501)" \
             "$(echo "$out" | grep -c 'ERROR:  42501')" 1
+    fi
+    # The key settings belong to the server's configuration: a login option naming another
+    # key file is refused as well (with preload, by PostgreSQL at connection).
+    out=$(as_app "-c noetl_vars.key_file=/nonexistent" "SELECT noetl.get_var(1, 'a')")
+    if [ "$preload" = yes ]; then
+        check "preload=yes: a connection naming a key file is refused" \
+            "$(echo "$out" | grep -c 'parameter "noetl_vars.key_file" cannot be changed now')" 1
+    else
+        check "preload=no: a session naming a key file refuses to run" \
+            "$(echo "$out" | grep -c 'noetl_vars refuses to run in this session: noetl_vars.key_file')" 1
     fi
     check "preload=$preload: nothing was written without history" \
         "$(psql -X -At -d postgres -c "SELECT count(*) FROM noetl.transient WHERE var_name = 'b' OR var_value = '99'")" 0

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use noetl_vars_core::sealed::KeyRing;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
+use zeroize::Zeroizing;
 
 use crate::backend::errors::Raise;
 use crate::backend::guc;
@@ -106,10 +107,10 @@ pub fn reloaded() -> Rc<KeyRing> {
 }
 
 fn load(source: Source) -> Rc<KeyRing> {
-    let text = match &source {
+    let text = Zeroizing::new(match &source {
         Source::File { path, .. } => read_file(path),
         Source::Command(program) => run(program),
-    };
+    });
     let ring = KeyRing::parse(&text).unwrap_or_else(|reason| {
         unavailable(format!(
             "the key ring of {} is not valid: {reason}",
