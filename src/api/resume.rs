@@ -7,6 +7,7 @@ use std::sync::Arc;
 use noetl_vars_core::block::describe;
 use noetl_vars_core::doc::{DocRef, View};
 use noetl_vars_core::output::OutValue;
+use noetl_vars_core::redact::REDACTED;
 use noetl_vars_core::validate::{quote, VarType};
 use noetl_vars_core::Error;
 use pgrx::prelude::*;
@@ -16,6 +17,7 @@ use crate::backend::errors::{OrRaise, Raise};
 use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::queries;
 use crate::storage::scrub;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Connection};
 use crate::storage::table::{self, int8_arg, Expiry, Types};
 
@@ -76,8 +78,11 @@ fn resume_execution(
     }
     let names = args::checked_members(&predefined, &doc);
     let _locks = args::lock_names(execution_id, names.iter().map(String::as_str));
-    let conflicts = resume_conflicts(execution_id, predefined, &life);
-    let conflicting = conflicts.keys();
+    let conflicts = opened(
+        execution_id,
+        resume_conflicts(execution_id, predefined, &life),
+    );
+    let conflicting: Vec<String> = conflicts.iter().map(|(n, _)| n.clone()).collect();
     let written: Vec<String> = match keep {
         Keep::Predefined => names,
         Keep::Runtime => names
@@ -117,7 +122,7 @@ fn written_values(predefined: &DocRef, written: &[String]) -> PgJsonb {
 /// The function's result: what it wrote (sorted), every conflict, the rule applied.
 fn body(
     mut written: Vec<String>,
-    conflicts: DocRef,
+    conflicts: Vec<(String, OutValue)>,
     keep: Keep,
     scrubbed: Vec<String>,
 ) -> OutValue {
@@ -127,7 +132,7 @@ fn body(
             "written".to_string(),
             OutValue::Array(written.into_iter().map(OutValue::String).collect()),
         ),
-        ("conflicts".to_string(), OutValue::Doc(conflicts)),
+        ("conflicts".to_string(), OutValue::Object(conflicts)),
         (
             "keep".to_string(),
             OutValue::String(keep.as_str().to_string()),
@@ -175,4 +180,39 @@ fn resume_conflicts(execution_id: i64, predefined: PgJsonb, life: &Arc<Lifetime>
         Some(c) => c.doc(life),
         None => pgrx::error!("noetl_vars: internal query resume_conflicts returned NULL"),
     }
+}
+
+/// The conflicts, those of encrypted runtime values decided on their plaintext (SQL compared
+/// ciphertext): one equal to the predefined value is no conflict, one that differs is shown
+/// as "[REDACTED]" (the function's result is a report, like `vars_get`).
+fn opened(execution_id: i64, conflicts: DocRef) -> Vec<(String, OutValue)> {
+    conflicts
+        .keys()
+        .into_iter()
+        .filter_map(|name| {
+            let conflict = conflicts.get(&name)?;
+            let (runtime, predefined) = (conflict.get("runtime")?, conflict.get("predefined")?);
+            let stored = jsonb::build(&OutValue::Doc(runtime));
+            if stored.sealed_text().is_none() {
+                return Some((name, OutValue::Doc(conflict)));
+            }
+            let plain = sealed::open(&Row::Transient(execution_id), &name, stored);
+            let wanted = jsonb::build(&OutValue::Doc(predefined.clone()));
+            // SAFETY: jsonb_eq takes two jsonb datums and returns a bool.
+            let equal: Option<bool> = unsafe {
+                pgrx::direct_function_call(
+                    pg_sys::jsonb_eq,
+                    &[Some(plain.datum()), Some(wanted.datum())],
+                )
+            };
+            if equal == Some(true) {
+                return None;
+            }
+            let shown = vec![
+                ("runtime".to_string(), OutValue::String(REDACTED.into())),
+                ("predefined".to_string(), OutValue::Doc(predefined)),
+            ];
+            Some((name, OutValue::Object(shown)))
+        })
+        .collect()
 }

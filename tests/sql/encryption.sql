@@ -63,6 +63,12 @@ SELECT noetl.vars_list(960) #> '{variables,enc_token,value}' AS token,
        noetl.vars_list(960) #> '{variables,enc_plain,value}' AS plain;
 SELECT noetl.vars_get(960, 'enc_cfg') -> 'value' AS got;
 
+-- resume_execution compares a sensitive runtime value by its plaintext: an equal one is no
+-- conflict; a differing one is reported, its runtime value redacted.
+SELECT noetl.resume_execution(960, '{"enc_token": "tok-SETVAR"}', keep => 'runtime') - 'written' AS same_value;
+SELECT noetl.resume_execution(960, '{"enc_token": "tok-OTHER"}', keep => 'runtime') AS differing;
+SELECT noetl.get_var(960, 'enc_token') AS kept;
+
 -- A schema is checked on the plaintext before it is sealed.
 SELECT pg_temp.try($$SELECT noetl.set_var(960, 'enc_cfg', '{"user": "no password"}')$$);
 
