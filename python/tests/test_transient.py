@@ -171,3 +171,53 @@ def test_require_raises_not_found_where_get_cached_answers_none(
         assert (await noetl_vars.require("here", execution))["access_count"] == 2
 
     run_async(dsn, body)
+
+
+def test_typed_and_encrypted_variables_raise_their_own_errors(
+    dsn: str, sync_pool: ConnectionPool, execution: int
+) -> None:
+    """A declared schema's refusal is a SchemaViolation (an InvalidInput); a sealed value that
+    does not decrypt is an EncryptionError (docs/encryption.md; the test cluster has a key)."""
+    tv = sync.TransientVars
+    name, secret = f"py_typed_{execution}", f"py_secret_{execution}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute('SELECT noetl.declare_var(%s, \'{"type": "integer"}\')', (name,))
+        conn.execute("SELECT noetl.declare_var(%s, sensitive => true)", (secret,))
+    try:
+        with pytest.raises(noetl_vars.SchemaViolation) as refused:
+            tv.set_cached(name, "twelve", execution)
+        assert refused.value.sqlstate == "23514"
+        assert isinstance(refused.value, noetl_vars.InvalidInput)
+        assert "twelve" not in refused.value.message
+        tv.set_cached(secret, {"token": "s3cret"}, execution)
+        assert tv.get_all_vars(execution) == {secret: {"token": "s3cret"}}
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            # A ciphertext altered in place no longer decrypts.
+            conn.execute(
+                "UPDATE noetl.transient SET var_value = jsonb_build_object('noetl_vars_sealed', "
+                "overlay(var_value ->> 'noetl_vars_sealed' placing 'AAAA' from 12 for 4)) "
+                "WHERE execution_id = %s AND var_name = %s",
+                (execution, secret),
+            )
+        with pytest.raises(noetl_vars.EncryptionError) as undecryptable:
+            tv.get_all_vars(execution)
+        assert undecryptable.value.sqlstate == "39000"
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT noetl.undeclare_var(%s), noetl.undeclare_var(%s)", (name, secret))
+
+
+def test_key_problems_are_encryption_errors_and_other_55000_are_not() -> None:
+    from noetl_vars.errors import from_psycopg
+
+    for message in (
+        "no encryption key is configured, so a sensitive variable cannot be stored or read",
+        'noetl_vars.key_file "/etc/k" may be read or written by other users (mode 644)',
+        'variable "t" of execution 7 is encrypted with key "k0", which the ring does not hold',
+    ):
+        error = from_psycopg(psycopg.errors.ObjectNotInPrerequisiteState(message))
+        assert type(error) is noetl_vars.EncryptionError, message
+    other = from_psycopg(
+        psycopg.errors.ObjectNotInPrerequisiteState("noetl.transient has no expires_at column")
+    )
+    assert type(other) is noetl_vars.DatabaseError

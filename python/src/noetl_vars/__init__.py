@@ -8,11 +8,13 @@ Replacing NoETL's ``from noetl.worker.transient import TransientVars`` with
 from ._pool import ENV_DSN, configure
 from .errors import (
     DatabaseError,
+    EncryptionError,
     InvalidInput,
     LimitExceeded,
     NotFound,
     PermissionDenied,
     Retryable,
+    SchemaViolation,
     TemplateError,
     VarsError,
 )
@@ -24,11 +26,13 @@ __version__ = "0.6.0"
 __all__ = [
     "ENV_DSN",
     "DatabaseError",
+    "EncryptionError",
     "InvalidInput",
     "LimitExceeded",
     "NotFound",
     "PermissionDenied",
     "Retryable",
+    "SchemaViolation",
     "TemplateError",
     "TransientVars",
     "VarsError",

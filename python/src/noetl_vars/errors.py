@@ -6,10 +6,13 @@ the original :mod:`psycopg` error as ``__cause__``::
     VarsError
     ├── NotFound            a variable that must exist does not (require)
     ├── InvalidInput        22004, 22023, 42622, 22P05, 22003 (a value the call refuses)
+    │   └── SchemaViolation 23514 (a value its variable's declared JSON Schema refuses)
     ├── TemplateError       42601, 42704, 42883, 22000, 42P19, 42804 (+ step, variable, template)
     ├── LimitExceeded       54000, 54001, 53200, 53400 (a size, fuel, memory or lock limit)
     ├── Retryable           40001, 40P01, 55P03 (serialization failure, deadlock, lock_timeout)
     ├── PermissionDenied    42501
+    ├── EncryptionError     39000, and 55000 about keys (no key configured, a key file or
+    │                       command that fails, a value sealed with a key the ring lacks)
     └── DatabaseError       anything else (connection lost, cancelled, read-only transaction)
 
 A missing variable is not an error for NoETL's methods: ``get_cached`` returns ``None``, as
@@ -25,11 +28,13 @@ import psycopg
 
 __all__ = [
     "DatabaseError",
+    "EncryptionError",
     "InvalidInput",
     "LimitExceeded",
     "NotFound",
     "PermissionDenied",
     "Retryable",
+    "SchemaViolation",
     "TemplateError",
     "VarsError",
     "from_psycopg",
@@ -52,6 +57,12 @@ class NotFound(VarsError):
 class InvalidInput(VarsError):
     """The call refused an argument: a NULL, an empty or too long name, a bad ``var_type``,
     a value JSON cannot hold."""
+
+
+class SchemaViolation(InvalidInput):
+    """A value does not match the JSON Schema its variable is declared with
+    (docs/typed-variables.md); the message names the variable, the keyword and where in the
+    value, never the value. Nothing of the call was stored."""
 
 
 class TemplateError(VarsError):
@@ -85,6 +96,13 @@ class PermissionDenied(VarsError):
     """The role lacks a grant of docs/security.md, "Privileges"."""
 
 
+class EncryptionError(VarsError):
+    """A variable declared sensitive could not be encrypted or decrypted
+    (docs/encryption.md): no key is configured, the key file or command fails, the value was
+    sealed with a key the ring no longer holds (``sqlstate`` 55000), or it does not decrypt:
+    altered, copied from another row, or another key under the same id (39000)."""
+
+
 class DatabaseError(VarsError):
     """Any other database error: the connection, a cancel, a read-only transaction."""
 
@@ -95,7 +113,16 @@ _KINDS: dict[str, type[VarsError]] = {
     **dict.fromkeys(["54000", "54001", "53200", "53400"], LimitExceeded),
     **dict.fromkeys(["40001", "40P01", "55P03"], Retryable),
     "42501": PermissionDenied,
+    "23514": SchemaViolation,
+    "39000": EncryptionError,
 }
+
+# The 55000 errors that are about keys (src/backend/keys.rs, src/storage/sealed.rs); any other
+# 55000 stays a DatabaseError.
+_KEY_PROBLEM = re.compile(
+    r"^(no encryption key is configured|noetl_vars\.key_(file|command) |the key ring of "
+    r"|.* is encrypted with key |.* could not be encrypted: )"
+)
 
 # `step "s", variable "x": <what> in template <source>`; names are quoted as JSON strings.
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -119,6 +146,8 @@ def from_psycopg(error: psycopg.Error) -> VarsError:
     diag = error.diag
     message = diag.message_primary or str(error)
     kind = _KINDS.get(sqlstate or "", DatabaseError)
+    if sqlstate == "55000" and _KEY_PROBLEM.match(message):
+        kind = EncryptionError
     if kind is TemplateError:
         match = _TEMPLATE.match(message)
         if match:
