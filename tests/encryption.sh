@@ -4,7 +4,8 @@
 # variable, and a dump restores readable; 8 sessions writing sensitive counters while keys
 # rotate lose nothing and leave every value under the new key; a wrong key, a missing key, a
 # key file others may read, no key at all and a failing key command are clear errors (55000
-# or 39000, never XX000 or a crash); a key command works; an application role can neither
+# or 39000, never XX000 or a crash); a key command works, and a hanging one ends with the
+# statement's cancel, killed; an application role can neither
 # see nor set the key settings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,6 +128,15 @@ q "ALTER SYSTEM SET noetl_vars.key_command = '$dir/failkey'" >/dev/null
 reload
 check "a failing key command" "$(state "SELECT noetl.get_var(5, 'secret')")" "55000"
 contains "  with what it said" "$(message "SELECT noetl.get_var(5, 'secret')")" "vault sealed"
+printf '#!/bin/sh\nsleep 30\n' | as_pg tee "$dir/slowkey" >/dev/null
+as_pg chmod 700 "$dir/slowkey"
+q "ALTER SYSTEM SET noetl_vars.key_command = '$dir/slowkey'" >/dev/null
+reload
+started=$(date +%s)
+check "a hanging key command ends with the statement's timeout" \
+    "$(state "SET statement_timeout = '1s'; SELECT noetl.get_var(5, 'secret')")" "57014"
+check "  within seconds, not the command's 10 s limit" "$([ $(( $(date +%s) - started )) -lt 6 ] && echo yes)" "yes"
+check "  and the command is not left running" "$(pgrep -f "$dir/slowkey" | wc -l)" "0"
 q "ALTER SYSTEM RESET noetl_vars.key_command" >/dev/null
 q "ALTER SYSTEM RESET noetl_vars.key_file" >/dev/null
 reload

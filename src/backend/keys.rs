@@ -250,10 +250,18 @@ fn run(program: &str) -> String {
     String::from_utf8(out).unwrap_or_else(|_| fail("printed text that is not UTF-8".into()))
 }
 
-/// The exit status of `child`, killed if it runs past [`COMMAND_TIMEOUT`].
+/// The exit status of `child`, killed if it runs past [`COMMAND_TIMEOUT`] or the statement is
+/// cancelled meanwhile (a cancel, `statement_timeout`, a terminate: the child is killed
+/// before the interrupt is served, so none is left running).
 fn wait(child: &mut std::process::Child) -> Result<std::process::ExitStatus, String> {
     let started = Instant::now();
     loop {
+        // SAFETY: reads a flag the backend's signal handlers set.
+        if unsafe { pg_sys::InterruptPending } != 0 {
+            let _ = child.kill();
+            let _ = child.wait();
+            pgrx::check_for_interrupts!();
+        }
         match child.try_wait() {
             Ok(Some(status)) => return Ok(status),
             Ok(None) if started.elapsed() < COMMAND_TIMEOUT => {
