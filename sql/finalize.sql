@@ -129,7 +129,7 @@ COMMENT ON INDEX noetl.idx_transient_history_lookup IS 'History of one variable 
 COMMENT ON VIEW noetl.executions IS
     'One row per execution with variables: how many, their total size, first and last write, last read, tracked reads and the most-read variables.';
 COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz) IS
-    'The value a variable had at a point in time, from noetl.transient_history; NULL when it did not exist then, was deleted, or history was off.';
+    'The value a variable had at a point in time, from noetl.transient_history (decrypted when it was stored encrypted); NULL when it did not exist then, was deleted, or history was off.';
 COMMENT ON FUNCTION noetl.purge_stale(pg_catalog.interval, pg_catalog.int4) IS
     'Deletes the variables of executions untouched (no write, no tracked read) for longer than older_than, at most max_executions per call, oldest first; skips executions in use. Returns one row per execution removed. Schedule it with pg_cron.';
 COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS

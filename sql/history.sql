@@ -18,17 +18,5 @@ CREATE INDEX idx_transient_history_lookup ON noetl.transient_history (execution_
 SELECT pg_catalog.pg_extension_config_dump('noetl.transient_history', '');
 SELECT pg_catalog.pg_extension_config_dump('noetl.transient_history_id_seq', '');
 
--- The value of a variable at a point in time, from the history: NULL when it did not exist
--- then (or was deleted), or when history was not being tracked.
-CREATE FUNCTION noetl.var_at(execution_id pg_catalog.int8, var_name pg_catalog.text, at pg_catalog.timestamptz)
-RETURNS pg_catalog.jsonb
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-    SELECT h.new_value
-    FROM noetl.transient_history h
-    WHERE h.execution_id OPERATOR(pg_catalog.=) var_at.execution_id
-      AND h.var_name OPERATOR(pg_catalog.=) var_at.var_name
-      AND h.changed_at OPERATOR(pg_catalog.<=) var_at.at
-    ORDER BY h.changed_at DESC, h.id DESC
-    LIMIT 1;
-END;
+-- noetl.var_at(execution_id, var_name, at), the value of a variable at a point in time, is
+-- defined by the library (src/api/admin.rs): it decrypts what was stored sealed.

@@ -913,6 +913,15 @@ COMMENT ON FUNCTION noetl.check_declared() IS
 COMMENT ON VIEW noetl.declared_vars IS
     'Every declaration: name, what it applies to (execution, playbook or all), schema, sensitive, when and by whom.';
 
+-- noetl.var_at is the library's from 0.6.0 on: it decrypts values stored encrypted.
+CREATE OR REPLACE FUNCTION noetl."var_at"("execution_id" pg_catalog.int8, "var_name" pg_catalog.text, "at" pg_catalog.timestamptz)
+RETURNS pg_catalog.jsonb
+STRICT STABLE PARALLEL RESTRICTED
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'var_at_wrapper';
+COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz) IS
+    'The value a variable had at a point in time, from noetl.transient_history (decrypted when it was stored encrypted); NULL when it did not exist then, was deleted, or history was off.';
+
 -- Encryption at rest (sql/encryption.sql, as a fresh install creates it), with the rotation
 -- function the library defines.
 CREATE FUNCTION noetl."rotate_keys"("max_rows" pg_catalog.int4 DEFAULT 1000) RETURNS pg_catalog.jsonb

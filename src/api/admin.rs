@@ -1,5 +1,5 @@
 //! Functions for operators: purging executions nobody touches any more, and variables whose
-//! lifetime has ended.
+//! lifetime has ended; a variable's value at a point in time, from the history.
 
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -9,6 +9,8 @@ use noetl_vars_core::Error;
 
 use crate::backend::errors::{OrRaise, Raise};
 use crate::backend::locks::Locks;
+use crate::storage::jsonb::PgJsonb;
+use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Connection};
 use crate::storage::{events, legacy_queries, queries};
 
@@ -127,4 +129,27 @@ fn purge_expired_rows() -> Vec<(i64, i32, TimestampWithTimeZone)> {
         events::forget_if_empty(*execution_id);
     }
     purged
+}
+
+/// The value a variable had at `at`, from the history (`noetl_vars.track_history`): SQL NULL
+/// when it did not exist then, had been deleted, or history was off. A value stored sealed
+/// (docs/encryption.md) is returned decrypted, as `get_var` returns it.
+#[pg_extern(stable, parallel_restricted)]
+fn var_at(execution_id: i64, var_name: &str, at: TimestampWithTimeZone) -> Option<PgJsonb> {
+    let conn = Connection::open();
+    let rows = execute(
+        &queries::VAR_AT,
+        &[
+            (pg_sys::Datum::from(execution_id), false),
+            (var_name.into_datum()?, false),
+            (at.into_datum()?, false),
+        ],
+        true,
+    );
+    let datum = rows.get(0, 1)?;
+    Some(conn.in_caller(|| {
+        // SAFETY: new_value is a jsonb column, not null here.
+        let stored = unsafe { PgJsonb::copy_of(datum) };
+        sealed::open(&Row::Transient(execution_id), var_name, stored)
+    }))
 }

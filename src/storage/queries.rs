@@ -282,6 +282,17 @@ pub static HISTORY_INSERT: Query = Query {
     args: &[INT8, TEXT, TEXT, JSONB, JSONB, TEXT, TEXT],
 };
 
+/// The value variable `$2` of execution `$1` had at `$3`, from the history: the newest row at
+/// or before it (NULL after a delete), none when it did not exist then (`noetl.var_at`).
+pub static VAR_AT: Query = Query {
+    name: "var_at",
+    sql: "SELECT h.new_value FROM noetl.transient_history h \
+          WHERE h.execution_id OPERATOR(pg_catalog.=) $1 AND h.var_name OPERATOR(pg_catalog.=) $2 \
+            AND h.changed_at OPERATOR(pg_catalog.<=) $3 \
+          ORDER BY h.changed_at DESC, h.id DESC LIMIT 1",
+    args: &[INT8, TEXT, pg_sys::TIMESTAMPTZOID],
+};
+
 /// Executions whose variables were all last written or read before now() - $1, oldest
 /// first, at most $2 of them.
 pub static STALE_EXECUTIONS: Query = Query {

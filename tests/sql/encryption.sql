@@ -50,6 +50,7 @@ SELECT count(*) AS events_in_clear FROM noetl.applied_events WHERE result::text 
 -- Reads and templates see the plaintext; numbers keep every digit.
 SELECT noetl.get_var(960, 'enc_token'), noetl.get_var(960, 'enc_cfg');
 SELECT noetl.get_all_vars(960);
+SELECT noetl.var_at(960, 'enc_token', now()) AS from_history;
 SELECT noetl.get_var(961, 'enc_token'), noetl.get_var(961, 'enc_len');
 SELECT noetl.render_vars(960, 'again', '{}', '{"copy": "{{ enc_token }}", "pw": "{{ enc_cfg.password }}"}');
 SELECT noetl.apply_set(963, 'st', '{"ctx.seen": "{{ step.enc_token }}/{{ iter.enc_token }}/{{ workflow.enc_token }}/{{ global.enc_token }}/{{ ctx.enc_token }}"}',
