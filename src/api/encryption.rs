@@ -82,11 +82,11 @@ fn rotate_keys(max_rows: default!(Option<i32>, "1000")) -> PgJsonb {
 fn start(active: &str) -> Walk {
     execute(&rotation::STATE_START, &[text_arg(active)], false);
     let state = execute(&rotation::STATE_READ, &[], false);
-    // SAFETY: the state row's columns are text, text, int8, int8, all NOT NULL.
     let text = |col| {
-        state
-            .get(0, col)
-            .map(|d| unsafe { crate::storage::datum::text(d) })
+        state.get(0, col).map(|d| {
+            // SAFETY: the state row's columns are text, text, int8, int8, all NOT NULL.
+            unsafe { crate::storage::datum::text(d) }
+        })
     };
     let fresh = Walk {
         table: 0,
