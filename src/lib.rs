@@ -64,6 +64,7 @@ pub extern "C-unwind" fn _PG_init() {
     capture::watch::init();
     storage::declarations::init();
     storage::planner::init();
+    backend::check_constraints::init();
     noetl_vars_core::stack::set_enter_hook(|| {
         Box::new((StackBase::enter(), backend::memory::Meter::start()))
     });

@@ -49,7 +49,12 @@ const SRC_LAYERS: &[&[&str]] = &[
     // errors and datums, the extension's relations by name
     &["backend/errors", "storage/datum", "backend/catalog"],
     // the backend's guards, privilege checks
-    &["backend/guard", "backend/privileges", "backend/triggers"],
+    &[
+        "backend/guard",
+        "backend/privileges",
+        "backend/triggers",
+        "backend/check_constraints",
+    ],
     // settings, SPI, jsonb in place
     &["backend/guc", "storage/spi", "storage/jsonb"],
     // locks, memory metering, NOTIFY, the statements

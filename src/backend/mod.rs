@@ -4,9 +4,11 @@
 //! ([`errors`]), the Rust heap metered while templates run ([`memory`]), advisory locks in one
 //! order within a budget ([`locks`]), and table privileges checked before a lock is taken
 //! ([`privileges`]); the checks that keep its trigger functions on their own tables
-//! ([`triggers`]).
+//! ([`triggers`]); the CHECK constraints of its writing statements, read once per backend
+//! ([`check_constraints`]).
 
 pub(crate) mod catalog;
+pub(crate) mod check_constraints;
 pub(crate) mod errors;
 pub(crate) mod guard;
 pub(crate) mod guc;

@@ -117,6 +117,8 @@ pub fn execute(query: &'static Query, args: &[(pg_sys::Datum, bool)], read_only:
         .iter()
         .map(|(_, null)| if *null { b'n' } else { b' ' } as std::ffi::c_char)
         .collect();
+    // A writing statement gets its tables' CHECK constraints read once per backend.
+    let _armed = (!read_only).then(crate::backend::check_constraints::arm);
     // SAFETY: a kept plan, one value and one null flag per parameter of its declared types,
     // inside an SPI connection.
     unsafe {
