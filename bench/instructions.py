@@ -20,7 +20,7 @@ import time
 
 # bench_typical's kinds (the same statements as the timed parts in run.py), each call
 # followed by a COMMIT inside the procedure.
-KINDS = ("render_vars", "render_vars_event", "render_vars_declared", "render_vars_2_sensitive",
+KINDS = ("render_vars", "render_vars_event", "render_vars_no_event", "render_vars_declared", "render_vars_2_sensitive",
          "render_vars_10_other_watches",
          "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
 WARMUP = 20

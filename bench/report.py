@@ -42,6 +42,7 @@ def instructions_table(w, ins, p):
     w("|---|---|---|")
     names = (("render_vars", "the typical step, `render_vars`"),
              ("render_vars_event", "the same with an `event_id` (its first delivery)"),
+             ("render_vars_no_event", "the same call passing no id (`event_id => NULL`)"),
              ("render_vars_declared", "the same with a JSON Schema declared for each of its five variables"),
              ("render_vars_2_sensitive", "the same with two of its variables declared sensitive (encrypted at rest)"),
              ("render_vars_10_other_watches", "the same with 10 watches of another execution (none matches)"),
@@ -59,6 +60,10 @@ def instructions_table(w, ins, p):
     rv = n["render_vars"]
     w(f"| `render_vars` with an `event_id` / without | {n['render_vars_event'] / rv:.2f}× | "
       f"{p['render_vars_event']['median'] / p['render_vars']['median']:.2f}× |")
+    if "render_vars_no_event" in n and "render_vars_no_event" in p:
+        w(f"| `render_vars` with an `event_id` / the same call passing none | "
+          f"{n['render_vars_event'] / n['render_vars_no_event']:.2f}× | "
+          f"{p['render_vars_event']['median'] / p['render_vars_no_event']['median']:.2f}× |")
     w("")
 
 

@@ -248,7 +248,7 @@ class Bench:
         the core's template work alone, outside the database."""
         with connect() as conn:
             conn.execute(open(os.path.join(os.path.dirname(__file__), "server.sql")).read())
-        kinds = ("render_vars", "render_vars_event", "render_vars_declared", "render_vars_2_sensitive",
+        kinds = ("render_vars", "render_vars_event", "render_vars_no_event", "render_vars_declared", "render_vars_2_sensitive",
                  "render_vars_10_other_watches",
                  "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
         out = self.alternate({k: (lambda k=k: self.call_proc("bench_typical", k, 0)) for k in kinds})

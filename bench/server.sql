@@ -86,6 +86,7 @@ $$;
 -- The typical step, repeated on execution 5 (which holds 100 variables), and its parts:
 --   render_vars              the whole step;
 --   render_vars_event        the whole step, delivered with a new event id;
+--   render_vars_no_event     the same call passing no id (event_id => NULL), to compare with;
 --   apply_set                the same block as a set: block;
 --   set_vars                 only its write: the five values it produces, stored by set_vars;
 --   baseline_b_precomputed   the same write as one plain statement (baseline B1);
@@ -98,6 +99,7 @@ DECLARE
     ctx jsonb := '{"workload": {"api_base": "https://api.example.com"}}';
     vals jsonb := '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}';
     event_prefix text := pg_catalog.gen_random_uuid()::text || ':';
+    event_id text;
     -- The same block as a set: block: its keys are execution variables, and the step's
     -- result reaches its templates through the context, as NoETL passes it (`output`; a set:
     -- block has no `result` or `this` of its own).
@@ -145,13 +147,17 @@ BEGIN
         IF kind IN ('render_vars', 'render_vars_10_watches', 'render_vars_10_other_watches', 'render_vars_declared',
                     'render_vars_2_sensitive') THEN
             PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
-        ELSIF kind = 'render_vars_event' THEN
+        ELSIF kind IN ('render_vars_event', 'render_vars_no_event') THEN
             -- The same step delivered once with an event id (the first delivery: the id is
-            -- claimed and the result recorded). Ids are unique across runs (a random prefix
-            -- made once per run) and cost one concatenation per call, as an id NoETL passes
-            -- costs nothing to make.
-            PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx,
-                                      event_id => event_prefix || i);
+            -- claimed and the result recorded), and the same call passing none. Both make an
+            -- id, unique across runs (a random prefix made once per run), so that what differs
+            -- is only passing it.
+            event_id := event_prefix || i;
+            IF kind = 'render_vars_event' THEN
+                PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx, event_id => event_id);
+            ELSE
+                PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx, event_id => NULL);
+            END IF;
         ELSIF kind = 'apply_set' THEN
             PERFORM noetl.apply_set(5, 'fetch_users', set_cfg, set_ctx);
         ELSIF kind = 'set_vars' THEN

@@ -60,6 +60,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     backend::guc::init();
+    backend::catalog::init();
     capture::changes::init();
     capture::watch::init();
     storage::declarations::init();

@@ -133,7 +133,7 @@ impl EventCall {
             // SAFETY: a non-null jsonb datum, detoasted for the hash.
             let md5 = self
                 .block
-                .map(|b| unsafe { hex_md5(datum::varlena_bytes(b.datum())) });
+                .map(|b| unsafe { block_md5(datum::varlena_bytes(b.datum())) });
             let md5 = md5.unwrap_or_default();
             let mut fingerprint = String::with_capacity(self.extra.len() + 1 + md5.len());
             fingerprint.push_str(&self.extra);
@@ -142,6 +142,31 @@ impl EventCall {
             fingerprint
         })
     }
+}
+
+/// The largest block whose md5 [`block_md5`] remembers.
+const REMEMBERED_BLOCK: usize = 64 * 1024;
+
+thread_local! {
+    /// The last block hashed and its md5: a step's block is the same at every call, and
+    /// comparing its bytes costs a fraction of hashing them.
+    static LAST_BLOCK: RefCell<Option<(Box<[u8]>, String)>> = const { RefCell::new(None) };
+}
+
+/// [`hex_md5`] of a block's bytes, remembered for the next call with the same bytes.
+fn block_md5(bytes: &[u8]) -> String {
+    LAST_BLOCK.with(|last| {
+        if let Some((block, md5)) = &*last.borrow() {
+            if **block == *bytes {
+                return md5.clone();
+            }
+        }
+        let md5 = hex_md5(bytes);
+        if bytes.len() <= REMEMBERED_BLOCK {
+            *last.borrow_mut() = Some((bytes.into(), md5.clone()));
+        }
+        md5
+    })
 }
 
 /// `md5(bytes)` as PostgreSQL's `md5()` writes it: 32 lower-case hex digits.
@@ -339,7 +364,15 @@ fn may_forget() -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::hex_md5;
+    use super::{block_md5, hex_md5};
+
+    #[test]
+    fn a_remembered_block_md5_is_that_of_the_same_bytes_only() {
+        assert_eq!(block_md5(b"abc"), hex_md5(b"abc"));
+        assert_eq!(block_md5(b"abc"), hex_md5(b"abc"));
+        assert_eq!(block_md5(b"abd"), hex_md5(b"abd"));
+        assert_eq!(block_md5(b"ab"), hex_md5(b"ab"));
+    }
 
     #[test]
     fn hex_md5_writes_what_postgresql_md5_writes() {
