@@ -93,6 +93,10 @@ pub fn ttl(mutations: Option<&DocRef>, available: Available) -> Result<BlockTtl>
     let Some(block) = mutations.filter(|b| matches!(b.view(), View::Object(_))) else {
         return Ok(BlockTtl::default());
     };
+    // Most blocks have no `$ttl`: one look-up instead of listing every key.
+    if block.get(TTL_KEY).is_none() {
+        return Ok(BlockTtl::default());
+    }
     let mut keys = block.keys();
     keys.retain(|k| k != TTL_KEY);
     let by_key = BlockTtl::of(block, &keys, |written| {

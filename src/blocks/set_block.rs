@@ -208,7 +208,7 @@ impl SetCall<'_> {
         skip: bool,
         conn: &Connection,
     ) -> PgJsonb {
-        let mut out: Vec<(String, OutValue)> = Vec::new();
+        let mut out: Vec<(String, PgJsonb)> = Vec::new();
         let mut written: BTreeSet<String> = BTreeSet::new();
         for (scope, values) in produced {
             let kept = self.sized(scope, values, skip);
@@ -218,8 +218,7 @@ impl SetCall<'_> {
             if kept.is_empty() {
                 continue;
             }
-            let object = OutValue::Object(kept);
-            let stored = jsonb::build(&object);
+            let stored = jsonb::build(&OutValue::Object(kept));
             match scoped.iter().find(|s| s.place().scope() == scope) {
                 Some(s) => s.place().upsert(stored, self.execution_id, self.playbook),
                 None => table::upsert_object(
@@ -231,11 +230,12 @@ impl SetCall<'_> {
                     self.playbook,
                 ),
             }
-            out.push((scope.to_string(), object));
+            // The response holds the values as written (in clear: sealing makes a copy).
+            out.push((scope.to_string(), stored));
         }
         // Placeholders of execution variables that were skipped go again.
         store.remove_placeholders(&written.iter().map(String::as_str).collect());
-        conn.in_caller(|| jsonb::build(&OutValue::Object(out)))
+        conn.in_caller(|| jsonb::object_of(&out))
     }
 
     /// The values of one scope within `noetl_vars.max_value_bytes`; in skip mode the others

@@ -44,7 +44,8 @@ fn scalar_value(out: &OutValue) -> pg_sys::JsonbValue {
         }
         OutValue::Int(i) => {
             v.type_ = pg_sys::jbvType::jbvNumeric;
-            v.val.numeric = numeric(&i.to_string());
+            // SAFETY: builds a numeric from a 64-bit integer, in the current memory context.
+            v.val.numeric = unsafe { pg_sys::int64_to_numeric(*i) };
         }
         OutValue::BigInt(s) => {
             v.type_ = pg_sys::jbvType::jbvNumeric;
@@ -79,6 +80,31 @@ pub fn build(out: &OutValue) -> PgJsonb {
             scalar => scalar_value(scalar),
         };
         PgJsonb(pg_sys::JsonbValueToJsonb(&mut value))
+    }
+}
+
+/// `{key: value, …}` of objects already written as `jsonb`, copied as they are (nothing is
+/// converted again), in the current memory context.
+pub fn object_of(entries: &[(String, PgJsonb)]) -> PgJsonb {
+    use pg_sys::JsonbIteratorToken as T;
+    // SAFETY: every value pushed is a key built here or the root container of a live, detoasted
+    // jsonb object; PostgreSQL copies them into the new jsonb.
+    unsafe {
+        let mut state: *mut pg_sys::JsonbParseState = std::ptr::null_mut();
+        pg_sys::pushJsonbValue(&mut state, T::WJB_BEGIN_OBJECT, std::ptr::null_mut());
+        for (key, value) in entries {
+            let mut k = string_value(key);
+            pg_sys::pushJsonbValue(&mut state, T::WJB_KEY, &mut k);
+            let mut v = null_value();
+            v.type_ = pg_sys::jbvType::jbvBinary;
+            v.val.binary = pg_sys::JsonbValue__bindgen_ty_1__bindgen_ty_4 {
+                len: value.size().saturating_sub(pg_sys::VARHDRSZ) as i32,
+                data: &raw mut (*value.0).root,
+            };
+            pg_sys::pushJsonbValue(&mut state, T::WJB_VALUE, &mut v);
+        }
+        let result = pg_sys::pushJsonbValue(&mut state, T::WJB_END_OBJECT, std::ptr::null_mut());
+        PgJsonb(pg_sys::JsonbValueToJsonb(result))
     }
 }
 

@@ -10,7 +10,7 @@ mod build;
 mod depth;
 mod text;
 
-pub use build::{build, size_beyond};
+pub use build::{build, object_of, size_beyond};
 pub use depth::{depth_beyond, stored_depth_beyond, MAX_STORED_DEPTH};
 
 use std::any::Any;
