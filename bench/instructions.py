@@ -20,7 +20,7 @@ import time
 
 # bench_typical's kinds (the same statements as the timed parts in run.py), each call
 # followed by a COMMIT inside the procedure.
-KINDS = ("render_vars", "render_vars_event", "render_vars_no_event", "render_vars_declared", "render_vars_2_sensitive",
+KINDS = ("render_vars", "render_vars_event", "render_vars_no_event", "apply_set", "render_vars_declared", "render_vars_2_sensitive",
          "render_vars_10_other_watches",
          "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
 WARMUP = 20
@@ -40,7 +40,9 @@ def single_user(bindir, datadir, db, script, valgrind_out=None):
     cmd = [os.path.join(bindir, "postgres"), "--single", "-D", datadir,
            "-c", "synchronous_commit=off", db]
     if valgrind_out:
-        cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={valgrind_out}"] + cmd
+        # With its cache simulation: first-level misses show work that instructions do not.
+        cmd = ["valgrind", "--tool=callgrind", "--cache-sim=yes",
+               f"--callgrind-out-file={valgrind_out}"] + cmd
     out = subprocess.run(as_pg(cmd), input=script, capture_output=True, text=True)
     text = out.stdout + out.stderr
     # A failing statement does not end the backend, so its status alone says nothing.
@@ -49,12 +51,16 @@ def single_user(bindir, datadir, db, script, valgrind_out=None):
     return text
 
 
-def total_instructions(path):
-    """The run's total instructions: the `summary:` (or `totals:`) line of callgrind's output."""
+def run_totals(path):
+    """The run's totals by event (Ir: instructions; I1mr, D1mr, D1mw: first-level cache
+    misses of instruction fetches, data reads and writes): callgrind's `summary:` line."""
+    events = None
     with open(path) as f:
         for line in f:
-            if line.startswith(("summary:", "totals:")):
-                return int(line.split()[1])
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            if line.startswith(("summary:", "totals:")) and events:
+                return dict(zip(events, map(int, line.split()[1:])))
     raise RuntimeError(f"no summary line in {path}")
 
 
@@ -71,9 +77,9 @@ def measure(bindir, datadir, db, log=print):
         # counted runs: the first call making them would count in one run of a pair and not in
         # the other (0.5% fewer instructions per call for render_vars).
         single_user(bindir, datadir, db, "CALL bench_typical('render_vars', 0, 1);\n")
-        totals, per_call = {}, {}
+        totals, per_call, misses, events = {}, {}, {}, {}
         for kind in KINDS:
-            totals[kind] = {}
+            totals[kind], events[kind] = {}, {}
             for n in CALLS:
                 # Every run starts from the same table: the dead versions the previous run left
                 # would otherwise be pruned at the expense of this one.
@@ -84,9 +90,13 @@ def measure(bindir, datadir, db, log=print):
                             f"CALL bench_typical('{kind}', 0, {WARMUP});\n"
                             f"CALL bench_typical('{kind}', 0, {n});\n",
                             valgrind_out=out)
-                totals[kind][str(n)] = total_instructions(out)
+                events[kind][n] = run_totals(out)
+                totals[kind][str(n)] = events[kind][n]["Ir"]
             lo, hi = CALLS
             per_call[kind] = (totals[kind][str(hi)] - totals[kind][str(lo)]) / (hi - lo)
+            e = {k: (events[kind][hi].get(k, 0) - events[kind][lo].get(k, 0)) / (hi - lo)
+                 for k in ("I1mr", "D1mr", "D1mw")}
+            misses[kind] = {"instruction": e["I1mr"], "data": e["D1mr"] + e["D1mw"]}
             log("instructions", kind, round(per_call[kind]), "per call")
         single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
         # "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" -> "PostgreSQL 15.20 (Debian …)"
@@ -96,6 +106,7 @@ def measure(bindir, datadir, db, log=print):
         valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
         return {
             "per_call": per_call,
+            "l1_misses_per_call": misses,
             "totals": totals,
             "warmup": WARMUP,
             "calls": list(CALLS),

@@ -22,6 +22,7 @@ import psycopg
 import baseline_a
 import instructions
 import report
+import waits
 from workloads import (
     THREE_FIELDS_CONFIG,
     TYPICAL_CONFIG,
@@ -67,6 +68,10 @@ LATERAL jsonb_each(jsonb_build_object(
     'next_url', (:context::jsonb->'workload'->>'api_base') || '/users?page=' || s.attempts)) AS e"""
     + UPSERT_TAIL
     + ";\n",
+    # What any call passing the step's result, block and context costs before doing anything:
+    # the protocol and the arguments' parsing (jsonb_in), in a statement that writes nothing.
+    "arguments_only": """SELECT (:result::jsonb) IS NULL, (:config::jsonb) IS NULL, (:context::jsonb) IS NULL;
+""",
     "get_var": """\\set exec 400000 + :client_id
 SELECT noetl.get_var(:exec, 'user_id');
 """,
@@ -183,6 +188,13 @@ class Bench:
         })
         self.results["typical"] = out
 
+    def waits(self):
+        """Eight clients of the typical step and of B1: CPU per step and what the backends
+        were doing (bench/waits.py)."""
+        out = self.results["waits"] = waits.measure(self, dsn(), DB)
+        self.log("waits", {k: (round(v["tps"]), round(v["server_cpu_us"]), round(v["client_cpu_us"]))
+                           for k, v in out["kinds"].items()}, "(steps/s, server and client CPU µs/step)")
+
     def baseline_a_tps(self, clients):
         steps = self.args.python_steps
         with multiprocessing.Pool(clients) as pool:
@@ -248,7 +260,7 @@ class Bench:
         the core's template work alone, outside the database."""
         with connect() as conn:
             conn.execute(open(os.path.join(os.path.dirname(__file__), "server.sql")).read())
-        kinds = ("render_vars", "render_vars_event", "render_vars_no_event", "render_vars_declared", "render_vars_2_sensitive",
+        kinds = ("render_vars", "render_vars_event", "render_vars_no_event", "apply_set", "render_vars_declared", "render_vars_2_sensitive",
                  "render_vars_10_other_watches",
                  "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
         out = self.alternate({k: (lambda k=k: self.call_proc("bench_typical", k, 0)) for k in kinds})
@@ -416,7 +428,7 @@ def main():
     bench = Bench(args)
     bench.environment()
     started = time.time()
-    for part in (bench.instructions, bench.typical, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
+    for part in (bench.instructions, bench.typical, bench.waits, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
         part()
     bench.results["seconds"] = time.time() - started
     with open(args.json, "w") as f:
