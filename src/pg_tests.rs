@@ -347,4 +347,18 @@ mod tests {
             Some("[REDACTED]")
         );
     }
+
+    // Several calls into PostgreSQL under one boundary (src/backend/ffi.rs): an ERROR raised
+    // by any of them is reported as an ERROR of the statement, as for a single call.
+    #[pg_test(error = "could not open relation with OID 0")]
+    fn an_error_inside_one_boundary_is_the_statement_s_error() {
+        use crate::backend::ffi;
+        // SAFETY: on the backend's thread; the closure holds plain data only.
+        unsafe {
+            ffi::boundary(|| {
+                let lock = pg_sys::AccessShareLock as pg_sys::LOCKMODE;
+                ffi::table_open(pg_sys::InvalidOid, lock)
+            });
+        }
+    }
 }

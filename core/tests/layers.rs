@@ -46,8 +46,14 @@ const LAYERS: &[&[&str]] = &[
 /// The PostgreSQL layer (`src/`), bottom to top. `lib` (the entry points) and `pg_tests` are
 /// not layered: they may use anything.
 const SRC_LAYERS: &[&[&str]] = &[
-    // errors and datums, the extension's relations by name
-    &["backend/errors", "storage/datum", "backend/catalog"],
+    // errors and datums, calls into PostgreSQL under one error boundary, the extension's
+    // relations by name
+    &[
+        "backend/errors",
+        "backend/ffi",
+        "storage/datum",
+        "backend/catalog",
+    ],
     // the backend's guards, privilege checks
     &[
         "backend/guard",

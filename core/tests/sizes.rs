@@ -40,6 +40,15 @@ fn function_name(line: &str) -> Option<&str> {
         .next()
 }
 
+/// Whether `line` ends a body-less declaration whose `fn` line is indented by `indent`:
+/// `);` or `) -> T;` at that indentation.
+fn declaration_end(line: &str, indent: usize) -> bool {
+    line.get(..indent)
+        .is_some_and(|lead| lead.trim().is_empty())
+        && line.get(indent..).is_some_and(|rest| rest.starts_with(')'))
+        && line.ends_with(';')
+}
+
 /// Functions of `text` longer than the limit, as (name, lines).
 fn long_functions(text: &str) -> Vec<(String, usize)> {
     let lines: Vec<&str> = text.lines().collect();
@@ -50,9 +59,14 @@ fn long_functions(text: &str) -> Vec<(String, usize)> {
             let indent = lines[i].len() - lines[i].trim_start().len();
             let close = " ".repeat(indent) + "}";
             let end = (i..lines.len())
-                .find(|&j| lines[j] == close || (j == i && lines[j].trim_end().ends_with('}')))
+                .find(|&j| {
+                    lines[j] == close
+                        || (j == i && lines[j].trim_end().ends_with('}'))
+                        || declaration_end(lines[j], indent)
+                })
                 .unwrap_or(lines.len() - 1);
-            if end - i + 1 > MAX_FUNCTION_LINES {
+            // A declaration over several lines (`fn f(\n…\n) -> T;`) has no body.
+            if !declaration_end(lines[end], indent) && end - i + 1 > MAX_FUNCTION_LINES {
                 long.push((name.to_string(), end - i + 1));
             }
             i = end;
@@ -91,6 +105,19 @@ fn no_file_and_no_function_is_too_long() {
 fn a_long_function_is_found() {
     let body = "    let x = 1;\n".repeat(MAX_FUNCTION_LINES);
     let text = format!("fn short() {{}}\n\npub fn long() {{\n{body}}}\n");
+    assert_eq!(
+        long_functions(&text),
+        [("long".to_string(), MAX_FUNCTION_LINES + 2)]
+    );
+}
+
+#[test]
+fn a_declaration_over_several_lines_is_not_a_function_and_hides_none() {
+    let args = "        a: i32,\n".repeat(MAX_FUNCTION_LINES);
+    let body = "    let x = 1;\n".repeat(MAX_FUNCTION_LINES);
+    let text = format!(
+        "unsafe extern \"C\" {{\n    fn declared(\n{args}    ) -> i32;\n}}\n\nfn long() {{\n{body}}}\n"
+    );
     assert_eq!(
         long_functions(&text),
         [("long".to_string(), MAX_FUNCTION_LINES + 2)]

@@ -5,11 +5,13 @@
 //! order within a budget ([`locks`]), and table privileges checked before a lock is taken
 //! ([`privileges`]); the checks that keep its trigger functions on their own tables
 //! ([`triggers`]); the CHECK constraints of its writing statements, read once per backend
-//! ([`check_constraints`]).
+//! ([`check_constraints`]); the calls of the hot paths into PostgreSQL made several under one
+//! error boundary ([`ffi`]).
 
 pub(crate) mod catalog;
 pub(crate) mod check_constraints;
 pub(crate) mod errors;
+pub(crate) mod ffi;
 pub(crate) mod guard;
 pub(crate) mod guc;
 pub(crate) mod keys;

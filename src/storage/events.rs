@@ -17,6 +17,7 @@ use noetl_vars_core::{Error, ErrorKind};
 
 use crate::backend::catalog;
 use crate::backend::errors::{OrRaise, Raise};
+use crate::backend::ffi;
 use crate::backend::locks::Locks;
 use crate::storage::datum;
 use crate::storage::direct::{insert, probe, Column, Table};
@@ -102,9 +103,10 @@ pub struct EventCall {
     pub extra: String,
     /// [`Self::fingerprint`], worked out once: the look-up and the recording both need it.
     fingerprint: OnceCell<String>,
-    /// `noetl.applied_events`, opened by [`claim`] for [`record`] (one open and one lock for
-    /// both), where they can do without statements.
-    table: RefCell<Option<Table>>,
+    /// `noetl.applied_events`, opened by [`claim`] for [`record`] (one open, one lock and one
+    /// slot for both), and the attribute numbers of [`RECORD_COLUMNS`] in it, where they can
+    /// do without statements.
+    table: RefCell<Option<(Table, Vec<i16>)>>,
 }
 
 impl EventCall {
@@ -200,13 +202,15 @@ pub fn claim(execution_id: i64, event: &EventCall) -> Option<Applied> {
     // waited for on the lock committed.
     // Opened for the insert a first delivery makes; else (a role without INSERT, REPEATABLE
     // READ) for the look-up alone.
-    let table = insert::open_for_insert(c"applied_events", c"event_id");
+    let table = insert::open_for_insert(c"applied_events", c"event_id")
+        .and_then(|t| t.attnums(&RECORD_COLUMNS).map(|attnums| (t, attnums)));
     let found = match &table {
-        Some(table) => probe::row_in(
+        Some((table, attnums)) => probe::row_at(
             table,
+            &attnums[..4],
+            &RECORD_COLUMNS[..4],
             execution_id,
             &event.id,
-            &RECORD_COLUMNS[..4],
             probe::Mode::Read,
         ),
         None => probe::row(
@@ -305,25 +309,27 @@ pub fn record(execution_id: i64, event: &EventCall, result: PgJsonb) {
 /// for it: false where the statement must run.
 fn record_directly(execution_id: i64, event: &EventCall, result: PgJsonb) -> bool {
     let texts = [
-        text_arg(&event.id).0,
-        text_arg(event.function).0,
-        text_arg(&event.step).0,
-        text_arg(event.fingerprint()).0,
+        event.id.as_str(),
+        event.function,
+        event.step.as_str(),
+        event.fingerprint(),
     ];
-    // SAFETY: reading the transaction's start time has no preconditions; it is what the
-    // column's DEFAULT now() gives.
-    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let values = [
-        int8_arg(execution_id).0,
-        texts[0],
-        texts[1],
-        texts[2],
-        texts[3],
-        result.datum(),
-        pg_sys::Datum::from(now),
-    ];
+    let mut values = [pg_sys::Datum::from(0usize); 7];
+    values[0] = pg_sys::Datum::from(execution_id);
+    values[5] = result.datum();
+    // SAFETY: on the backend's thread, one error boundary for the texts and the transaction's
+    // start time (what the column's DEFAULT now() gives); the closure holds plain data only.
+    unsafe {
+        ffi::boundary(|| {
+            for (value, text) in values[1..5].iter_mut().zip(texts) {
+                let text = ffi::cstring_to_text_with_len(text.as_ptr().cast(), text.len() as _);
+                *value = pg_sys::Datum::from(text);
+            }
+            values[6] = pg_sys::Datum::from(ffi::GetCurrentTransactionStartTimestamp());
+        });
+    }
     match event.table.take() {
-        Some(table) => insert::row_in(&table, &RECORD_COLUMNS, &values),
+        Some((table, attnums)) => insert::row_in(&table, &RECORD_COLUMNS, &attnums, &values),
         None => false,
     }
 }

@@ -15,11 +15,12 @@ use std::ffi::CStr;
 use pgrx::pg_sys::{self, Datum};
 
 use super::{Column, Table};
+use crate::backend::ffi;
 
 /// Opens `noetl.{table}` for [`row_in`] (`INSERT` privilege and lock) as a probe of it also
 /// needs it (`SELECT`): one open and one lock for a look-up followed by an insert. `None`
 /// where statements must run, at REPEATABLE READ and SERIALIZABLE included.
-pub(crate) fn open_for_insert(table: &CStr, key_column: &CStr) -> Option<Table> {
+pub(crate) fn open_for_insert(table: &CStr, key_column: &'static CStr) -> Option<Table> {
     // SAFETY: a backend global.
     if unsafe { pg_sys::XactIsoLevel } >= pg_sys::XACT_REPEATABLE_READ as i32 {
         return None;
@@ -35,26 +36,27 @@ pub(crate) fn open_for_insert(table: &CStr, key_column: &CStr) -> Option<Table> 
 
 /// Inserts one row into `table` (from [`open_for_insert`]), none of its values NULL:
 /// `values[0]` its `execution_id` and `values[1]` its key (the primary key), then one per
-/// column of `columns`. False, having done nothing, where the statement must run.
-pub(crate) fn row_in(table: &Table, columns: &[Column], values: &[Datum]) -> bool {
-    // SAFETY: the table is open with RowExclusiveLock (open_for_insert).
+/// column of `columns`, whose attribute numbers are `attnums` ([`Table::attnums`]). False,
+/// having done nothing, where the statement must run.
+pub(crate) fn row_in(table: &Table, columns: &[Column], attnums: &[i16], values: &[Datum]) -> bool {
+    assert!(attnums.len() == columns.len() && values.len() == columns.len() + 2);
+    // SAFETY: the table is open with RowExclusiveLock (open_for_insert); `attnums` are those
+    // of `columns` in it; the slot's memory context is the caller's, which outlives the table.
     unsafe {
-        match plain_table(table, columns) {
-            Some(attnums) => {
-                store(table, &attnums, values);
-                true
-            }
-            None => false,
+        if !plain_table(table, columns) {
+            return false;
         }
+        store(table, attnums, values);
     }
+    true
 }
 
-/// The attribute numbers of `columns`, if the table is exactly its key and these columns with
-/// nothing that a statement would run or check beyond the primary key.
+/// Whether the table is exactly its key and `columns`, with nothing that a statement would
+/// run or check beyond the primary key.
 ///
 /// # Safety
 /// `table` is open.
-unsafe fn plain_table(table: &Table, columns: &[Column]) -> Option<Vec<i16>> {
+unsafe fn plain_table(table: &Table, columns: &[Column]) -> bool {
     // SAFETY: the caller's: an open relation's catalog row, descriptor and index list.
     unsafe {
         let class = (*table.heap).rd_rel;
@@ -64,19 +66,33 @@ unsafe fn plain_table(table: &Table, columns: &[Column]) -> Option<Vec<i16>> {
             || (*class).relispartition
             || (!(*desc).constr.is_null() && (*(*desc).constr).num_check != 0)
         {
-            return None;
+            return false;
         }
-        // Every live column is given a value: no default, generated column or NOT NULL of a
-        // column added later is skipped.
-        let live = pgrx::PgTupleDesc::from_pg_unchecked(desc)
-            .iter()
-            .filter(|a| !a.attisdropped)
-            .count();
-        let indexes = pg_sys::RelationGetIndexList(table.heap);
-        let only_index = !indexes.is_null() && (*indexes).length == 1;
+        // Every column is given a value: no default, generated column or NOT NULL of a column
+        // added later is skipped. (The key and `columns` were found among the live columns;
+        // a table with a dropped column has its rows written by the statement.)
+        (*desc).natts as usize == columns.len() + 2 && only_index(table.heap)
+    }
+}
+
+/// Whether the table has one index (its primary key, which [`Table::open`] checked): the
+/// relation cache's list read where it is valid, without the copy `RelationGetIndexList`
+/// makes.
+///
+/// # Safety
+/// `heap` is open.
+unsafe fn only_index(heap: pg_sys::Relation) -> bool {
+    // SAFETY: the caller's: an open relation; its index list is the cache's while
+    // rd_indexvalid says so, and is read before anything could rebuild it.
+    unsafe {
+        if (*heap).rd_indexvalid {
+            let list = (*heap).rd_indexlist;
+            return !list.is_null() && (*list).length == 1;
+        }
+        let indexes = pg_sys::RelationGetIndexList(heap);
+        let only = !indexes.is_null() && (*indexes).length == 1;
         pg_sys::list_free(indexes);
-        let attnums = table.attnums(columns)?;
-        (live == columns.len() + 2 && only_index).then_some(attnums)
+        only
     }
 }
 
@@ -84,11 +100,11 @@ unsafe fn plain_table(table: &Table, columns: &[Column]) -> Option<Vec<i16>> {
 ///
 /// # Safety
 /// `table` is open with `RowExclusiveLock` and checked by [`plain_table`]; `attnums` are
-/// those of `values[2..]`.
+/// those of `values[2..]`; the slot's memory context outlives the table.
 unsafe fn store(table: &Table, attnums: &[i16], values: &[Datum]) {
     // SAFETY: the caller's. The slot has one value and null flag per attribute of the table.
     unsafe {
-        let slot = pg_sys::table_slot_create(table.heap, std::ptr::null_mut());
+        let slot = table.slot();
         let natts = (*(*table.heap).rd_att).natts as usize;
         for i in 0..natts {
             *(*slot).tts_values.add(i) = Datum::from(0usize);
@@ -99,24 +115,38 @@ unsafe fn store(table: &Table, attnums: &[i16], values: &[Datum]) {
             *(*slot).tts_values.add(i) = value;
             *(*slot).tts_isnull.add(i) = false;
         }
-        pg_sys::ExecStoreVirtualTuple(slot);
-        let command = pg_sys::GetCurrentCommandId(true);
-        pg_sys::table_tuple_insert(table.heap, slot, command, 0, std::ptr::null_mut());
-        let info = pg_sys::BuildIndexInfo(table.index);
+        // `table_tuple_insert` (an inline function of PostgreSQL's headers) calls the table
+        // access method's callback, which every access method has.
+        let Some(tuple_insert) = (*(*table.heap).rd_tableam).tuple_insert else {
+            pgrx::error!("noetl_vars: the table's access method cannot insert");
+        };
+        let (heap, index) = (table.heap, table.index);
         let mut key_values = [values[0], values[1]];
         let mut key_nulls = [false, false];
-        pg_sys::index_insert(
-            table.index,
-            key_values.as_mut_ptr(),
-            key_nulls.as_mut_ptr(),
-            &mut (*slot).tts_tid,
-            table.heap,
-            pg_sys::IndexUniqueCheck::UNIQUE_CHECK_YES,
-            false,
-            info,
-        );
-        #[cfg(any(feature = "pg17", feature = "pg18"))]
-        pg_sys::index_insert_cleanup(table.index, info);
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
+        // One error boundary for the heap and index insertions.
+        ffi::boundary(|| {
+            ffi::ExecStoreVirtualTuple(slot);
+            tuple_insert(
+                heap,
+                slot,
+                ffi::GetCurrentCommandId(true),
+                0,
+                std::ptr::null_mut(),
+            );
+            let info = ffi::BuildIndexInfo(index);
+            ffi::index_insert(
+                index,
+                key_values.as_mut_ptr(),
+                key_nulls.as_mut_ptr(),
+                &mut (*slot).tts_tid,
+                heap,
+                pg_sys::IndexUniqueCheck::UNIQUE_CHECK_YES,
+                false,
+                info,
+            );
+            #[cfg(any(feature = "pg17", feature = "pg18"))]
+            ffi::index_insert_cleanup(index, info);
+        });
+        pg_sys::ExecClearTuple(slot);
     }
 }

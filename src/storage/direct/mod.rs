@@ -12,11 +12,12 @@
 //! statement, which then decides as before, its errors included. (TimescaleDB writes its own
 //! catalog tables the same way.)
 
+use std::cell::Cell;
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Oid};
 
-use crate::backend::catalog;
+use crate::backend::{catalog, ffi};
 
 pub(crate) mod insert;
 pub(crate) mod probe;
@@ -30,6 +31,9 @@ pub(crate) struct Table {
     index: pg_sys::Relation,
     /// The attribute numbers of `execution_id` and of the key column.
     keys: [i16; 2],
+    /// A slot for the table's rows, made at its first use ([`Table::slot`]) and kept: a probe
+    /// and the insert that follows it share one.
+    slot: Cell<*mut pg_sys::TupleTableSlot>,
 }
 
 impl Table {
@@ -38,7 +42,7 @@ impl Table {
     /// statement must run instead.
     pub(crate) fn open(
         table: &CStr,
-        key_column: &CStr,
+        key_column: &'static CStr,
         privileges: pg_sys::AclMode,
         lock: pg_sys::LOCKMODE,
     ) -> Option<Table> {
@@ -46,20 +50,37 @@ impl Table {
         // SAFETY: on the backend's thread inside a transaction; the table is closed again on
         // the paths that do not return it.
         unsafe {
-            if pg_sys::pg_class_aclcheck(relid, pg_sys::GetUserId(), privileges)
-                != pg_sys::AclResult::ACLCHECK_OK
-            {
+            // One error boundary for the privilege check and the open.
+            let heap = ffi::boundary(|| {
+                if ffi::pg_class_aclcheck(relid, ffi::GetUserId(), privileges)
+                    != pg_sys::AclResult::ACLCHECK_OK
+                {
+                    return std::ptr::null_mut();
+                }
+                ffi::table_open(relid, lock)
+            });
+            if heap.is_null() {
                 return None;
             }
-            let heap = pg_sys::table_open(relid, lock);
             let wanted = [
-                (c"execution_id", pg_sys::INT8OID),
-                (key_column, pg_sys::TEXTOID),
+                Column {
+                    name: c"execution_id",
+                    type_oid: pg_sys::INT8OID,
+                },
+                Column {
+                    name: key_column,
+                    type_oid: pg_sys::TEXTOID,
+                },
             ];
-            let keys = attnums(heap, wanted).and_then(|k| <[i16; 2]>::try_from(k).ok());
+            let keys = attnums(heap, &wanted).and_then(|k| <[i16; 2]>::try_from(k).ok());
             let index = keys.and_then(|k| primary_key(heap, &k, lock));
             match (keys, index) {
-                (Some(keys), Some(index)) => Some(Table { heap, index, keys }),
+                (Some(keys), Some(index)) => Some(Table {
+                    heap,
+                    index,
+                    keys,
+                    slot: Cell::new(std::ptr::null_mut()),
+                }),
                 _ => {
                     pg_sys::table_close(heap, pg_sys::NoLock as _);
                     None
@@ -71,17 +92,44 @@ impl Table {
     /// The attribute numbers of `columns`, if each exists with its type.
     pub(crate) fn attnums(&self, columns: &[Column]) -> Option<Vec<i16>> {
         // SAFETY: the table is open.
-        unsafe { attnums(self.heap, columns.iter().map(|c| (c.name, c.type_oid))) }
+        unsafe { attnums(self.heap, columns) }
+    }
+}
+
+impl Table {
+    /// The table's slot, empty (a row a probe left in it, and the buffer pin it held, given
+    /// back). Made in the memory context current at its first use, which outlives the table.
+    ///
+    /// # Safety
+    /// The memory context current at the first call lives until the table is dropped.
+    unsafe fn slot(&self) -> *mut pg_sys::TupleTableSlot {
+        let slot = self.slot.get();
+        // SAFETY: the caller's; a slot made here stays valid until Drop.
+        unsafe {
+            if slot.is_null() {
+                let slot = pg_sys::table_slot_create(self.heap, std::ptr::null_mut());
+                self.slot.set(slot);
+                return slot;
+            }
+            pg_sys::ExecClearTuple(slot)
+        }
     }
 }
 
 impl Drop for Table {
     fn drop(&mut self) {
-        // SAFETY: both were opened by Table::open and are closed once; the locks stay until
-        // the transaction ends, as a statement's do.
+        // SAFETY: both were opened by Table::open and are closed once, after the slot made
+        // for them (if any) is dropped; the locks stay until the transaction ends, as a
+        // statement's do.
         unsafe {
-            pg_sys::index_close(self.index, pg_sys::NoLock as _);
-            pg_sys::table_close(self.heap, pg_sys::NoLock as _);
+            let (slot, index, heap) = (self.slot.get(), self.index, self.heap);
+            ffi::boundary(|| {
+                if !slot.is_null() {
+                    ffi::ExecDropSingleTupleTableSlot(slot);
+                }
+                ffi::index_close(index, pg_sys::NoLock as _);
+                ffi::table_close(heap, pg_sys::NoLock as _);
+            });
         }
     }
 }
@@ -98,23 +146,35 @@ pub(crate) struct Column {
 ///
 /// # Safety
 /// `heap` is open.
-unsafe fn attnums<'c>(
-    heap: pg_sys::Relation,
-    wanted: impl IntoIterator<Item = (&'c CStr, Oid)>,
-) -> Option<Vec<i16>> {
+unsafe fn attnums(heap: pg_sys::Relation, wanted: &[Column]) -> Option<Vec<i16>> {
     // SAFETY: the caller's: an open relation's descriptor lives as long as it is open.
     let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*heap).rd_att) };
-    wanted
-        .into_iter()
-        .map(|(name, type_oid)| {
-            let attr = desc.iter().find(|a| {
-                !a.attisdropped
-                    // SAFETY: a NameData is a NUL-terminated name.
-                    && unsafe { CStr::from_ptr(a.attname.data.as_ptr()) } == name
-            })?;
-            (attr.atttypid == type_oid).then_some(attr.attnum)
-        })
-        .collect()
+    // One pass over the descriptor, each attribute's name compared with those still wanted.
+    let mut found = vec![0i16; wanted.len()];
+    for attr in desc.iter().filter(|a| !a.attisdropped) {
+        let Some(i) = wanted
+            .iter()
+            .zip(&found)
+            .position(|(w, &f)| f == 0 && is_name(&attr.attname, w.name))
+        else {
+            continue;
+        };
+        if attr.atttypid != wanted[i].type_oid {
+            return None;
+        }
+        found[i] = attr.attnum;
+    }
+    found.iter().all(|&a| a > 0).then_some(found)
+}
+
+/// Whether `attname` is `name`: its bytes and the NUL that ends it (no `strlen` of either).
+fn is_name(attname: &pg_sys::NameData, name: &CStr) -> bool {
+    let name = name.to_bytes_with_nul();
+    attname.data.len() >= name.len()
+        && attname.data[..name.len()]
+            .iter()
+            .zip(name)
+            .all(|(&a, &b)| a as u8 == b)
 }
 
 /// The primary-key index of `heap`, opened with `lock`, if it can be used: a plain table
@@ -137,14 +197,19 @@ unsafe fn primary_key(
         {
             return None;
         }
-        #[cfg(not(feature = "pg18"))]
-        let index_oid = pg_sys::RelationGetPrimaryKeyIndex(heap);
-        #[cfg(feature = "pg18")]
-        let index_oid = pg_sys::RelationGetPrimaryKeyIndex(heap, false);
-        if index_oid == pg_sys::InvalidOid {
+        let index = ffi::boundary(|| {
+            #[cfg(not(feature = "pg18"))]
+            let index_oid = ffi::RelationGetPrimaryKeyIndex(heap);
+            #[cfg(feature = "pg18")]
+            let index_oid = ffi::RelationGetPrimaryKeyIndex(heap, false);
+            if index_oid == pg_sys::InvalidOid {
+                return std::ptr::null_mut();
+            }
+            ffi::index_open(index_oid, lock)
+        });
+        if index.is_null() {
             return None;
         }
-        let index = pg_sys::index_open(index_oid, lock);
         let form = (*index).rd_index;
         let types = [pg_sys::INT8OID, pg_sys::TEXTOID];
         let usable = (*(*index).rd_rel).relam == pg_sys::BTREE_AM_OID

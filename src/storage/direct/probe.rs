@@ -6,12 +6,15 @@
 
 use std::ffi::CStr;
 
-use pgrx::pg_sys::{self, Datum, Oid};
+use std::ffi::c_int;
+
+use pgrx::pg_sys::{self, Datum, Oid, ScanKeyData};
 
 use noetl_vars_core::{Error, ErrorKind};
 
 use super::{Column, Table};
 use crate::backend::errors::Raise;
+use crate::backend::ffi;
 
 /// What a probe found.
 pub(crate) enum Probe {
@@ -41,7 +44,7 @@ pub(crate) enum Mode {
 /// The row of `noetl.{table}` whose primary key is `(execution_id, {key_column} = key)`.
 pub(crate) fn row(
     table: &CStr,
-    key_column: &CStr,
+    key_column: &'static CStr,
     execution_id: i64,
     key: &str,
     columns: &[Column],
@@ -69,18 +72,16 @@ pub(crate) fn row_in(
     columns: &[Column],
     mode: Mode,
 ) -> Probe {
-    let Some(attnums) = table.attnums(columns) else {
-        return Probe::Unavailable;
-    };
-    // SAFETY: the table is open and checked, `attnums` are its.
-    unsafe { scan(table, &attnums, columns, execution_id, key, mode) }
+    match table.attnums(columns) {
+        Some(attnums) => row_at(table, &attnums, columns, execution_id, key, mode),
+        None => Probe::Unavailable,
+    }
 }
 
-/// Runs the probe under a snapshot taken as a non-read-only SPI statement takes it.
-///
-/// # Safety
-/// `table` is open; `attnums` are those of `columns` in it.
-unsafe fn scan(
+/// The same with the attribute numbers of `columns` already looked up ([`Table::attnums`]),
+/// under a snapshot taken as a non-read-only SPI statement takes it. The calls into
+/// PostgreSQL are made under two error boundaries ([`ffi::boundary`]), not one each.
+pub(crate) fn row_at(
     table: &Table,
     attnums: &[i16],
     columns: &[Column],
@@ -88,69 +89,69 @@ unsafe fn scan(
     key: &str,
     mode: Mode,
 ) -> Probe {
-    // SAFETY: the caller's. The snapshot pushed here is popped on every path below; on an
-    // ERROR the (sub)transaction's abort pops it.
+    assert_eq!(attnums.len(), columns.len());
+    // SAFETY: the table is open and checked, `attnums` are those of `columns` in it (the
+    // caller's Table::attnums); the slot's memory context is the caller's, which outlives the
+    // table (every caller keeps the table in a frame of the current SPI connection). The
+    // snapshot pushed here is popped on every path below; on an ERROR the (sub)transaction's
+    // abort pops it and ends the scan. The closures hold only plain data.
     unsafe {
-        pg_sys::PushActiveSnapshot(pg_sys::GetTransactionSnapshot());
-        pg_sys::CommandCounterIncrement();
-        pg_sys::UpdateActiveSnapshotCommandId();
-        let snapshot = pg_sys::GetActiveSnapshot();
-        let key_text = pg_sys::cstring_to_text_with_len(key.as_ptr().cast(), key.len() as i32);
-        let mut keys = scan_keys(table.index, execution_id, Datum::from(key_text));
-        #[cfg(not(feature = "pg18"))]
-        let desc = pg_sys::index_beginscan(table.heap, table.index, snapshot, 2, 0);
-        #[cfg(feature = "pg18")]
-        let desc = pg_sys::index_beginscan(
-            table.heap,
-            table.index,
-            snapshot,
-            std::ptr::null_mut(),
-            2,
-            0,
-        );
-        pg_sys::index_rescan(desc, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
-        let slot = pg_sys::table_slot_create(table.heap, std::ptr::null_mut());
-        // The key is unique: one visible row at most.
-        let found =
-            pg_sys::index_getnext_slot(desc, pg_sys::ScanDirection::ForwardScanDirection, slot);
+        let slot = table.slot();
+        let (key_ptr, key_len) = (key.as_ptr(), key.len() as c_int);
+        let (heap, index) = (table.heap, table.index);
+        let mut keys = [ScanKeyData::default(), ScanKeyData::default()];
+        let (desc, snapshot, found) = ffi::boundary(|| {
+            ffi::PushActiveSnapshot(ffi::GetTransactionSnapshot());
+            ffi::CommandCounterIncrement();
+            ffi::UpdateActiveSnapshotCommandId();
+            let snapshot = ffi::GetActiveSnapshot();
+            let key_text = ffi::cstring_to_text_with_len(key_ptr.cast(), key_len);
+            scan_keys(&mut keys, index, execution_id, Datum::from(key_text));
+            #[cfg(not(feature = "pg18"))]
+            let desc = ffi::index_beginscan(heap, index, snapshot, 2, 0);
+            #[cfg(feature = "pg18")]
+            let desc = ffi::index_beginscan(heap, index, snapshot, std::ptr::null_mut(), 2, 0);
+            ffi::index_rescan(desc, keys.as_mut_ptr(), 2, std::ptr::null_mut(), 0);
+            // The key is unique: one visible row at most.
+            let found =
+                ffi::index_getnext_slot(desc, pg_sys::ScanDirection::ForwardScanDirection, slot);
+            (desc, snapshot, found)
+        });
         let found = found && (mode == Mode::Read || lock(table, slot, snapshot, execution_id, key));
-        let probe = if found {
-            Probe::Found(
-                attnums
-                    .iter()
-                    .zip(columns)
-                    .map(|(&a, c)| copy_attribute(slot, a, c.type_oid))
-                    .collect(),
-            )
+        let mut values = vec![None; if found { columns.len() } else { 0 }];
+        ffi::boundary(|| {
+            for ((value, &attnum), column) in values.iter_mut().zip(attnums).zip(columns) {
+                *value = copy_attribute(slot, attnum, column.type_oid);
+            }
+            ffi::index_endscan(desc);
+            ffi::PopActiveSnapshot();
+        });
+        // The row's buffer pin given back now, not when the table is closed.
+        pg_sys::ExecClearTuple(slot);
+        if found {
+            Probe::Found(values)
         } else {
             Probe::Missing
-        };
-        pg_sys::ExecDropSingleTupleTableSlot(slot);
-        pg_sys::index_endscan(desc);
-        pg_sys::PopActiveSnapshot();
-        probe
+        }
     }
 }
 
 /// `execution_id = $1 AND {key} = $2` as btree scan keys of `index`'s two columns.
 ///
 /// # Safety
-/// `index` is open and checked by [`primary_key`].
+/// Inside an [`ffi::boundary`]; `index` is open and checked by [`super::primary_key`].
 unsafe fn scan_keys(
+    keys: &mut [ScanKeyData; 2],
     index: pg_sys::Relation,
     execution_id: i64,
     key: Datum,
-) -> [pg_sys::ScanKeyData; 2] {
-    let mut keys = [
-        pg_sys::ScanKeyData::default(),
-        pg_sys::ScanKeyData::default(),
-    ];
+) {
     let procedures = [pg_sys::F_INT8EQ, pg_sys::F_TEXTEQ];
     let arguments = [Datum::from(execution_id), key];
     for (i, scan_key) in keys.iter_mut().enumerate() {
         // SAFETY: the caller's: the index has two key columns, each with a collation.
         unsafe {
-            pg_sys::ScanKeyEntryInitialize(
+            ffi::ScanKeyEntryInitialize(
                 scan_key,
                 0,
                 i as i16 + 1,
@@ -162,7 +163,6 @@ unsafe fn scan_keys(
             );
         }
     }
-    keys
 }
 
 /// Locks the row in `slot` as `SELECT … FOR UPDATE` does (`ExecLockRows`): at READ COMMITTED
@@ -247,8 +247,8 @@ unsafe fn has_key(
 /// context, while the snapshot the row was read under is still active.
 ///
 /// # Safety
-/// `slot` holds a row of a table whose attribute `attnum` is of type `type_oid`, checked by
-/// [`attnums`].
+/// Inside an [`ffi::boundary`]; `slot` holds a row of a table whose attribute `attnum` is of
+/// type `type_oid`, checked by [`Table::attnums`].
 unsafe fn copy_attribute(
     slot: *mut pg_sys::TupleTableSlot,
     attnum: i16,
@@ -256,8 +256,7 @@ unsafe fn copy_attribute(
 ) -> Option<Datum> {
     // SAFETY: the caller's.
     unsafe {
-        let mut is_null = false;
-        let value = pg_sys::slot_getattr(slot, attnum as i32, &mut is_null);
+        let (value, is_null) = ffi::slot_getattr(slot, c_int::from(attnum));
         if is_null {
             return None;
         }
@@ -265,7 +264,7 @@ unsafe fn copy_attribute(
             value
         } else {
             // text and jsonb: variable length.
-            Datum::from(pg_sys::pg_detoast_datum_copy(value.cast_mut_ptr()))
+            Datum::from(ffi::pg_detoast_datum_copy(value.cast_mut_ptr()))
         })
     }
 }
