@@ -1,7 +1,9 @@
 -- noetl_vars: history of variables (noetl_vars.track_history = on).
 
+-- Keyed by execution first: Citus distributes a table only by a column of each of its unique
+-- keys, and history goes with its execution (docs/scale-out.md).
 CREATE TABLE noetl.transient_history (
-    id           pg_catalog.int8        GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           pg_catalog.int8        GENERATED ALWAYS AS IDENTITY,
     execution_id pg_catalog.int8        NOT NULL,
     var_name     pg_catalog.text        NOT NULL,
     operation    pg_catalog.text        NOT NULL,
@@ -11,7 +13,8 @@ CREATE TABLE noetl.transient_history (
     source_step  pg_catalog.text,
     changed_at   pg_catalog.timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
     CONSTRAINT transient_history_operation_check
-        CHECK (operation OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[]))
+        CHECK (operation OPERATOR(pg_catalog.=) ANY (ARRAY['insert', 'update', 'delete']::pg_catalog.text[])),
+    CONSTRAINT transient_history_pkey PRIMARY KEY (execution_id, id)
 );
 CREATE INDEX idx_transient_history_lookup ON noetl.transient_history (execution_id, var_name, changed_at);
 

@@ -12,7 +12,9 @@
 --   * resume_execution writes an execution's predefined variables again on resume;
 --   * render_vars, render_iteration and apply_set take event_id, recorded in noetl.applied_events;
 --   * variable watch: noetl.watches, noetl.watch_outbox, noetl.watch_status and their functions;
---   * typed variables: noetl.declarations, declare_var, undeclare_var, noetl.declared_vars.
+--   * typed variables: noetl.declarations, declare_var, undeclare_var, noetl.declared_vars;
+--   * noetl.transient_history's primary key is (execution_id, id), so that Citus can
+--     distribute it with its execution (docs/scale-out.md).
 -- Frozen once released: later versions add their own script rather than editing this one.
 \echo Use "ALTER EXTENSION noetl_vars UPDATE TO '0.6.0'" to load this file. \quit
 
@@ -52,6 +54,9 @@ BEGIN
     END IF;
 END
 $$;
+
+ALTER TABLE noetl.transient_history DROP CONSTRAINT transient_history_pkey,
+    ADD CONSTRAINT transient_history_pkey PRIMARY KEY (execution_id, id);
 
 ALTER TABLE noetl.transient RENAME CONSTRAINT transient_pkey TO idx_transient_execution;
 ALTER TABLE noetl.transient

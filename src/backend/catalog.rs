@@ -15,6 +15,21 @@ thread_local! {
     static KNOWN: RefCell<Known> = RefCell::new(Known::default());
     /// Set by an invalidation: [`KNOWN`] is forgotten at the next look-up.
     static STALE: Cell<bool> = const { Cell::new(false) };
+    /// Counts those invalidations ([`generation`]).
+    static GENERATION: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A number that changes at every invalidation of any relation or schema: what a caller
+/// works out from a relation's descriptor, read after locking the relation (which takes the
+/// invalidations sent meanwhile), can be kept with the number and used while it stays the
+/// same.
+pub(crate) fn generation() -> u64 {
+    GENERATION.with(Cell::get)
+}
+
+/// Moves [`generation`] on.
+fn next_generation() {
+    GENERATION.with(|g| g.set(g.get().wrapping_add(1)));
 }
 
 /// What this backend found.
@@ -74,6 +89,7 @@ pub(crate) fn noetl_relation(name: &CStr) -> Option<Oid> {
 /// A relation found here, or every relation, invalidated.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: Oid) {
+    next_generation();
     // While a look-up holds the list (a catalog read may take invalidations), assume it is.
     let found = KNOWN.with(|k| {
         k.try_borrow()
@@ -87,6 +103,7 @@ unsafe extern "C-unwind" fn on_relcache(_arg: pg_sys::Datum, relid: Oid) {
 /// A schema changed: renamed, dropped or created under the name `noetl`.
 #[pg_guard]
 unsafe extern "C-unwind" fn on_namespace(_arg: pg_sys::Datum, _cache: c_int, _hash: u32) {
+    next_generation();
     STALE.with(|s| s.set(true));
 }
 

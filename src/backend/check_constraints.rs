@@ -29,6 +29,8 @@ use std::ffi::{c_int, CStr};
 use pgrx::pg_guard;
 use pgrx::pg_sys;
 
+use crate::backend::citus;
+
 /// The most constraint texts kept, and of their bytes: a session that runs more DDL than
 /// that has its further constraints prepared by PostgreSQL, as without the cache.
 const MAX_TEXTS: usize = 64;
@@ -72,7 +74,8 @@ pub(crate) struct Armed(());
 
 /// Arms the hook for the statement about to run (`storage::spi`).
 pub(crate) fn arm() -> Armed {
-    ARMED.with(|a| a.set(true));
+    // With Citus the statement's table may be distributed: its executor is Citus's.
+    ARMED.with(|a| a.set(!citus::loaded()));
     Armed(())
 }
 

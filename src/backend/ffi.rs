@@ -142,3 +142,17 @@ pub(crate) unsafe fn slot_getattr(slot: *mut TupleTableSlot, attnum: c_int) -> (
         (*(*slot).tts_values.add(i), *(*slot).tts_isnull.add(i))
     }
 }
+
+/// `ExecClearTuple` (an inline function of PostgreSQL's headers): empties `slot`, giving
+/// back the buffer pin or memory of the row it held.
+///
+/// # Safety
+/// Inside a [`boundary`]; `slot` is a valid slot.
+pub(crate) unsafe fn exec_clear_tuple(slot: *mut TupleTableSlot) {
+    // SAFETY: the caller's; every slot's operations have `clear`.
+    unsafe {
+        if let Some(clear) = (*(*slot).tts_ops).clear {
+            clear(slot);
+        }
+    }
+}

@@ -6,10 +6,11 @@
 //! ([`privileges`]); the checks that keep its trigger functions on their own tables
 //! ([`triggers`]); the CHECK constraints of its writing statements, read once per backend
 //! ([`check_constraints`]); the calls of the hot paths into PostgreSQL made several under one
-//! error boundary ([`ffi`]).
+//! error boundary ([`ffi`]); what changes when Citus is loaded ([`citus`]).
 
 pub(crate) mod catalog;
 pub(crate) mod check_constraints;
+pub(crate) mod citus;
 pub(crate) mod errors;
 pub(crate) mod ffi;
 pub(crate) mod guard;

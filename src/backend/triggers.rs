@@ -7,8 +7,8 @@ use std::ffi::CStr;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
 
-use crate::backend::catalog;
 use crate::backend::errors::Raise;
+use crate::backend::{catalog, citus};
 
 /// When a trigger function may fire.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -48,7 +48,11 @@ pub unsafe fn trigger_data(
         let row = event & pg_sys::TRIGGER_EVENT_ROW != 0;
         let after = event & pg_sys::TRIGGER_EVENT_TIMINGMASK == pg_sys::TRIGGER_EVENT_AFTER;
         let timing = after && row == (fires == Fires::AfterRow);
-        if (*rel).relnamespace != catalog::noetl_namespace() || !tables.contains(&name) || !timing {
+        // With Citus, a shard of one of the tables (in the same schema, which only its owner
+        // may create in: docs/security.md).
+        let own = tables.contains(&name)
+            || citus::loaded() && tables.iter().any(|t| citus::is_shard_name(name, t));
+        if (*rel).relnamespace != catalog::noetl_namespace() || !own || !timing {
             let own: Vec<String> = tables
                 .iter()
                 .map(|t| format!("noetl.{}", t.to_string_lossy()))

@@ -28,7 +28,7 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::backend::triggers::{trigger_data, Fires};
-use crate::backend::{guc, keys};
+use crate::backend::{citus, guc, keys};
 use crate::capture::{notify, watch};
 use crate::storage::datum::{self, column};
 use crate::storage::declarations;
@@ -131,19 +131,21 @@ unsafe fn record(
         let text_arg =
             |col: &CStr| unsafe { column(current, desc, col) }.map_or(null, |d| (d, false));
         let _conn = Connection::open();
-        execute(
-            &queries::HISTORY_INSERT,
-            &[
-                (pg_sys::Datum::from(key.execution_id), false),
-                (text_datum(&key.name), false),
-                (text_datum(operation), false),
-                value(old),
-                value(new),
-                text_arg(c"var_type"),
-                text_arg(c"source_step"),
-            ],
-            false,
-        );
+        let args = [
+            (pg_sys::Datum::from(key.execution_id), false),
+            (text_datum(&key.name), false),
+            (text_datum(operation), false),
+            value(old),
+            value(new),
+            text_arg(c"var_type"),
+            text_arg(c"source_step"),
+            (pg_sys::Datum::from(history_id_range()), false),
+        ];
+        if citus::loaded() {
+            execute(&queries::HISTORY_INSERT_CITUS, &args, false);
+        } else {
+            execute(&queries::HISTORY_INSERT, &args[..7], false);
+        }
     }
     if guc::notify() {
         notify::queue(key.execution_id, &key.name);
@@ -152,6 +154,31 @@ unsafe fn record(
         // SAFETY: the caller's.
         unsafe { to_outbox(desc, key, operation, old, new) };
     }
+}
+
+/// Where Citus is loaded, the first history id of this node's range: its group id shifted
+/// by 48 bits (0 on the coordinator and without Citus's tables), read once per backend.
+fn history_id_range() -> i64 {
+    thread_local! {
+        static RANGE: std::cell::OnceCell<i64> = const { std::cell::OnceCell::new() };
+    }
+    if !citus::loaded() {
+        return 0;
+    }
+    RANGE.with(|range| {
+        *range.get_or_init(|| {
+            let catalog = pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE);
+            // SAFETY: a catalog-cache look-up by name, inside the trigger's transaction.
+            let exists =
+                unsafe { pg_sys::get_relname_relid(c"pg_dist_local_group".as_ptr(), catalog) }
+                    != pg_sys::InvalidOid;
+            let rows = exists.then(|| execute(&queries::CITUS_GROUP, &[], true));
+            let group = rows
+                .and_then(|r| r.get(0, 1))
+                .map_or(0, |d| d.value() as i64);
+            group << 48
+        })
+    })
 }
 
 /// Checks the value plain SQL wrote to variable `key` against its declaration.

@@ -1,5 +1,6 @@
 //! Storage: everything that reads or writes the extension's tables. SPI with kept plans
-//! ([`spi`]), every statement ([`queries`], and [`scoped_queries`] for the `set:` scopes) and
+//! ([`spi`]), every statement ([`queries`], the writes of variables in [`upserts`], and
+//! [`scoped_queries`] for the `set:` scopes) and
 //! the planner hook that plans them as index scans ([`planner`]), typed access to
 //! `noetl.transient` ([`table`]), `jsonb` read and built in place ([`jsonb`]), text and
 //! timestamp datums ([`datum`]), the statements of an extension not updated yet
@@ -23,5 +24,6 @@ pub(crate) mod scrub;
 pub(crate) mod sealed;
 pub(crate) mod spi;
 pub(crate) mod table;
+pub(crate) mod upserts;
 pub(crate) mod value_checks;
 pub(crate) mod vars_store;

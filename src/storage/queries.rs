@@ -5,6 +5,10 @@
 use pgrx::pg_sys::{self, Oid};
 
 use crate::storage::spi::Query;
+pub use crate::storage::upserts::{
+    UPSERT_OBJECT, UPSERT_OBJECT_NO_TTL, UPSERT_OBJECT_ONE_TYPE, UPSERT_OBJECT_ONE_TYPE_NO_TTL,
+    UPSERT_ONE,
+};
 
 const INT8: Oid = pg_sys::INT8OID;
 const TEXT: Oid = pg_sys::TEXTOID;
@@ -12,6 +16,7 @@ const JSONB: Oid = pg_sys::JSONBOID;
 const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
 const INTERVAL: Oid = pg_sys::INTERVALOID;
 const INT4: Oid = pg_sys::INT4OID;
+const TIMESTAMPTZ: Oid = pg_sys::TIMESTAMPTZOID;
 
 /// A row whose lifetime has not ended (`expires_at`, NoETL's column): every read leaves the
 /// others out, from the statement's start on; `live!(x)` for the table aliased `x`.
@@ -23,124 +28,6 @@ macro_rules! live {
         "(x.expires_at IS NULL OR x.expires_at OPERATOR(pg_catalog.>) pg_catalog.statement_timestamp())"
     };
 }
-
-/// What an overwrite (`ON CONFLICT … DO UPDATE SET`) sets: the value, its type and step, and
-/// `accessed_at`; a variable whose lifetime had ended starts afresh (created now, never read,
-/// no lifetime), any other keeps `created_at`, `access_count` and `expires_at`. A write with a
-/// lifetime (a TTL) gives the variable that lifetime, from now, in either case; `(no_ttl)` is
-/// the list for a write without one (the common case).
-macro_rules! overwrite {
-    () => {
-        concat!(
-            overwrite!(common),
-            "expires_at = CASE WHEN EXCLUDED.expires_at IS NOT NULL THEN EXCLUDED.expires_at \
-                               WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
-                               THEN NULL ELSE t.expires_at END"
-        )
-    };
-    (no_ttl) => {
-        concat!(
-            overwrite!(common),
-            "expires_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
-                               THEN NULL ELSE t.expires_at END"
-        )
-    };
-    (common) => {
-        "var_value = EXCLUDED.var_value, var_type = EXCLUDED.var_type, \
-         source_step = EXCLUDED.source_step, accessed_at = EXCLUDED.accessed_at, \
-         created_at = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
-                           THEN EXCLUDED.created_at ELSE t.created_at END, \
-         access_count = CASE WHEN t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
-                             THEN 0 ELSE t.access_count END, "
-    };
-}
-
-/// Upsert of one variable: a new row starts with `access_count = 0`; an overwrite keeps
-/// `created_at` and `access_count` and moves `accessed_at`. `$6`: the lifetime (interval
-/// text), NULL for none.
-pub static UPSERT_ONE: Query = Query {
-    name: "upsert_one",
-    sql: concat!(
-        "INSERT INTO noetl.transient AS t \
-           (execution_id, var_name, var_type, var_value, source_step, expires_at) \
-          VALUES ($1, $2, $3, $4, $5, \
-                  pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) $6::pg_catalog.interval) \
-          ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
-        overwrite!()
-    ),
-    args: &[INT8, TEXT, TEXT, JSONB, TEXT, TEXT],
-};
-
-/// The lifetime of member `e.key` of an object upsert: its own in the object `$5`
-/// (`{name: interval text}`), else `$6` for every member; NULL for none.
-macro_rules! member_expiry {
-    () => {
-        "pg_catalog.statement_timestamp() OPERATOR(pg_catalog.+) \
-         COALESCE($5::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key, $6)::pg_catalog.interval"
-    };
-}
-
-/// Upsert of every member of a JSON object `$2` in one statement, each of type `$var_type`.
-/// `jsonb_each` yields keys in jsonb's own order, the same in every session, so concurrent
-/// writers of overlapping sets lock rows in one order. With lifetimes (`$5`, `$6`: see
-/// `member_expiry!`) or, for a call without any, none worked out per member.
-macro_rules! upsert_members {
-    ($var_type:literal) => {
-        concat!(
-            "INSERT INTO noetl.transient AS t \
-               (execution_id, var_name, var_type, var_value, source_step, expires_at) \
-              SELECT $1, e.key, ",
-            $var_type,
-            ", e.value, $4, ",
-            member_expiry!(),
-            " FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
-              ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
-            overwrite!()
-        )
-    };
-    ($var_type:literal, no_ttl) => {
-        concat!(
-            "INSERT INTO noetl.transient AS t \
-               (execution_id, var_name, var_type, var_value, source_step) \
-              SELECT $1, e.key, ",
-            $var_type,
-            ", e.value, $4 FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
-              ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
-            overwrite!(no_ttl)
-        )
-    };
-}
-
-/// Each member with the type named in the object `$3` (`{name: var_type}`).
-pub static UPSERT_OBJECT: Query = Query {
-    name: "upsert_object",
-    sql: upsert_members!("$3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key"),
-    args: &[INT8, JSONB, JSONB, TEXT, JSONB, TEXT],
-};
-
-/// Every member with one type, `$3` (set_vars).
-pub static UPSERT_OBJECT_ONE_TYPE: Query = Query {
-    name: "upsert_object_one_type",
-    sql: upsert_members!("$3"),
-    args: &[INT8, JSONB, TEXT, TEXT, JSONB, TEXT],
-};
-
-/// [`UPSERT_OBJECT`] and [`UPSERT_OBJECT_ONE_TYPE`] for a call without lifetimes (about
-/// 9,000 instructions fewer for the typical step).
-pub static UPSERT_OBJECT_NO_TTL: Query = Query {
-    name: "upsert_object_no_ttl",
-    sql: upsert_members!(
-        "$3::pg_catalog.jsonb OPERATOR(pg_catalog.->>) e.key",
-        no_ttl
-    ),
-    args: &[INT8, JSONB, JSONB, TEXT],
-};
-
-pub static UPSERT_OBJECT_ONE_TYPE_NO_TTL: Query = Query {
-    name: "upsert_object_one_type_no_ttl",
-    sql: upsert_members!("$3", no_ttl),
-    args: &[INT8, JSONB, TEXT, TEXT],
-};
 
 /// The value of one variable, untracked: a full primary-key lookup, the cheapest statement
 /// there is; blocks usually read one to three variables.
@@ -282,6 +169,28 @@ pub static HISTORY_INSERT: Query = Query {
     args: &[INT8, TEXT, TEXT, JSONB, JSONB, TEXT, TEXT],
 };
 
+/// [`HISTORY_INSERT`] where Citus is loaded: the row's id is this node's next one plus `$8`,
+/// its group's range (`group id << 48`, the ranges Citus gives the sequences it creates),
+/// so that ids stay unique across nodes and an execution's rows keep unique keys when its
+/// shard moves to another node (docs/scale-out.md).
+pub static HISTORY_INSERT_CITUS: Query = Query {
+    name: "history_insert_citus",
+    sql: "INSERT INTO noetl.transient_history \
+          (execution_id, var_name, operation, old_value, new_value, var_type, source_step, id) \
+          OVERRIDING SYSTEM VALUE \
+          VALUES ($1, $2, $3, $4, $5, $6, $7, \
+                  pg_catalog.nextval('noetl.transient_history_id_seq'::pg_catalog.regclass) \
+                  OPERATOR(pg_catalog.+) $8)",
+    args: &[INT8, TEXT, TEXT, JSONB, JSONB, TEXT, TEXT, INT8],
+};
+
+/// This node's Citus group (0 on the coordinator), where Citus is loaded and created.
+pub static CITUS_GROUP: Query = Query {
+    name: "citus_group",
+    sql: "SELECT groupid::pg_catalog.int8 FROM pg_catalog.pg_dist_local_group",
+    args: &[],
+};
+
 /// The value variable `$2` of execution `$1` had at `$3`, from the history: the newest row at
 /// or before it (NULL after a delete), none when it did not exist then (`noetl.var_at`).
 pub static VAR_AT: Query = Query {
@@ -290,7 +199,7 @@ pub static VAR_AT: Query = Query {
           WHERE h.execution_id OPERATOR(pg_catalog.=) $1 AND h.var_name OPERATOR(pg_catalog.=) $2 \
             AND h.changed_at OPERATOR(pg_catalog.<=) $3 \
           ORDER BY h.changed_at DESC, h.id DESC LIMIT 1",
-    args: &[INT8, TEXT, pg_sys::TIMESTAMPTZOID],
+    args: &[INT8, TEXT, TIMESTAMPTZ],
 };
 
 /// Executions whose variables were all last written or read before now() - $1, oldest
@@ -356,7 +265,7 @@ pub static PURGE_EXPIRED_ROWS: Query = Query {
 /// The statements that touch one execution, `$1`. They are planned as index scans
 /// ([`crate::storage::planner`]), and each is confined to its execution (the test below), which is what
 /// lets a distributed setup send a call to the shard holding it.
-pub static PER_EXECUTION: [&Query; 19] = [
+pub static PER_EXECUTION: [&Query; 20] = [
     &RESUME_CONFLICTS,
     &UPSERT_ONE,
     &UPSERT_OBJECT,
@@ -375,6 +284,7 @@ pub static PER_EXECUTION: [&Query; 19] = [
     &DELETE_ONE,
     &DELETE_ALL,
     &HISTORY_INSERT,
+    &HISTORY_INSERT_CITUS,
     &PURGE_EXECUTION,
 ];
 

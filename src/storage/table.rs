@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use noetl_vars_core::doc::DocRef;
+use noetl_vars_core::doc::{self, DocRef};
 use noetl_vars_core::shape::VarRow;
 use noetl_vars_core::ttl::Ttl;
 use noetl_vars_core::{Error, ErrorKind};
 use pgrx::pg_sys;
-use pgrx::IntoDatum;
 
+use crate::backend::citus;
 use crate::backend::errors::Raise;
 use crate::storage::datum;
 use crate::storage::direct::probe;
@@ -18,42 +18,9 @@ use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
 use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Query, Rows};
+use crate::storage::upserts::{self, statement_start};
 
-pub(crate) type Arg = (pg_sys::Datum, bool);
-
-pub(crate) fn int8_arg(v: i64) -> Arg {
-    (pg_sys::Datum::from(v), false)
-}
-
-pub(crate) fn text_arg(v: &str) -> Arg {
-    match v.into_datum() {
-        Some(d) => (d, false),
-        None => (pg_sys::Datum::from(0usize), true),
-    }
-}
-
-pub(crate) fn opt_text_arg(v: Option<&str>) -> Arg {
-    match v {
-        Some(s) => text_arg(s),
-        None => (pg_sys::Datum::from(0usize), true),
-    }
-}
-
-pub(crate) fn array_arg(datums: &mut [pg_sys::Datum], element: pg_sys::Oid) -> Arg {
-    // SAFETY: `datums` are valid datums of type `element` (text, a varlena: length -1,
-    // not by value, int alignment), and the array is built in the current memory context.
-    let array = unsafe {
-        pg_sys::construct_array(
-            datums.as_mut_ptr(),
-            datums.len() as i32,
-            element,
-            -1,
-            false,
-            pg_sys::TYPALIGN_INT as std::ffi::c_char,
-        )
-    };
-    (pg_sys::Datum::from(array), false)
-}
+pub(crate) use crate::storage::spi::{array_arg, int8_arg, opt_text_arg, text_arg, Arg};
 
 /// One variable to write.
 pub struct Write<'a> {
@@ -126,6 +93,7 @@ pub fn upsert_one(
         text_arg(write.var_type),
         (value.datum(), false),
         opt_text_arg(source_step),
+        statement_start(),
         ttl,
     ];
     execute(query, &args[..query.args.len()], false);
@@ -155,6 +123,9 @@ pub fn upsert_object(
         playbook,
         values,
     );
+    if citus::loaded() {
+        return upsert_each(execution_id, values, &types, source_step, expiry);
+    }
     let none = expiry.is_none();
     let (query, types) = match types {
         Types::All(t) => (
@@ -188,10 +159,39 @@ pub fn upsert_object(
         (values.datum(), false),
         types,
         opt_text_arg(source_step),
+        statement_start(),
         each,
         all,
     ];
     execute(query, &args[..query.args.len()], false);
+}
+
+/// [`upsert_object`] one member at a time ([`upserts::upsert_each`]), where Citus is loaded.
+fn upsert_each(
+    execution_id: i64,
+    values: PgJsonb,
+    types: &Types<'_>,
+    source_step: Option<&str>,
+    expiry: &Expiry,
+) {
+    let life = Lifetime::new();
+    let text_of = |object: Option<PgJsonb>, name: &str| {
+        object.and_then(|o| o.doc(&life).get(name).and_then(|v| doc::as_str(&v)))
+    };
+    let members = values.members();
+    upserts::upsert_each(
+        execution_id,
+        members.iter().map(|(name, value)| upserts::Member {
+            name,
+            value: value.datum(),
+            var_type: match types {
+                Types::All(t) => Some(t.to_string()),
+                Types::Each(object) => text_of(Some(*object), name),
+            },
+            source_step,
+            ttl: text_of(expiry.each, name).or_else(|| expiry.all.map(|t| t.interval_text())),
+        }),
+    );
 }
 
 /// Row `i` of a statement returning `var_name, var_value, var_type, source_step,

@@ -146,7 +146,7 @@ unsafe fn store(table: &Table, attnums: &[i16], values: &[Datum]) {
             );
             #[cfg(any(feature = "pg17", feature = "pg18"))]
             ffi::index_insert_cleanup(index, info);
+            ffi::exec_clear_tuple(slot);
         });
-        pg_sys::ExecClearTuple(slot);
     }
 }

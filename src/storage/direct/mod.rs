@@ -12,12 +12,12 @@
 //! statement, which then decides as before, its errors included. (TimescaleDB writes its own
 //! catalog tables the same way.)
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::CStr;
 
 use pgrx::pg_sys::{self, Oid};
 
-use crate::backend::{catalog, ffi};
+use crate::backend::{catalog, citus, ffi};
 
 pub(crate) mod insert;
 pub(crate) mod probe;
@@ -46,6 +46,10 @@ impl Table {
         privileges: pg_sys::AclMode,
         lock: pg_sys::LOCKMODE,
     ) -> Option<Table> {
+        // A distributed table's rows are in its shards, which only Citus's planner reaches.
+        if citus::loaded() {
+            return None;
+        }
         let relid = catalog::noetl_relation(table)?;
         // SAFETY: on the backend's thread inside a transaction; the table is closed again on
         // the paths that do not return it.
@@ -97,22 +101,20 @@ impl Table {
 }
 
 impl Table {
-    /// The table's slot, empty (a row a probe left in it, and the buffer pin it held, given
-    /// back). Made in the memory context current at its first use, which outlives the table.
+    /// The table's slot: empty, as each use leaves it ([`ffi::exec_clear_tuple`] at its end:
+    /// a row's buffer pin is given back then, not when the table is closed). Made in the
+    /// memory context current at its first use, which outlives the table.
     ///
     /// # Safety
     /// The memory context current at the first call lives until the table is dropped.
     unsafe fn slot(&self) -> *mut pg_sys::TupleTableSlot {
-        let slot = self.slot.get();
-        // SAFETY: the caller's; a slot made here stays valid until Drop.
-        unsafe {
-            if slot.is_null() {
-                let slot = pg_sys::table_slot_create(self.heap, std::ptr::null_mut());
-                self.slot.set(slot);
-                return slot;
-            }
-            pg_sys::ExecClearTuple(slot)
+        let mut slot = self.slot.get();
+        if slot.is_null() {
+            // SAFETY: the caller's; a slot made here stays valid until Drop.
+            slot = unsafe { pg_sys::table_slot_create(self.heap, std::ptr::null_mut()) };
+            self.slot.set(slot);
         }
+        slot
     }
 }
 
@@ -142,11 +144,68 @@ pub(crate) struct Column {
 }
 
 /// The attribute numbers of the `wanted` columns of the open table `heap`, if each exists
-/// with its type. Read from the relation cache's descriptor: no catalog look-up per column.
+/// with its type. Remembered per backend while no relation or schema is invalidated
+/// ([`catalog::generation`], read after the table was locked).
 ///
 /// # Safety
 /// `heap` is open.
 unsafe fn attnums(heap: pg_sys::Relation, wanted: &[Column]) -> Option<Vec<i16>> {
+    // SAFETY: the caller's.
+    let relid = unsafe { (*heap).rd_id };
+    let generation = catalog::generation();
+    let same = |r: &Remembered| {
+        r.generation == generation
+            && r.relid == relid
+            && r.columns.len() == wanted.len()
+            && r.columns
+                .iter()
+                .zip(wanted)
+                .all(|(&(name, type_oid), w)| name == w.name && type_oid == w.type_oid)
+    };
+    if let Some(found) = REMEMBERED.with(|r| {
+        r.borrow()
+            .iter()
+            .find(|r| same(r))
+            .map(|r| r.attnums.clone())
+    }) {
+        return found;
+    }
+    // SAFETY: the caller's.
+    let attnums = unsafe { look_up_attnums(heap, wanted) };
+    REMEMBERED.with(|r| {
+        let mut r = r.borrow_mut();
+        r.retain(|r| r.generation == generation);
+        r.truncate(REMEMBERED_MAX - 1);
+        r.push(Remembered {
+            generation,
+            relid,
+            columns: wanted.iter().map(|w| (w.name, w.type_oid)).collect(),
+            attnums: attnums.clone(),
+        });
+    });
+    attnums
+}
+
+/// Attribute numbers [`attnums`] worked out, by relation and the columns asked for.
+struct Remembered {
+    generation: u64,
+    relid: Oid,
+    columns: Vec<(&'static CStr, Oid)>,
+    attnums: Option<Vec<i16>>,
+}
+
+/// The most look-ups [`attnums`] keeps (the extension asks for a handful).
+const REMEMBERED_MAX: usize = 16;
+
+thread_local! {
+    static REMEMBERED: RefCell<Vec<Remembered>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`attnums`] read from the relation cache's descriptor: no catalog look-up per column.
+///
+/// # Safety
+/// `heap` is open.
+unsafe fn look_up_attnums(heap: pg_sys::Relation, wanted: &[Column]) -> Option<Vec<i16>> {
     // SAFETY: the caller's: an open relation's descriptor lives as long as it is open.
     let desc = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*heap).rd_att) };
     // One pass over the descriptor, each attribute's name compared with those still wanted.

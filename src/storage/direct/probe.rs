@@ -123,11 +123,10 @@ pub(crate) fn row_at(
             for ((value, &attnum), column) in values.iter_mut().zip(attnums).zip(columns) {
                 *value = copy_attribute(slot, attnum, column.type_oid);
             }
+            ffi::exec_clear_tuple(slot);
             ffi::index_endscan(desc);
             ffi::PopActiveSnapshot();
         });
-        // The row's buffer pin given back now, not when the table is closed.
-        pg_sys::ExecClearTuple(slot);
         if found {
             Probe::Found(values)
         } else {

@@ -1,5 +1,7 @@
 //! `#[pg_test]`s: the functions inside a real PostgreSQL backend, called through SPI.
 
+mod citus;
+
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
