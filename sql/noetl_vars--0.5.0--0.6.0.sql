@@ -55,16 +55,36 @@ BEGIN
 END
 $$;
 
-ALTER TABLE noetl.transient_history DROP CONSTRAINT transient_history_pkey,
-    ADD CONSTRAINT transient_history_pkey PRIMARY KEY (execution_id, id);
-
-ALTER TABLE noetl.transient RENAME CONSTRAINT transient_pkey TO idx_transient_execution;
-ALTER TABLE noetl.transient
-    ADD COLUMN expires_at pg_catalog.timestamptz,
-    ADD COLUMN scope pg_catalog.text DEFAULT 'execution'
-        CONSTRAINT transient_scope_check
-        CHECK (scope OPERATOR(pg_catalog.=) ANY (ARRAY['step', 'execution', 'workflow', 'permanent']::pg_catalog.text[]));
-CREATE INDEX idx_transient_expires ON noetl.transient (expires_at) WHERE expires_at IS NOT NULL;
+-- Each statement on the tables a Citus cluster distributes runs on its own (EXECUTE): Citus
+-- sends a statement's text on to the other nodes, and in an extension script that text is the
+-- whole script. Each also does nothing where it was done already: Citus applies the
+-- coordinator's statements to the workers' copies of a distributed table, and then runs this
+-- update on the workers too (docs/scale-out.md). Renaming the index renames its constraint
+-- with it (Citus can rename the index of a distributed table, not a constraint).
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_index i
+                   WHERE i.indexrelid OPERATOR(pg_catalog.=) 'noetl.transient_history_pkey'::pg_catalog.regclass
+                     AND i.indnatts OPERATOR(pg_catalog.=) 2) THEN
+        EXECUTE 'ALTER TABLE noetl.transient_history DROP CONSTRAINT transient_history_pkey, '
+                'ADD CONSTRAINT transient_history_pkey PRIMARY KEY (execution_id, id)';
+    END IF;
+    EXECUTE 'ALTER INDEX IF EXISTS noetl.transient_pkey RENAME TO idx_transient_execution';
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_attribute a
+                   WHERE a.attrelid OPERATOR(pg_catalog.=) 'noetl.transient'::pg_catalog.regclass
+                     AND a.attname OPERATOR(pg_catalog.=) 'expires_at' AND NOT a.attisdropped) THEN
+        EXECUTE $ddl$
+            ALTER TABLE noetl.transient
+                ADD COLUMN expires_at pg_catalog.timestamptz,
+                ADD COLUMN scope pg_catalog.text DEFAULT 'execution'
+                    CONSTRAINT transient_scope_check
+                    CHECK (scope OPERATOR(pg_catalog.=) ANY (ARRAY['step', 'execution', 'workflow', 'permanent']::pg_catalog.text[]))
+        $ddl$;
+    END IF;
+    EXECUTE 'CREATE INDEX IF NOT EXISTS idx_transient_expires ON noetl.transient (expires_at) '
+            'WHERE expires_at IS NOT NULL';
+END
+$$;
 
 CREATE OR REPLACE FUNCTION noetl.adopt_transient(source pg_catalog.regclass)
 RETURNS pg_catalog.int8
@@ -221,8 +241,12 @@ REVOKE EXECUTE ON FUNCTION noetl.purge_expired(pg_catalog.int4) FROM PUBLIC;
 
 COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS
     'Deletes up to batch variables whose lifetime (expires_at) has ended, those that ended first first, skipping rows another transaction holds; returns how many it deleted. Schedule it with pg_cron.';
-COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime ends (NoETL''s column); NULL: it lasts as long as its execution.';
-COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.';
+DO $$
+BEGIN
+    EXECUTE $c$COMMENT ON COLUMN noetl.transient.expires_at IS 'When the variable''s lifetime ends (NoETL''s column); NULL: it lasts as long as its execution.'$c$;
+    EXECUTE $c$COMMENT ON COLUMN noetl.transient.scope IS 'NoETL''s lifecycle scope: execution for every variable the extension writes; step, workflow or permanent only from plain SQL.'$c$;
+END
+$$;
 COMMENT ON INDEX noetl.idx_transient_execution IS 'The primary key (execution_id, var_name); named as NoETL''s index on execution_id.';
 COMMENT ON INDEX noetl.idx_transient_expires IS 'Variables with a lifetime, by when it ends.';
 

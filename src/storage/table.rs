@@ -18,7 +18,7 @@ use crate::storage::legacy_queries::{self, pick};
 use crate::storage::queries;
 use crate::storage::sealed::{self, Row};
 use crate::storage::spi::{execute, Query, Rows};
-use crate::storage::upserts::{self, statement_start};
+use crate::storage::upserts::{self, statement_start, UPSERT_ONE};
 
 pub(crate) use crate::storage::spi::{array_arg, int8_arg, opt_text_arg, text_arg, Arg};
 
@@ -179,7 +179,9 @@ fn upsert_each(
         object.and_then(|o| o.doc(&life).get(name).and_then(|v| doc::as_str(&v)))
     };
     let members = values.members();
+    let query = pick_write(&legacy_queries::UPSERT_ONE_LEGACY, &UPSERT_ONE, expiry);
     upserts::upsert_each(
+        query,
         execution_id,
         members.iter().map(|(name, value)| upserts::Member {
             name,

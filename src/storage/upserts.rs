@@ -162,7 +162,13 @@ pub struct Member<'a> {
 /// Citus is loaded: it runs an `INSERT … SELECT` from `jsonb_each` on the coordinator and
 /// deparses its `DO UPDATE` for each shard without the parameters, while a single-row
 /// `INSERT … VALUES` is routed to its shard whole (docs/scale-out.md).
-pub fn upsert_each<'a>(execution_id: i64, members: impl IntoIterator<Item = Member<'a>>) {
+/// `query` is [`UPSERT_ONE`], or the statement of an extension not updated yet, which takes
+/// the first five of its parameters.
+pub fn upsert_each<'a>(
+    query: &'static Query,
+    execution_id: i64,
+    members: impl IntoIterator<Item = Member<'a>>,
+) {
     for m in members {
         let args = [
             int8_arg(execution_id),
@@ -173,6 +179,6 @@ pub fn upsert_each<'a>(execution_id: i64, members: impl IntoIterator<Item = Memb
             statement_start(),
             opt_text_arg(m.ttl.as_deref()),
         ];
-        execute(&UPSERT_ONE, &args, false);
+        execute(query, &args[..query.args.len()], false);
     }
 }
