@@ -26,6 +26,7 @@ REVOKE EXECUTE ON FUNCTION
     noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.timestamptz),
     noetl.purge_stale(pg_catalog.interval, pg_catalog.int4),
     noetl.purge_expired(pg_catalog.int4),
+    noetl.purge_execution(pg_catalog.int8, pg_catalog.interval),
     noetl.adopt_transient(pg_catalog.regclass),
     noetl.transient_changed()
 FROM PUBLIC;
@@ -132,6 +133,8 @@ COMMENT ON FUNCTION noetl.var_at(pg_catalog.int8, pg_catalog.text, pg_catalog.ti
     'The value a variable had at a point in time, from noetl.transient_history (decrypted when it was stored encrypted); NULL when it did not exist then, was deleted, or history was off.';
 COMMENT ON FUNCTION noetl.purge_stale(pg_catalog.interval, pg_catalog.int4) IS
     'Deletes the variables of executions untouched (no write, no tracked read) for longer than older_than, at most max_executions per call, oldest first; skips executions in use. Returns one row per execution removed. Schedule it with pg_cron.';
+COMMENT ON FUNCTION noetl.purge_execution(pg_catalog.int8, pg_catalog.interval) IS
+    'Deletes one execution''s variables (and its applied event ids) if none was written or read (tracked) for longer than older_than and no call is using it (never waited for); one row, how many and their last activity, when it did. What purge_stale does to each execution; on Citus, distribute it with force_delegation (docs/scale-out.md).';
 COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS
     'Deletes up to batch variables whose lifetime (expires_at) has ended, those that ended first first, skipping rows another transaction holds; returns how many it deleted. Schedule it with pg_cron.';
 COMMENT ON FUNCTION noetl.adopt_transient(pg_catalog.regclass) IS

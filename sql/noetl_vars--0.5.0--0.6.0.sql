@@ -204,39 +204,29 @@ GROUP BY t.execution_id;
 -- Deletes variables whose lifetime (expires_at) has ended, at most `batch` of them, those that
 -- ended first first. Rows another transaction holds locked are skipped, not waited for: a
 -- scheduled purge never holds up a writer, and what it skips the next run takes.
-CREATE FUNCTION noetl.purge_expired(batch pg_catalog.int4 DEFAULT 10000)
-RETURNS pg_catalog.int8
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $body$
-DECLARE
-    purged pg_catalog.int8;
-    emptied pg_catalog.int8[];
-BEGIN
-    IF batch IS NULL OR batch OPERATOR(pg_catalog.<) 1 THEN
-        RAISE EXCEPTION 'batch must be a positive number of variables, not %', COALESCE(batch::pg_catalog.text, 'NULL')
-            USING ERRCODE = '22023',
-                  HINT = 'call noetl.purge_expired() for the default of 10000, and again while it returns that many';
-    END IF;
-    WITH doomed AS (
-        SELECT t.ctid AS row_id FROM noetl.transient t
-        WHERE t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp()
-        ORDER BY t.expires_at
-        LIMIT batch
-        FOR UPDATE SKIP LOCKED
-    ), gone AS (
-        DELETE FROM noetl.transient t USING doomed d
-        WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id
-        RETURNING t.execution_id
-    )
-    SELECT pg_catalog.count(*), pg_catalog.array_agg(DISTINCT g.execution_id) INTO purged, emptied FROM gone g;
-    -- An execution whose last variables ended is gone: so are the event ids it applied.
-    DELETE FROM noetl.applied_events e
-    WHERE e.execution_id OPERATOR(pg_catalog.=) ANY (emptied)
-      AND NOT EXISTS (SELECT 1 FROM noetl.transient t WHERE t.execution_id OPERATOR(pg_catalog.=) e.execution_id);
-    RETURN purged;
-END
-$body$;
+CREATE FUNCTION noetl."purge_expired"(
+	"batch" INT DEFAULT 10000
+) RETURNS bigint
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'purge_expired_wrapper';
+
+-- One execution's purge (what purge_stale does to each): where Citus has distributed
+-- noetl.transient, purge_stale has it run on the worker holding the execution
+-- (docs/scale-out.md).
+CREATE FUNCTION noetl."purge_execution"(
+	"execution_id" bigint,
+	"older_than" interval
+) RETURNS TABLE (
+	"variables" INT,
+	"last_activity" timestamp with time zone
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'purge_execution_wrapper';
+REVOKE EXECUTE ON FUNCTION noetl.purge_execution(pg_catalog.int8, pg_catalog.interval) FROM PUBLIC;
+COMMENT ON FUNCTION noetl.purge_execution(pg_catalog.int8, pg_catalog.interval) IS
+    'Deletes one execution''s variables (and its applied event ids) if none was written or read (tracked) for longer than older_than and no call is using it (never waited for); one row, how many and their last activity, when it did. What purge_stale does to each execution; on Citus, distribute it with force_delegation (docs/scale-out.md).';
 REVOKE EXECUTE ON FUNCTION noetl.purge_expired(pg_catalog.int4) FROM PUBLIC;
 
 COMMENT ON FUNCTION noetl.purge_expired(pg_catalog.int4) IS

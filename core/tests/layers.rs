@@ -64,8 +64,8 @@ const SRC_LAYERS: &[&[&str]] = &[
     ],
     // settings, SPI, jsonb in place
     &["backend/guc", "storage/spi", "storage/jsonb"],
-    // the statements that write variables
-    &["storage/upserts"],
+    // the statements that write variables; the purges' statements
+    &["storage/upserts", "storage/purge_queries"],
     // locks, memory metering, NOTIFY, the statements
     &[
         "backend/keys",

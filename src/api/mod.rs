@@ -10,6 +10,7 @@ pub(crate) mod args;
 pub(crate) mod declarations;
 pub(crate) mod encryption;
 mod entry_points_0_5;
+pub(crate) mod purge;
 mod responses;
 mod resume;
 mod set_blocks;

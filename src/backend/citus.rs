@@ -30,6 +30,16 @@ pub(crate) fn loaded() -> bool {
     })
 }
 
+/// Whether Citus is loaded and its tables exist in this database (`CREATE EXTENSION citus`),
+/// looked up each time: the extension may be created after the backend started.
+pub(crate) fn metadata() -> bool {
+    let catalog = pg_sys::Oid::from(pg_sys::PG_CATALOG_NAMESPACE);
+    // SAFETY: a catalog-cache look-up by name; every caller is inside a transaction.
+    loaded()
+        && unsafe { pg_sys::get_relname_relid(c"pg_dist_partition".as_ptr(), catalog) }
+            != pg_sys::InvalidOid
+}
+
 /// Whether `relation` is named as Citus names the shards of `table`: the table's name, an
 /// underscore and the shard's id.
 pub(crate) fn is_shard_name(relation: &CStr, table: &CStr) -> bool {

@@ -8,28 +8,40 @@ mod tests {
 
     use pgrx::prelude::*;
 
-    use crate::storage::spi::Query;
-    use crate::storage::{legacy_queries, queries, scoped_queries};
+    use pgrx::datum::Interval;
+    use pgrx::IntoDatum;
+
+    use crate::storage::spi::{execute, int8_arg, Connection, Query};
+    use crate::storage::{legacy_queries, purge_queries, queries, scoped_queries};
+
+    /// `query` parsed and analyzed with its parameter types, in the test's transaction (the
+    /// tree lives in its memory context).
+    fn analyzed(query: &Query) -> *mut pg_sys::Query {
+        let sql = CString::new(query.sql).expect("no NUL in a statement");
+        // SAFETY: parse analysis of one of the extension's statements, with its parameter
+        // types, inside the test's transaction.
+        unsafe {
+            let raw = pg_sys::pg_parse_query(sql.as_ptr());
+            assert_eq!((*raw).length, 1, "{}: one statement", query.name);
+            let stmt = (*(*raw).elements).ptr_value as *mut pg_sys::RawStmt;
+            pg_sys::parse_analyze_fixedparams(
+                stmt,
+                sql.as_ptr(),
+                query.args.as_ptr(),
+                query.args.len() as i32,
+                std::ptr::null_mut(),
+            )
+        }
+    }
 
     /// Whether the `ON CONFLICT … DO UPDATE SET` list or its `WHERE` of `query` calls a
     /// function that is not IMMUTABLE: Citus refuses such an `INSERT` on a distributed table
     /// ("functions used in the DO UPDATE SET clause of INSERTs on distributed tables must be
     /// marked IMMUTABLE"), whose check this is.
     fn mutable_on_conflict(query: &Query) -> bool {
-        let sql = CString::new(query.sql).expect("no NUL in a statement");
-        // SAFETY: parse analysis of one of the extension's statements, with its parameter
-        // types, in the test's transaction; the trees live in its memory context.
+        let tree = analyzed(query);
+        // SAFETY: an analyzed Query tree of this transaction.
         unsafe {
-            let raw = pg_sys::pg_parse_query(sql.as_ptr());
-            assert_eq!((*raw).length, 1, "{}: one statement", query.name);
-            let stmt = (*(*raw).elements).ptr_value as *mut pg_sys::RawStmt;
-            let tree = pg_sys::parse_analyze_fixedparams(
-                stmt,
-                sql.as_ptr(),
-                query.args.as_ptr(),
-                query.args.len() as i32,
-                std::ptr::null_mut(),
-            );
             let conflict = (*tree).onConflict;
             !conflict.is_null()
                 && (pg_sys::contain_mutable_functions((*conflict).onConflictSet.cast())
@@ -69,5 +81,94 @@ mod tests {
         )
         .expect("query failed");
         assert_eq!(missing, None, "unique keys without execution_id");
+    }
+
+    /// Whether `query`, or a `WITH` query of it, locks rows (`FOR UPDATE`, `FOR SHARE`):
+    /// Citus refuses that in a statement over several shards ("could not run distributed
+    /// query with FOR UPDATE/SHARE commands").
+    fn locks_rows(query: &Query) -> bool {
+        let tree = analyzed(query);
+        // SAFETY: an analyzed Query tree of this transaction; its CTE list holds
+        // CommonTableExpr nodes whose queries are analyzed Query trees.
+        unsafe {
+            let mut queries = vec![tree];
+            let ctes = (*tree).cteList;
+            for i in 0..if ctes.is_null() { 0 } else { (*ctes).length } {
+                let cte =
+                    (*(*ctes).elements.add(i as usize)).ptr_value as *mut pg_sys::CommonTableExpr;
+                queries.push((*cte).ctequery as *mut pg_sys::Query);
+            }
+            queries.iter().any(|q| !(**q).rowMarks.is_null())
+        }
+    }
+
+    /// The purges' statements that span executions lock no row, so that they run on a
+    /// coordinator over every shard; the single-server purge of expired rows does (and is
+    /// not used there), which shows the check sees a lock inside a `WITH` query.
+    #[pg_test]
+    fn statements_spanning_executions_under_citus_lock_no_row() {
+        let locking: Vec<&str> = purge_queries::SPANNING_UNDER_CITUS
+            .iter()
+            .filter(|q| locks_rows(q))
+            .map(|q| q.name)
+            .collect();
+        assert!(locking.is_empty(), "lock rows over shards: {locking:?}");
+        assert!(locks_rows(&purge_queries::PURGE_EXPIRED_ROWS));
+    }
+
+    /// Where the table is distributed, expired variables go one execution at a time: those
+    /// that ended first first, within the batch, across executions.
+    #[pg_test]
+    fn expired_variables_one_execution_at_a_time_keep_the_batch_and_the_order() {
+        Spi::run(
+            "INSERT INTO noetl.transient (execution_id, var_name, var_value, expires_at) \
+             SELECT 950 + g % 3, 'v' || g, '1', now() - g * interval '1 minute' \
+             FROM generate_series(1, 6) g",
+        )
+        .expect("seeded");
+        let purged = {
+            let _conn = Connection::open();
+            crate::api::purge::expired_one_execution_at_a_time(4)
+        };
+        let counts: Vec<(i64, i32)> = purged.iter().map(|(e, n, _)| (*e, *n)).collect();
+        // 950's first variable ended first (v6, v3), then 952's (v5, v2); the batch of 4 is
+        // spent before 951's (v4, v1).
+        assert_eq!(counts, vec![(950, 2), (952, 2)]);
+        let left = Spi::get_one::<String>(
+            "SELECT string_agg(var_name, ',' ORDER BY var_name) FROM noetl.transient \
+             WHERE execution_id BETWEEN 950 AND 952",
+        )
+        .expect("read");
+        assert_eq!(left.as_deref(), Some("v1,v4"));
+    }
+
+    /// The statement a coordinator runs for each stale execution calls
+    /// `noetl.purge_execution`; on one server it purges here.
+    #[pg_test]
+    fn the_delegated_purge_statement_purges_one_stale_execution() {
+        Spi::run(
+            "SELECT noetl.set_vars(960, '{\"a\": 1, \"b\": 2}'); \
+             SELECT noetl.set_var(961, 'a', '1'); \
+             UPDATE noetl.transient SET created_at = now() - interval '2 days', \
+                    accessed_at = now() - interval '2 days' WHERE execution_id IN (960, 961)",
+        )
+        .expect("seeded");
+        let purged = {
+            let _conn = Connection::open();
+            let age = Interval::new(0, 1, 0).expect("an interval");
+            let age = (age.into_datum().expect("a datum"), false);
+            let rows = execute(
+                &purge_queries::PURGE_DELEGATED,
+                &[int8_arg(960), age],
+                false,
+            );
+            rows.get(0, 1).map(|d| d.value() as i32)
+        };
+        assert_eq!(purged, Some(2));
+        let left = Spi::get_one::<i64>(
+            "SELECT count(*) FROM noetl.transient WHERE execution_id IN (960, 961)",
+        )
+        .expect("read");
+        assert_eq!(left, Some(1));
     }
 }

@@ -7,7 +7,8 @@
 //! ([`legacy_queries`]), the checks every value passes before it is stored
 //! ([`value_checks`]), and the two stores a block's templates read: the execution's variables
 //! ([`vars_store`]) and the other `set:` scopes ([`scoped_store`]); events applied at most once
-//! ([`events`]); the declarations of typed variables ([`declarations`]).
+//! ([`events`]); the declarations of typed variables ([`declarations`]); the purges'
+//! statements ([`purge_queries`]).
 
 pub(crate) mod datum;
 pub(crate) mod declarations;
@@ -16,6 +17,7 @@ pub(crate) mod events;
 pub(crate) mod jsonb;
 pub(crate) mod legacy_queries;
 pub(crate) mod planner;
+pub(crate) mod purge_queries;
 pub(crate) mod queries;
 pub(crate) mod rotation;
 pub(crate) mod scoped_queries;

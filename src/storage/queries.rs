@@ -4,6 +4,7 @@
 
 use pgrx::pg_sys::{self, Oid};
 
+use crate::storage::purge_queries;
 use crate::storage::spi::Query;
 pub use crate::storage::upserts::{
     UPSERT_OBJECT, UPSERT_OBJECT_NO_TTL, UPSERT_OBJECT_ONE_TYPE, UPSERT_OBJECT_ONE_TYPE_NO_TTL,
@@ -14,8 +15,6 @@ const INT8: Oid = pg_sys::INT8OID;
 const TEXT: Oid = pg_sys::TEXTOID;
 const JSONB: Oid = pg_sys::JSONBOID;
 const TEXT_ARRAY: Oid = pg_sys::TEXTARRAYOID;
-const INTERVAL: Oid = pg_sys::INTERVALOID;
-const INT4: Oid = pg_sys::INT4OID;
 const TIMESTAMPTZ: Oid = pg_sys::TIMESTAMPTZOID;
 
 /// A row whose lifetime has not ended (`expires_at`, NoETL's column): every read leaves the
@@ -202,28 +201,6 @@ pub static VAR_AT: Query = Query {
     args: &[INT8, TEXT, TIMESTAMPTZ],
 };
 
-/// Executions whose variables were all last written or read before now() - $1, oldest
-/// first, at most $2 of them.
-pub static STALE_EXECUTIONS: Query = Query {
-    name: "stale_executions",
-    sql: "SELECT execution_id FROM noetl.transient GROUP BY execution_id \
-          HAVING pg_catalog.max(GREATEST(created_at, accessed_at)) OPERATOR(pg_catalog.<) (pg_catalog.now() OPERATOR(pg_catalog.-) $1) \
-          ORDER BY pg_catalog.max(GREATEST(created_at, accessed_at)), execution_id LIMIT $2",
-    args: &[INTERVAL, INT4],
-};
-
-/// Deletes an execution's variables if it is still untouched since now() - $2; returns how
-/// many there were and its last activity.
-pub static PURGE_EXECUTION: Query = Query {
-    name: "purge_execution",
-    sql: "WITH gone AS (DELETE FROM noetl.transient WHERE execution_id OPERATOR(pg_catalog.=) $1 \
-              AND NOT EXISTS (SELECT 1 FROM noetl.transient r WHERE r.execution_id OPERATOR(pg_catalog.=) $1 \
-                  AND GREATEST(r.created_at, r.accessed_at) OPERATOR(pg_catalog.>=) (pg_catalog.now() OPERATOR(pg_catalog.-) $2)) \
-              RETURNING GREATEST(created_at, accessed_at) AS activity) \
-          SELECT pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) FROM gone",
-    args: &[INT8, INTERVAL],
-};
-
 /// The variables of `$2` (an object `{name: value}`) the execution already holds with another
 /// value (jsonb equality), as `{name: {"runtime": …, "predefined": …}}`, `{}` for none; the rows
 /// of every name of `$2` the execution holds are locked, so what is compared is what a write
@@ -247,25 +224,10 @@ pub static RESUME_CONFLICTS: Query = Query {
     args: &[INT8, JSONB],
 };
 
-/// Deletes up to `$1` variables whose lifetime has ended, those that ended first first,
-/// skipping rows another transaction holds (as `noetl.purge_expired` does); per execution, how
-/// many and the last activity among them. Spans executions, like [`STALE_EXECUTIONS`].
-pub static PURGE_EXPIRED_ROWS: Query = Query {
-    name: "purge_expired_rows",
-    sql: "WITH doomed AS (SELECT t.ctid AS row_id FROM noetl.transient t \
-              WHERE t.expires_at OPERATOR(pg_catalog.<=) pg_catalog.statement_timestamp() \
-              ORDER BY t.expires_at LIMIT $1 FOR UPDATE SKIP LOCKED), \
-          gone AS (DELETE FROM noetl.transient t USING doomed d WHERE t.ctid OPERATOR(pg_catalog.=) d.row_id \
-              RETURNING t.execution_id, GREATEST(t.created_at, t.accessed_at) AS activity) \
-          SELECT execution_id, pg_catalog.count(*)::pg_catalog.int4, pg_catalog.max(activity) \
-          FROM gone GROUP BY execution_id ORDER BY execution_id",
-    args: &[INT4],
-};
-
 /// The statements that touch one execution, `$1`. They are planned as index scans
 /// ([`crate::storage::planner`]), and each is confined to its execution (the test below), which is what
 /// lets a distributed setup send a call to the shard holding it.
-pub static PER_EXECUTION: [&Query; 20] = [
+pub static PER_EXECUTION: [&Query; 21] = [
     &RESUME_CONFLICTS,
     &UPSERT_ONE,
     &UPSERT_OBJECT,
@@ -285,7 +247,8 @@ pub static PER_EXECUTION: [&Query; 20] = [
     &DELETE_ALL,
     &HISTORY_INSERT,
     &HISTORY_INSERT_CITUS,
-    &PURGE_EXECUTION,
+    &purge_queries::PURGE_EXECUTION,
+    &purge_queries::PURGE_EXPIRED_OF,
 ];
 
 #[cfg(test)]
@@ -299,7 +262,7 @@ mod tests {
     #[test]
     fn per_execution_statements_touch_execution_one_only() {
         crate::storage::spi::assert_confined(&PER_EXECUTION);
-        // STALE_EXECUTIONS spans executions by design: it belongs to purge_stale, an
-        // operator function that is never delegated to a shard.
+        // The purges' candidate searches span executions by design, without row locks
+        // (crate::storage::purge_queries::SPANNING_UNDER_CITUS).
     }
 }

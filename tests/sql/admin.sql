@@ -24,6 +24,16 @@ SELECT execution_id FROM noetl.purge_stale('1 day', max_executions => 1);
 SELECT pg_temp.try($$SELECT * FROM noetl.purge_stale(NULL)$$) AS null_interval,
        pg_temp.try($$SELECT * FROM noetl.purge_stale('-1 day')$$) AS negative,
        pg_temp.try($$SELECT * FROM noetl.purge_stale('1 day', 0)$$) AS zero_batch;
+-- purge_execution: one execution, if stale; a fresh one stays; bad arguments are refused.
+SELECT noetl.set_vars(805, '{"a": 1, "b": 2}') IS NOT NULL AS seeded;
+SELECT * FROM noetl.purge_execution(805, '1 day');
+UPDATE noetl.transient SET created_at = now() - interval '2 days', accessed_at = now() - interval '2 days'
+WHERE execution_id = 805;
+SELECT variables, last_activity < now() - interval '1 day' AS old FROM noetl.purge_execution(805, '1 day');
+SELECT count(*) AS left_of_805 FROM noetl.transient WHERE execution_id = 805;
+SELECT pg_temp.try($$SELECT * FROM noetl.purge_execution(NULL, '1 day')$$) AS null_execution,
+       pg_temp.try($$SELECT * FROM noetl.purge_execution(805, NULL)$$) AS null_interval,
+       pg_temp.try($$SELECT * FROM noetl.purge_execution(805, '-1 day')$$) AS negative;
 SELECT noetl.cleanup_execution(801);
 
 -- Redaction: the API bodies hide credentials; the stored data and the value functions do not.
