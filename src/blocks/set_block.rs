@@ -111,6 +111,14 @@ impl BlockKind for SetBlock<'_> {
         for s in &self.scoped {
             check_privileges(plan, s.place());
         }
+        // Where Citus runs calls on several nodes, the writers of a shared scope meet first
+        // there (docs/scale-out.md), before any lock of this node, as the shared scopes' own
+        // locks come first.
+        for s in &self.scoped {
+            if scope_lock(plan, s.place()).is_some_and(|(_, mode)| mode == Mode::Exclusive) {
+                s.serialize_writers();
+            }
+        }
         access(plan, &self.scoped)
     }
 

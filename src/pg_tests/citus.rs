@@ -171,4 +171,23 @@ mod tests {
         .expect("read");
         assert_eq!(left, Some(1));
     }
+
+    /// What serializes the writers of a shared scope across Citus nodes is a row-locking read
+    /// of that scope's table (Citus then locks the table's shard on its first worker until
+    /// commit) that returns nothing.
+    #[pg_test]
+    fn the_shared_scopes_writers_meet_at_a_row_lock_of_their_table() {
+        for (query, table) in [
+            (&scoped_queries::WORKFLOW_WRITERS, "noetl.workflow_vars"),
+            (&scoped_queries::GLOBAL_WRITERS, "noetl.global_vars"),
+        ] {
+            assert!(locks_rows(query), "{}", query.name);
+            assert!(query.sql.contains(table), "{}", query.name);
+        }
+        Spi::run("INSERT INTO noetl.global_vars (var_name, var_value) VALUES ('x', '1')")
+            .expect("seeded");
+        let _conn = Connection::open();
+        let rows = execute(&scoped_queries::GLOBAL_WRITERS, &[], false);
+        assert_eq!(rows.len(), 0);
+    }
 }

@@ -189,6 +189,23 @@ pub static CONTEXT_LEGACY: Query = Query {
     args: &[INT8, TEXT, INT4, TEXT],
 };
 
+/// Where Citus has made the shared scopes reference tables, the writers of one are serialized
+/// across nodes by this row-locking read of none of its rows: Citus takes an exclusive lock
+/// on the table's shard on its first worker for it, held until commit. The advisory lock a
+/// writer takes on the node where its call runs cannot see calls running on other nodes.
+pub static WORKFLOW_WRITERS: Query = Query {
+    name: "workflow_writers",
+    sql: "SELECT 1 FROM noetl.workflow_vars x LIMIT 0 FOR UPDATE",
+    args: &[],
+};
+
+/// [`WORKFLOW_WRITERS`] for the global scope.
+pub static GLOBAL_WRITERS: Query = Query {
+    name: "global_writers",
+    sql: "SELECT 1 FROM noetl.global_vars x LIMIT 0 FOR UPDATE",
+    args: &[],
+};
+
 /// The statements planned as index scans by [`crate::storage::planner`], as the per-execution ones.
 pub static SCOPED: [&Query; 18] = [
     &STEP_READ,

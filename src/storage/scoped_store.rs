@@ -10,6 +10,7 @@ use noetl_vars_core::context::VarStore;
 use noetl_vars_core::doc::DocRef;
 use pgrx::pg_sys;
 
+use crate::backend::citus;
 use crate::backend::locks::fnv;
 use crate::storage::datum;
 use crate::storage::jsonb::{Lifetime, PgJsonb};
@@ -100,6 +101,16 @@ impl Place {
             ],
             Place::Workflow { playbook } => vec![text_arg(playbook)],
             Place::Global => Vec::new(),
+        }
+    }
+
+    /// The statement that serializes its writers across Citus nodes; none for a scope of
+    /// one execution (its shard is where its calls run).
+    fn writers(&self) -> Option<&'static Query> {
+        match self {
+            Place::Workflow { .. } => Some(&q::WORKFLOW_WRITERS),
+            Place::Global => Some(&q::GLOBAL_WRITERS),
+            Place::Step { .. } | Place::Iter { .. } => None,
         }
     }
 
@@ -194,6 +205,15 @@ impl ScopedStore {
 
     pub(crate) fn place(&self) -> &Place {
         &self.place
+    }
+
+    /// Where Citus is loaded, waits for the other writers of this shared scope, on whichever
+    /// node their calls run, and keeps them waiting until this transaction ends; nothing for
+    /// a scope of one execution (its rows are where its calls run).
+    pub(crate) fn serialize_writers(&self) {
+        if let Some(query) = self.place.writers().filter(|_| citus::loaded()) {
+            execute(query, &[], false);
+        }
     }
 
     /// Reads `names` (`locked`: row-locked for the caller's write) and remembers them, the
