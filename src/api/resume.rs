@@ -166,6 +166,7 @@ fn warn_overwritten(execution_id: i64, names: &[String]) {
 /// The variables of `predefined` the execution holds with another value, their rows locked:
 /// `{name: {"runtime": …, "predefined": …}}` (see [`queries::RESUME_CONFLICTS`]).
 fn resume_conflicts(execution_id: i64, predefined: PgJsonb, life: &Arc<Lifetime>) -> DocRef {
+    crate::storage::vars_store::hold_placement(execution_id);
     let rows = execute(
         &queries::RESUME_CONFLICTS,
         &[int8_arg(execution_id), (predefined.datum(), false)],

@@ -25,7 +25,7 @@ use crate::storage::jsonb::{self, Lifetime, PgJsonb};
 use crate::storage::sealed::{self, Row};
 use crate::storage::spi::Connection;
 use crate::storage::table::Expiry;
-use crate::storage::vars_store::PgStore;
+use crate::storage::vars_store::{self, PgStore};
 
 /// What one kind of block does at each step of [`run`].
 pub(crate) trait BlockKind {
@@ -145,6 +145,7 @@ fn apply(mut kind: impl BlockKind, conn: &Connection) -> PgJsonb {
     let access = kind.access(&plan);
     // Held until the transaction ends, whatever happens to this value.
     let _locks = Locks::acquire(kind.execution_id(), &access.request).or_raise();
+    vars_store::hold_placement(kind.execution_id());
     kind.prefetch(&plan, &access, &store);
 
     let settings = Settings {

@@ -190,4 +190,33 @@ mod tests {
         let rows = execute(&scoped_queries::GLOBAL_WRITERS, &[], false);
         assert_eq!(rows.len(), 0);
     }
+
+    /// What a call runs before it reads rows to write them, where Citus is loaded, is a
+    /// modification (Citus locks a shard's placement for those, not for a row-locking read)
+    /// of the execution that matches none of its rows.
+    #[pg_test]
+    fn the_placement_hold_is_a_modification_that_changes_no_row() {
+        let tree = analyzed(&queries::HOLD_PLACEMENT);
+        // SAFETY: an analyzed Query tree of this transaction.
+        let command = unsafe { (*tree).commandType };
+        assert_eq!(command, pg_sys::CmdType::CMD_UPDATE);
+        Spi::run(
+            "SELECT noetl.set_vars(970, '{\"a\": 1, \"b\": 2}'); SELECT noetl.get_var(970, 'a')",
+        )
+        .expect("seeded");
+        let before = Spi::get_one::<String>(
+            "SELECT string_agg(t::text, ';' ORDER BY var_name) FROM noetl.transient t WHERE execution_id = 970",
+        )
+        .expect("read");
+        let changed = {
+            let _conn = Connection::open();
+            execute(&queries::HOLD_PLACEMENT, &[int8_arg(970)], false).processed()
+        };
+        assert_eq!(changed, 0);
+        let after = Spi::get_one::<String>(
+            "SELECT string_agg(t::text, ';' ORDER BY var_name) FROM noetl.transient t WHERE execution_id = 970",
+        )
+        .expect("read");
+        assert_eq!(before, after);
+    }
 }

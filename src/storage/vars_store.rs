@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 use noetl_vars_core::context::VarStore;
 use noetl_vars_core::doc::DocRef;
 
+use crate::backend::citus;
 use crate::storage::jsonb::Lifetime;
+use crate::storage::queries;
+use crate::storage::spi::{execute, int8_arg};
 use crate::storage::table;
 
 /// The execution's variables as templates read them: read up front after locking, anything
@@ -124,5 +127,13 @@ impl VarStore for PgStore {
         let mut names = table::names(self.execution_id);
         names.retain(|n| !placeholders.contains(n));
         names
+    }
+}
+
+/// Where Citus is loaded, holds the placement of `execution_id`'s shard for this transaction
+/// before a call reads rows to write them ([`queries::HOLD_PLACEMENT`]); nothing elsewhere.
+pub(crate) fn hold_placement(execution_id: i64) {
+    if citus::loaded() {
+        execute(&queries::HOLD_PLACEMENT, &[int8_arg(execution_id)], false);
     }
 }
