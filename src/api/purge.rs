@@ -69,7 +69,7 @@ fn purge_stale(
         Error::invalid("max_executions must be at least 1").raise();
     }
     let _conn = Connection::open();
-    let distributed = distributed();
+    let distributed = must_delegate();
     let stale = execute(
         &purges::STALE_EXECUTIONS,
         &[age, (pg_sys::Datum::from(max_executions), false)],
@@ -142,7 +142,9 @@ fn purge_expired(batch: default!(Option<i32>, 10000)) -> i64 {
         .raise(),
     };
     let _conn = Connection::open();
-    let distributed = distributed();
+    // Expired variables are deleted by statements confined to one execution each: no
+    // delegation needed.
+    let (distributed, _) = distributed();
     purge_expired_rows(batch, distributed)
         .iter()
         .map(|(_, count, _)| i64::from(*count))
@@ -224,16 +226,23 @@ pub(crate) fn expired_one_execution_at_a_time(batch: i32) -> Vec<Purged> {
     purged
 }
 
-/// Whether Citus has distributed `noetl.transient` here. Then `noetl.purge_execution` must be
-/// distributed with `force_delegation`: called inside `purge_stale` without it, Citus would
-/// run it on the coordinator, where neither the delegated calls' locks nor their rows are.
-fn distributed() -> bool {
+/// Whether Citus has distributed `noetl.transient` here, and whether `noetl.purge_execution`
+/// is distributed with `force_delegation` there.
+fn distributed() -> (bool, bool) {
     if !citus::metadata() {
-        return false;
+        return (false, false);
     }
     let rows = execute(&purges::CITUS_PURGE_SETUP, &[], true);
     let flag = |col| rows.get(0, col).is_some_and(|d| d.value() != 0);
-    let (distributed, delegated) = (flag(1), flag(2));
+    (flag(1), flag(2))
+}
+
+/// Whether `purge_stale` must delegate each execution's purge: where Citus has distributed
+/// `noetl.transient`. Then `noetl.purge_execution` must be distributed with
+/// `force_delegation`: called inside `purge_stale` without it, Citus would run it on the
+/// coordinator, where neither the delegated calls' locks nor their rows are.
+fn must_delegate() -> bool {
+    let (distributed, delegated) = distributed();
     if distributed && !delegated {
         Error::new(ErrorKind::PrerequisiteState, "noetl.transient is distributed by Citus, but noetl.purge_execution is not distributed with force_delegation")
             .with_hint("SELECT create_distributed_function('noetl.purge_execution(bigint,interval)', 'execution_id', colocate_with => 'noetl.transient', force_delegation => true); (docs/scale-out.md)")
