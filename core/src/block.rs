@@ -1,6 +1,7 @@
 //! A step's `vars:` block: which format it is in, which entries apply in a phase, and how each
 //! value is stored (typing rules 1–3).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::doc::{DocRef, View};
@@ -31,11 +32,15 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Everything this entry's templates read.
-    pub fn reads(&self) -> Reads {
+    /// Everything this entry's templates read: a single template's own record, borrowed (the
+    /// usual entry), or the union of its parts' records.
+    pub fn reads(&self) -> Cow<'_, Reads> {
+        if let BlockValue::Template(c) = &self.value {
+            return Cow::Borrowed(&c.reads);
+        }
         let mut reads = Reads::default();
         collect_reads(&self.value, &mut reads);
-        reads
+        Cow::Owned(reads)
     }
 }
 

@@ -22,7 +22,32 @@ pub struct Order {
 /// after everything else they read.
 pub fn order(reads: &[Vec<usize>]) -> Order {
     let n = reads.len();
+    // Most blocks have no cycle: then a topological order covers every entry and the strongly
+    // connected components need not be worked out.
+    let order = topological(reads, &vec![None; n]);
+    if order.len() == n {
+        return Order {
+            order,
+            cycles: Vec::new(),
+        };
+    }
     let in_cycle = cycle_members(reads);
+    let order = topological(reads, &in_cycle);
+    let mut cycles: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        if let Some(component) = in_cycle[i] {
+            if !cycles.iter().any(|c| in_cycle[c[0]] == Some(component)) {
+                cycles.push(walk_cycle(i, reads, &in_cycle));
+            }
+        }
+    }
+    Order { order, cycles }
+}
+
+/// The entries outside cycles (`in_cycle[i]` is `None`), each after those it reads, ties in
+/// block order; what an entry reads on a cycle does not hold it back.
+fn topological(reads: &[Vec<usize>], in_cycle: &[Option<usize>]) -> Vec<usize> {
+    let n = reads.len();
     let mut pending = vec![0usize; n];
     let mut readers: Vec<Vec<usize>> = vec![Vec::new(); n];
     for (i, deps) in reads.iter().enumerate() {
@@ -50,15 +75,7 @@ pub fn order(reads: &[Vec<usize>]) -> Order {
             }
         }
     }
-    let mut cycles: Vec<Vec<usize>> = Vec::new();
-    for i in 0..n {
-        if let Some(component) = in_cycle[i] {
-            if !cycles.iter().any(|c| in_cycle[c[0]] == Some(component)) {
-                cycles.push(walk_cycle(i, reads, &in_cycle));
-            }
-        }
-    }
-    Order { order, cycles }
+    order
 }
 
 /// Marks every entry that lies on a cycle with the id of its strongly connected component.

@@ -12,6 +12,7 @@ use noetl_vars_core::doc::{DocRef, View};
 use noetl_vars_core::limits::Limits;
 use noetl_vars_core::output::OutValue;
 use noetl_vars_core::render::{self, Outcome, Plan, Settings};
+use noetl_vars_core::stack;
 use noetl_vars_core::ttl::{BlockTtl, Ttl};
 use noetl_vars_core::validate::quote;
 use noetl_vars_core::Error;
@@ -130,6 +131,9 @@ fn earlier_result(
 
 /// Applies one call of a block.
 fn apply(mut kind: impl BlockKind, conn: &Connection) -> PgJsonb {
+    // Parsing and evaluating each run on the evaluation stack; its deep pages are checked
+    // for once, when the call ends (one system call instead of one per evaluation).
+    let _stack = stack::release_at_end();
     let limits = guc::limits();
     let skip = guc::skip_errors();
     let life = Lifetime::new();

@@ -167,6 +167,9 @@ mod tests {
             "SELECT noetl.render_vars(10, 's', '{}', '{\"n\": \"{% set ns = namespace(x=[]) %}{% for i in range(100000) %}{% set ns.x = [ns.x] %}{% endfor %}{{ ns.x | length }}\"}')->>'n'",
         );
         assert_eq!(ok.as_deref(), Some("1"));
+        // The megabytes of stack that took are given back when the call ends (parsing and
+        // evaluating leave the check to the end of the call).
+        assert_eq!(noetl_vars_core::stack::deep_pages_resident(), Some(false));
     }
 
     #[pg_test]

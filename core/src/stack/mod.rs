@@ -90,6 +90,51 @@ thread_local! {
     static REGION: Cell<Option<Region>> = const { Cell::new(None) };
     static ON_IT: Cell<bool> = const { Cell::new(false) };
     static RELEASE: Cell<bool> = const { Cell::new(true) };
+    /// How many [`ReleaseAtEnd`] guards are alive: while any is, evaluations leave the
+    /// check for deep pages to the outermost one.
+    static DEFERRING: Cell<u32> = const { Cell::new(0) };
+    /// Whether an evaluation ran since the last check (under a guard).
+    static PENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// While alive, the evaluations the thread runs do not each check for deep pages to give
+/// back: the outermost guard checks once, when it is dropped (also on unwinding). A host call
+/// that parses a block and then evaluates it thus makes one `mincore` system call instead of
+/// one per evaluation (a system call costs microseconds in a virtual machine).
+#[must_use = "the check happens when the guard is dropped"]
+pub struct ReleaseAtEnd {
+    // Thread-bound: the counters are the thread's.
+    _thread: std::marker::PhantomData<*const ()>,
+}
+
+/// Defers the check for deep pages until the returned guard is dropped.
+pub fn release_at_end() -> ReleaseAtEnd {
+    DEFERRING.set(DEFERRING.get().saturating_add(1));
+    ReleaseAtEnd {
+        _thread: std::marker::PhantomData,
+    }
+}
+
+impl Drop for ReleaseAtEnd {
+    fn drop(&mut self) {
+        let left = DEFERRING.get().saturating_sub(1);
+        DEFERRING.set(left);
+        // Never while something runs on the stack (a guard made inside an evaluation):
+        // the pages would be taken from under it. The outer evaluation's end checks instead.
+        if left == 0 && PENDING.get() && !ON_IT.get() {
+            PENDING.set(false);
+            release_if_enabled();
+        }
+    }
+}
+
+/// Gives back the current region's deep pages, unless painting turned that off.
+fn release_if_enabled() {
+    if let Some(region) = REGION.get() {
+        if RELEASE.get() {
+            release_deep_pages(region.low(), region.size());
+        }
+    }
 }
 
 fn page_size() -> usize {
@@ -203,7 +248,9 @@ pub fn run<R>(limits: &Limits, f: impl FnOnce() -> R) -> Result<R> {
         });
     }
     drop(on_it);
-    if RELEASE.get() {
+    if DEFERRING.get() > 0 {
+        PENDING.set(true);
+    } else if RELEASE.get() {
         release_deep_pages(region.low(), region.size());
     }
     if let Some(payload) = panic {
@@ -261,6 +308,24 @@ pub fn high_water() -> Option<usize> {
     Some(region.size() - untouched)
 }
 
+/// Whether any page of the 64 kB just below the part of the thread's evaluation stack that
+/// stays committed is resident now (`None`: no stack yet). For tests that evaluations give
+/// deep pages back.
+#[doc(hidden)]
+pub fn deep_pages_resident() -> Option<bool> {
+    const PROBE: usize = 64 * 1024;
+    let region = REGION.get()?;
+    let (low, size) = (region.low(), region.size());
+    if size <= KEPT + PROBE {
+        return Some(false);
+    }
+    let mut v = vec![0u8; PROBE.div_ceil(page_size())];
+    // SAFETY: a page-aligned sub-range of our own mapping; `v` has one byte per page.
+    let failed =
+        unsafe { libc::mincore(low.add(size - KEPT - PROBE).cast(), PROBE, v.as_mut_ptr()) } != 0;
+    Some(failed || v.iter().any(|r| r & 1 != 0))
+}
+
 const PAINT: u8 = 0x5a;
 
 /// Fills the current thread's evaluation stack with a pattern, so that [`high_water`] can
@@ -277,97 +342,4 @@ pub fn paint(limits: &Limits) -> Result<usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn depth(n: u64) -> u64 {
-        // 256 bytes per level: 100,000 levels need about 25 MB, far past an 8 MB stack.
-        let pad = std::hint::black_box([0u8; 256]);
-        if n == 0 {
-            u64::from(pad[0])
-        } else {
-            1 + depth(n - 1) + u64::from(pad[1])
-        }
-    }
-
-    fn limits(fuel: u64) -> Limits {
-        Limits {
-            fuel: Some(fuel),
-            ..Limits::default()
-        }
-    }
-
-    #[test]
-    fn deep_recursion_runs_on_the_evaluation_stack() {
-        assert_eq!(run(&limits(100_000), || depth(100_000)).unwrap(), 100_000);
-        // Reused, not remapped.
-        let first = REGION.get().map(|r| r.map as usize);
-        assert_eq!(run(&limits(100_000), || depth(10)).unwrap(), 10);
-        assert_eq!(REGION.get().map(|r| r.map as usize), first);
-    }
-
-    #[test]
-    fn the_reservation_grows_with_the_fuel() {
-        let small = size_for(&limits(1_000));
-        let large = size_for(&limits(1_000_000));
-        assert!((FIXED..16 * MIB).contains(&small), "{small}");
-        assert_eq!(
-            large - small,
-            (999_000 * BYTES_PER_FUEL).div_ceil(MIB) * MIB
-        );
-        run(&limits(1_000), || ()).unwrap();
-        let before = REGION.get().map(|r| r.size()).unwrap();
-        run(&limits(1_000_000), || ()).unwrap();
-        let after = REGION.get().map(|r| r.size()).unwrap();
-        assert!(after >= large && after > before, "{before} -> {after}");
-    }
-
-    #[test]
-    fn a_refused_reservation_is_an_error_not_a_smaller_stack() {
-        // More address space than any machine has: mmap fails, and the closure never runs.
-        let absurd = Limits {
-            fuel: Some(u64::MAX / 2),
-            ..Limits::default()
-        };
-        let mut ran = false;
-        let err = run(&absurd, || ran = true).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::OutOfMemory);
-        assert!(err.message.contains("could not reserve"), "{}", err.message);
-        assert!(!ran);
-        // The thread can still evaluate afterwards.
-        assert_eq!(run(&limits(1_000), || 7).unwrap(), 7);
-    }
-
-    #[test]
-    fn panics_cross_back_to_the_caller() {
-        let caught = std::panic::catch_unwind(|| run(&limits(1_000), || panic!("inner")));
-        assert!(caught.is_err());
-        // And the stack is usable again afterwards.
-        assert_eq!(run(&limits(1_000), || 7).unwrap(), 7);
-    }
-
-    #[test]
-    fn deep_use_is_given_back() {
-        fn resident_below_kept() -> bool {
-            let region = REGION.get().unwrap();
-            let (low, size) = (region.low(), region.size());
-            let page = page_size();
-            let probe = 64 * 1024;
-            let mut v = vec![0u8; probe / page];
-            // SAFETY: a page-aligned range of the mapping, one byte per page in `v`.
-            unsafe { libc::mincore(low.add(size - KEPT - probe).cast(), probe, v.as_mut_ptr()) };
-            v.iter().any(|r| r & 1 != 0)
-        }
-        assert_eq!(run(&limits(100_000), || depth(100_000)).unwrap(), 100_000);
-        assert!(
-            !resident_below_kept(),
-            "deep pages were kept after the evaluation"
-        );
-    }
-
-    #[test]
-    fn nested_evaluations_stay_on_the_same_stack() {
-        let l = limits(10_000);
-        assert_eq!(run(&l, || run(&l, || depth(1000)).unwrap()).unwrap(), 1000);
-    }
-}
+mod tests;
