@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import time
 
+import callprofile
+
 # bench_typical's kinds (the same statements as the timed parts in run.py), each call
 # followed by a COMMIT inside the procedure.
 KINDS = ("render_vars", "render_vars_event", "render_vars_no_event", "apply_set", "render_vars_declared", "render_vars_2_sensitive",
@@ -98,6 +100,9 @@ def measure(bindir, datadir, db, log=print):
                  for k in ("I1mr", "D1mr", "D1mw")}
             misses[kind] = {"instruction": e["I1mr"], "data": e["D1mr"] + e["D1mw"]}
             log("instructions", kind, round(per_call[kind]), "per call")
+        # Where the instructions of the step, its write and B1 go (bench/profile.py).
+        phases = {k: callprofile.phases(k, {n: os.path.join(tmp, f"{k}.{n}.out") for n in CALLS})
+                  for k in callprofile.KINDS if k in KINDS}
         single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
         # "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" -> "PostgreSQL 15.20 (Debian …)"
         version = subprocess.run([os.path.join(bindir, "postgres"), "--version"],
@@ -107,6 +112,7 @@ def measure(bindir, datadir, db, log=print):
         return {
             "per_call": per_call,
             "l1_misses_per_call": misses,
+            "phases": phases,
             "totals": totals,
             "warmup": WARMUP,
             "calls": list(CALLS),

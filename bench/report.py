@@ -8,6 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import report_profile  # noqa: E402
 import waits  # noqa: E402
 
 
@@ -82,7 +83,7 @@ def instructions_table(w, ins, p):
           "first-level caches (the last column) counts more misses in the extension's calls, "
           "which run more code (PostgreSQL's, their own, the template engine's) through the same "
           "caches; their system calls are as few as B1's (`strace -c` of a backend: the latch "
-          "set at commit, and for a block's templates two `mincore` of their stack).")
+          "set at commit, and for a block's templates one `mincore` of their stack).")
         w("")
 
 
@@ -272,6 +273,7 @@ def write(results, out_path, plot_path):
         ins = results.get("instructions")
         if ins:
             instructions_table(w, ins, p)
+            report_profile.section(w, results)
 
     # Targets.
     w("## Targets")
@@ -343,16 +345,8 @@ def write(results, out_path, plot_path):
         w("**On B1.** With commits nearly free (`synchronous_commit = off`) or spread over several "
           "clients, what remains is CPU time per step (the section on 8 clients measures it: the "
           "cores are busy, nothing else serialises the clients), and `render_vars` does a whole step where B1 "
-          "only stores values computed beforehand: it reads and locks `vars.attempts` (a "
-          "primary-key probe through the access methods, about 33,000 instructions, of which the "
-          "row lock and its WAL record 13,000), evaluates five templates (about 40,000, of which "
-          "minijinja 25,000), parses and plans the block (about 35,000), and builds its response "
-          "(about 10,000). Between `set_vars` and B1 (the same upsert, run through SPI instead of "
-          "by plpgsql) the 0.3.0 profile found: the call of a function itself, a `SELECT` PostgreSQL "
-          "plans and runs around it (about 8,000 instructions, which any function pays), the "
-          "advisory locks on the execution and each name (about 19,000 with their release at commit, "
-          "of which PostgreSQL's lock manager 12,000), the response (10,000), and the checks of the "
-          "names and value sizes (about 11,000). The locks are what makes the read-modify-write "
+          "only stores values computed beforehand: *The parts of a call* above gives what each part of the "
+          "step costs and where its time goes beside B1's. The locks are what makes the read-modify-write "
           "exact under concurrency (tests/isolation); B1 writes blindly and could lose updates.")
         w("")
     with open(out_path, "w") as f:

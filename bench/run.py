@@ -23,6 +23,7 @@ import baseline_a
 import instructions
 import report
 import waits
+import callprofile
 from workloads import (
     THREE_FIELDS_CONFIG,
     TYPICAL_CONFIG,
@@ -268,6 +269,15 @@ class Bench:
         self.results["parts"] = out
         self.log("parts", {k: round(v["median"], 1) for k, v in out.items()}, "µs/call")
 
+    def time_split(self):
+        """The step, its write and B1 in the live cluster, sampled by perf: each program
+        object's share of the time per call (bench/profile.py); left out without perf."""
+        if not callprofile.perf_available():
+            self.log("time split: perf is not installed, left out")
+            return
+        out = self.results["time_split"] = callprofile.time_split(self, connect)
+        self.log("time split", {k: {o: round(us, 1) for o, us in v["us"].items()} for k, v in out.items()}, "µs/call")
+
     def core_share(self):
         """Parsing, planning and evaluating the typical block in the core alone (µs per call),
         with the variable it reads already in memory."""
@@ -428,7 +438,7 @@ def main():
     bench = Bench(args)
     bench.environment()
     started = time.time()
-    for part in (bench.instructions, bench.typical, bench.waits, bench.store, bench.scaling, bench.parts, bench.big_table, bench.iterations, bench.history):
+    for part in (bench.instructions, bench.typical, bench.waits, bench.store, bench.scaling, bench.parts, bench.time_split, bench.big_table, bench.iterations, bench.history):
         part()
     bench.results["seconds"] = time.time() - started
     with open(args.json, "w") as f:

@@ -4,7 +4,8 @@
 # server's path and against plain SQL) and writes docs/benchmarks.md, bench/benchmarks.png and
 # bench/results.json. About 20 minutes; `./scripts/bench.sh --runs 2 --duration 2` is quicker.
 # The typical step's parts are also counted in instructions, under valgrind (about a minute, the
-# cluster stopped meanwhile); `--no-instructions` leaves that out.
+# cluster stopped meanwhile); `--no-instructions` leaves that out. The time of the step, of its
+# write and of B1 is split by program object with `perf record` (Debian's linux-perf).
 # `./scripts/bench.sh --compare` only counts the instructions of the typical step, apply_set,
 # set_vars and baseline B1 and prints the change against bench/instructions.json (about a
 # minute; `--compare --update` keeps this build's counts as the new reference).
@@ -23,6 +24,12 @@ if [[ " $* " != *" --no-instructions "* ]] && ! command -v valgrind >/dev/null; 
     say "installing valgrind (the instruction counts)"
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends valgrind >/dev/null
+fi
+if [[ " $* " != *" --compare "* ]] && ! command -v perf >/dev/null; then
+    say "installing perf (the time of a call split by program object)"
+    as_root apt-get update -qq || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends linux-perf >/dev/null \
+        || say "perf could not be installed: the report leaves that split out"
 fi
 venv=${BENCH_VENV:-$HOME/.cache/noetl_vars/bench-venv}
 if [ ! -x "$venv/bin/python" ]; then
