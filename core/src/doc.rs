@@ -61,6 +61,15 @@ pub trait Doc: fmt::Debug + Send + Sync + 'static {
     fn at(&self, index: usize) -> Option<DocRef>;
     /// The keys of an object in the document's own order; empty for anything else.
     fn keys(&self) -> Vec<String>;
+    /// The members of an object, key and value, in the document's own order; empty for
+    /// anything else. One pass, where `keys` and then `get` for each would search the object
+    /// once per key.
+    fn entries(&self) -> Vec<(String, DocRef)> {
+        self.keys()
+            .into_iter()
+            .filter_map(|k| self.get(&k).map(|v| (k, v)))
+            .collect()
+    }
     /// Lets the host recognise its own nodes when writing them back.
     fn as_any(&self) -> &dyn Any;
 }
@@ -151,6 +160,15 @@ impl Doc for SerdeDoc {
         }
     }
 
+    fn entries(&self) -> Vec<(String, DocRef)> {
+        match self.value() {
+            serde_json::Value::Object(o) => {
+                o.iter().map(|(k, v)| (k.clone(), self.child(v))).collect()
+            }
+            _ => Vec::new(),
+        }
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -203,5 +221,63 @@ mod tests {
         assert!(a.at(2).is_none());
         assert!(doc.get("zzz").is_none());
         assert_eq!(doc.get("c").unwrap().view(), View::Null);
+    }
+
+    /// A document that has only `keys` and `get`: what `entries` gives by default.
+    #[derive(Debug)]
+    struct KeysOnly(DocRef);
+
+    impl Doc for KeysOnly {
+        fn view(&self) -> View<'_> {
+            self.0.view()
+        }
+        fn get(&self, key: &str) -> Option<DocRef> {
+            self.0.get(key)
+        }
+        fn at(&self, index: usize) -> Option<DocRef> {
+            self.0.at(index)
+        }
+        fn keys(&self) -> Vec<String> {
+            self.0.keys()
+        }
+        fn as_any(&self) -> &dyn Any {
+            self
+        }
+    }
+
+    #[test]
+    fn entries_pair_every_key_with_its_value_in_the_documents_order() {
+        let doc = SerdeDoc::parse(r#"{"b": [1], "a": {"c": "x"}, "d": null}"#).unwrap();
+        let shown = |d: &DocRef| -> Vec<(String, View<'static>)> {
+            d.entries()
+                .into_iter()
+                .map(|(k, v)| {
+                    let view = match v.view() {
+                        View::String(s) => View::String(Cow::Owned(s.into_owned())),
+                        View::Null => View::Null,
+                        View::Bool(b) => View::Bool(b),
+                        View::Number(n) => View::Number(n),
+                        View::Array(n) => View::Array(n),
+                        View::Object(n) => View::Object(n),
+                    };
+                    (k, view)
+                })
+                .collect()
+        };
+        let expected = vec![
+            ("b".to_string(), View::Array(1)),
+            ("a".to_string(), View::Object(1)),
+            ("d".to_string(), View::Null),
+        ];
+        assert_eq!(shown(&doc), expected);
+        let by_default: DocRef = Arc::new(KeysOnly(doc.clone()));
+        assert_eq!(shown(&by_default), expected);
+        assert_eq!(
+            doc.entries()[1].1.get("c").and_then(|c| as_str(&c)),
+            Some("x".into())
+        );
+        // Anything but an object has none.
+        assert!(doc.get("b").unwrap().entries().is_empty());
+        assert!(doc.get("d").unwrap().entries().is_empty());
     }
 }

@@ -56,7 +56,7 @@ fn parse_here(
     let mut entries = Vec::new();
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut total = 0usize;
-    for (n, written) in block.keys().into_iter().enumerate() {
+    for (n, (written, value)) in block.entries().into_iter().enumerate() {
         if n % 1024 == 1023 {
             crate::interrupt::poll();
         }
@@ -72,9 +72,6 @@ fn parse_here(
             ))
             .with_hint("a bare key is ctx.<key>: keep one of them"));
         }
-        let Some(value) = block.get(&written) else {
-            continue;
-        };
         let value = block::classify(&value, 0, limits, &mut total).map_err(|e| {
             Error::new(
                 e.kind,

@@ -26,38 +26,37 @@ impl Access {
     /// `set:` scopes are locked by their own scope (see [`super::set_block`]).
     pub(crate) fn of(plan: &Plan, extra: &[String], counter: Option<&str>) -> Access {
         let execution = |n: &&str| scopes::split(n).0.is_none();
-        let mut names: BTreeMap<String, Mode> = plan
+        // Borrowed and sorted until the end: a block names a handful of variables, and each
+        // owned copy is an allocation of every call.
+        let reads: Vec<&str> = plan
             .reads
             .iter()
             .map(String::as_str)
             .filter(execution)
-            .map(|n| (n.to_string(), Mode::Shared))
             .collect();
-        let writes: BTreeSet<String> = plan
+        let mut writes: Vec<&str> = plan
             .writes()
             .filter(execution)
             .chain(extra.iter().map(String::as_str))
-            .map(str::to_string)
             .collect();
-        for name in &writes {
-            names.insert(name.clone(), Mode::Exclusive);
-        }
+        writes.sort_unstable();
+        writes.dedup();
+        let mut names: BTreeMap<String, Mode> = reads
+            .iter()
+            .filter(|n| writes.binary_search(n).is_err())
+            .map(|n| (n.to_string(), Mode::Shared))
+            .collect();
+        names.extend(writes.iter().map(|n| (n.to_string(), Mode::Exclusive)));
         // A block that reads names known only at run time may read any of its writes.
-        let mut rmw: BTreeSet<String> = writes
+        let mut rmw: Vec<&str> = writes
             .iter()
+            .copied()
             .filter(|n| plan.all_vars || plan.reads.contains(*n))
-            .cloned()
             .collect();
-        if let Some(counter) = counter {
-            rmw.insert(counter.to_string());
-        }
-        let prefetch = plan
-            .reads
-            .iter()
-            .filter(|n| execution(&n.as_str()))
-            .chain(rmw.iter())
-            .cloned()
-            .collect::<BTreeSet<_>>();
+        rmw.extend(counter);
+        let mut prefetch: Vec<&str> = reads.iter().chain(&rmw).copied().collect();
+        prefetch.sort_unstable();
+        prefetch.dedup();
         Access {
             request: Request {
                 names,
@@ -65,8 +64,8 @@ impl Access {
                 scopes: Vec::new(),
                 shared: Vec::new(),
             },
-            prefetch: prefetch.into_iter().collect(),
-            rmw,
+            prefetch: prefetch.into_iter().map(str::to_string).collect(),
+            rmw: rmw.into_iter().map(str::to_string).collect(),
         }
     }
 }

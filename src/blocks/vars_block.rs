@@ -114,8 +114,9 @@ impl BlockKind for VarsBlock<'_> {
         self.life = Some(life.clone());
         self.context = context_doc(self.call.context, life);
         let config = self.call.config.map(|c| c.doc(life));
-        let entries = block::parse(config.as_ref(), self.call.phase, limits).or_raise();
-        self.ttl = block::ttl(config.as_ref(), self.call.phase).or_raise();
+        let (entries, ttl) =
+            block::parse_with_ttl(config.as_ref(), self.call.phase, limits).or_raise();
+        self.ttl = ttl;
         entries
     }
 

@@ -135,6 +135,26 @@ mod tests {
         );
     }
 
+    // A block's members are read in one pass of PostgreSQL's jsonb iterator
+    // (src/storage/jsonb/members.rs): every kind of value comes out as it was written, nested
+    // containers whole, in jsonb's key order, `$ttl` beside them applied.
+    #[pg_test]
+    fn every_member_of_a_block_keeps_its_value_and_kind() {
+        let out = text(
+            "SELECT noetl.render_vars(9, 's', '{\"k\": 7}',              '{\"n\": 12345678901234567890123, \"f\": false, \"z\": null, \"s\": \"plain\",                \"é\": [1, {\"a\": \"{{ result.k }}\"}], \"o\": {\"x\": {\"y\": [true]}}, \"t\": \"{{ result.k + 1 }}\",                \"$ttl\": {\"s\": \"1 hour\"}}')::text",
+        );
+        assert_eq!(
+            out.as_deref(),
+            Some(
+                r#"{"f": false, "n": 12345678901234567890123, "o": {"x": {"y": [true]}}, "s": "plain", "t": 8, "z": null, "é": [1, {"a": 7}]}"#
+            )
+        );
+        assert_eq!(
+            text("SELECT string_agg(var_name, ',' ORDER BY var_name) FROM noetl.transient WHERE execution_id = 9 AND expires_at IS NOT NULL").as_deref(),
+            Some("s")
+        );
+    }
+
     #[pg_test]
     fn render_vars_reads_a_large_result_lazily_and_exactly() {
         run("CREATE TEMP TABLE big AS SELECT jsonb_build_object('data', jsonb_build_object('rows', \

@@ -266,32 +266,40 @@ pub fn run<R>(limits: &Limits, f: impl FnOnce() -> R) -> Result<R> {
 
 /// Gives back the pages below the top `KEPT` bytes, so that one deep evaluation does not keep
 /// hundreds of megabytes committed for the life of the backend. The stack grows down page by
-/// page, so if the 64 kB just below the kept part were never touched, nothing deeper was
-/// either: one `mincore` spares the `madvise` in the usual case. Both calls only decide how
+/// page, so if the [`PROBE`] bytes just below the kept part were never touched, nothing deeper
+/// was either: one `mincore` spares the `madvise` in the usual case. Both calls only decide how
 /// much memory stays committed; a failure of either leaves the pages in place, which is safe.
 fn release_deep_pages(low: *mut u8, size: usize) {
-    const PROBE: usize = 64 * 1024;
-    if size <= KEPT + PROBE {
-        return;
+    if probe_resident(low, size) {
+        // SAFETY: a sub-range of our own mapping (`probe_resident` found it larger than
+        // `KEPT`) that nothing is running on.
+        unsafe {
+            libc::madvise(low.cast(), size - KEPT, libc::MADV_DONTNEED);
+        }
     }
-    let page = page_size();
-    let boundary = size - KEPT;
-    let mut resident = vec![0u8; PROBE.div_ceil(page)];
+}
+
+/// How much of a stack, just below the part that stays committed, is looked at to tell
+/// whether an evaluation went deeper.
+const PROBE: usize = 64 * 1024;
+
+/// Whether any page of the [`PROBE`] bytes just below the top `KEPT` bytes of the stack at
+/// `low` (`size` bytes) is resident; a failed `mincore` counts as resident, so that the pages
+/// are given back. False for a stack too small to have such a part.
+fn probe_resident(low: *mut u8, size: usize) -> bool {
+    if size <= KEPT + PROBE {
+        return false;
+    }
+    let mut resident = vec![0u8; PROBE.div_ceil(page_size())];
     // SAFETY: a page-aligned sub-range of our own mapping; `resident` has one byte per page.
-    let touched = unsafe {
+    let failed = unsafe {
         libc::mincore(
-            low.add(boundary - PROBE).cast(),
+            low.add(size - KEPT - PROBE).cast(),
             PROBE,
             resident.as_mut_ptr(),
         ) != 0
-            || resident.iter().any(|r| r & 1 != 0)
     };
-    if touched {
-        // SAFETY: a sub-range of our own mapping that nothing is running on.
-        unsafe {
-            libc::madvise(low.cast(), boundary, libc::MADV_DONTNEED);
-        }
-    }
+    failed || resident.iter().any(|r| r & 1 != 0)
 }
 
 /// The deepest point the current thread's evaluation stack has reached since it was last
@@ -308,22 +316,13 @@ pub fn high_water() -> Option<usize> {
     Some(region.size() - untouched)
 }
 
-/// Whether any page of the 64 kB just below the part of the thread's evaluation stack that
-/// stays committed is resident now (`None`: no stack yet). For tests that evaluations give
-/// deep pages back.
+/// Whether any page of the [`PROBE`] bytes just below the part of the thread's evaluation
+/// stack that stays committed is resident now (`None`: no stack yet). For tests that
+/// evaluations give deep pages back.
 #[doc(hidden)]
 pub fn deep_pages_resident() -> Option<bool> {
-    const PROBE: usize = 64 * 1024;
     let region = REGION.get()?;
-    let (low, size) = (region.low(), region.size());
-    if size <= KEPT + PROBE {
-        return Some(false);
-    }
-    let mut v = vec![0u8; PROBE.div_ceil(page_size())];
-    // SAFETY: a page-aligned sub-range of our own mapping; `v` has one byte per page.
-    let failed =
-        unsafe { libc::mincore(low.add(size - KEPT - PROBE).cast(), PROBE, v.as_mut_ptr()) } != 0;
-    Some(failed || v.iter().any(|r| r & 1 != 0))
+    Some(probe_resident(region.low(), region.size()))
 }
 
 const PAINT: u8 = 0x5a;

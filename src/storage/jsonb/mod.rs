@@ -8,6 +8,7 @@
 
 mod build;
 mod depth;
+mod members;
 mod text;
 
 pub use build::{build, object_of, size_beyond};
@@ -320,33 +321,19 @@ impl Doc for JsonbNode {
     }
 
     fn keys(&self) -> Vec<String> {
-        let Some((ptr, header)) = self.container() else {
-            return Vec::new();
-        };
-        if header & JB_FOBJECT == 0 {
-            return Vec::new();
-        }
-        let mut keys = Vec::with_capacity((header & JB_CMASK) as usize);
-        // SAFETY: a live object container; the iterator is run to WJB_DONE (which frees it)
-        // and its keys are strings pointing into the container.
-        unsafe {
-            let mut it = pg_sys::JsonbIteratorInit(ptr);
-            let mut v = null_value();
-            loop {
-                let token = pg_sys::JsonbIteratorNext(&mut it, &mut v, true);
-                match token {
-                    pg_sys::JsonbIteratorToken::WJB_DONE => break,
-                    pg_sys::JsonbIteratorToken::WJB_KEY => {
-                        let s = v.val.string;
-                        let bytes =
-                            std::slice::from_raw_parts(s.val as *const u8, s.len.max(0) as usize);
-                        keys.push(String::from_utf8_lossy(bytes).into_owned());
-                    }
-                    _ => {}
-                }
-            }
-        }
+        let mut keys = Vec::with_capacity(self.object_len());
+        self.members(false, |key, _| keys.push(key));
         keys
+    }
+
+    fn entries(&self) -> Vec<(String, DocRef)> {
+        let mut entries = Vec::with_capacity(self.object_len());
+        self.members(true, |key, value| {
+            if let Some(value) = value {
+                entries.push((key, value));
+            }
+        });
+        entries
     }
 
     fn as_any(&self) -> &dyn Any {

@@ -95,7 +95,26 @@ pub(crate) fn format_of(config: &DocRef) -> Format {
 /// The entries of `config` that apply in `phase`. `None`, JSON `null` and `{}` have none.
 /// Templates are compiled on the evaluation stack (parsing recurses per nesting level).
 pub fn parse(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
-    crate::stack::run(limits, || parse_here(config, phase, limits))?
+    let block = phase_block(config, phase)?;
+    Ok(crate::stack::run(limits, || parse_here(block.as_ref(), limits))??.0)
+}
+
+/// [`parse`] and [`ttl`] at once, the block's phase found once.
+pub fn parse_with_ttl(
+    config: Option<&DocRef>,
+    phase: Phase,
+    limits: &Limits,
+) -> Result<(Vec<Entry>, BlockTtl)> {
+    let block = phase_block(config, phase)?;
+    let (entries, has_ttl) = crate::stack::run(limits, || parse_here(block.as_ref(), limits))??;
+    let ttl = match block {
+        Some(block) if has_ttl => {
+            let names: Vec<String> = entries.iter().map(|e| e.name.clone()).collect();
+            BlockTtl::of(&block, &names, |_| Ok(()))?
+        }
+        _ => BlockTtl::default(),
+    };
+    Ok((entries, ttl))
 }
 
 /// The lifetimes the `$ttl` of the entries of `config` that apply in `phase` give.
@@ -141,26 +160,26 @@ fn phase_block(config: Option<&DocRef>, phase: Phase) -> Result<Option<DocRef>> 
     }
 }
 
-fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<Vec<Entry>> {
-    let Some(block) = phase_block(config, phase)? else {
-        return Ok(Vec::new());
+/// The entries of a phase's block, and whether it has a `$ttl`.
+fn parse_here(block: Option<&DocRef>, limits: &Limits) -> Result<(Vec<Entry>, bool)> {
+    let Some(block) = block else {
+        return Ok((Vec::new(), false));
     };
     let mut entries = Vec::new();
     let mut total = 0usize;
-    for (n, name) in block.keys().into_iter().enumerate() {
+    let mut has_ttl = false;
+    for (n, (name, value)) in block.entries().into_iter().enumerate() {
         if n % 1024 == 1023 {
             crate::interrupt::poll();
         }
         if name == TTL_KEY {
+            has_ttl = true;
             continue;
         }
         validate::check_name("variable name", &name).map_err(|e| {
             let shown = validate::quote(&name);
             Error::new(e.kind, format!("{} ({shown})", e.message))
         })?;
-        let Some(value) = block.get(&name) else {
-            continue;
-        };
         let classified = classify(&value, 0, limits, &mut total).map_err(|e| {
             Error::new(
                 e.kind,
@@ -172,7 +191,7 @@ fn parse_here(config: Option<&DocRef>, phase: Phase, limits: &Limits) -> Result<
             value: classified,
         });
     }
-    Ok(entries)
+    Ok((entries, has_ttl))
 }
 
 pub fn describe(view: &View<'_>) -> &'static str {
@@ -238,13 +257,11 @@ pub(crate) fn classify(
         }
         View::Object(_) => {
             let mut entries = Vec::new();
-            for (i, key) in value.keys().into_iter().enumerate() {
+            for (i, (key, item)) in value.entries().into_iter().enumerate() {
                 if i % 1024 == 1023 {
                     crate::interrupt::poll();
                 }
-                if let Some(item) = value.get(&key) {
-                    entries.push((key, classify(&item, depth + 1, limits, total)?));
-                }
+                entries.push((key, classify(&item, depth + 1, limits, total)?));
             }
             if entries
                 .iter()
@@ -260,136 +277,4 @@ pub(crate) fn classify(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::doc::SerdeDoc;
-
-    fn doc(text: &str) -> DocRef {
-        SerdeDoc::parse(text).unwrap()
-    }
-
-    fn names(entries: &[Entry]) -> Vec<&str> {
-        entries.iter().map(|e| e.name.as_str()).collect()
-    }
-
-    #[test]
-    fn tells_simple_from_before_after_blocks() {
-        assert_eq!(format_of(&doc(r#"{"a": "{{ x }}"}"#)), Format::Simple);
-        assert_eq!(
-            format_of(&doc(r#"{"before": {"a": 1}}"#)),
-            Format::BeforeAfter
-        );
-        assert_eq!(
-            format_of(&doc(r#"{"before": {"a": 1}, "after": {}}"#)),
-            Format::BeforeAfter
-        );
-        // A key "after" whose value is not an object is just a variable called "after".
-        assert_eq!(format_of(&doc(r#"{"after": "{{ x }}"}"#)), Format::Simple);
-        assert_eq!(format_of(&doc(r#"{"after": {}, "x": {}}"#)), Format::Simple);
-        assert_eq!(format_of(&doc("{}")), Format::Simple);
-    }
-
-    #[test]
-    fn phases_pick_their_half_and_simple_blocks_apply_after() {
-        let l = Limits::default();
-        let ba = doc(r#"{"before": {"a": 1}, "after": {"b": 2, "c": 3}}"#);
-        assert_eq!(names(&parse(Some(&ba), Phase::Before, &l).unwrap()), ["a"]);
-        assert_eq!(
-            names(&parse(Some(&ba), Phase::After, &l).unwrap()),
-            ["b", "c"]
-        );
-        let only_after = doc(r#"{"after": {"b": 2}}"#);
-        assert!(parse(Some(&only_after), Phase::Before, &l)
-            .unwrap()
-            .is_empty());
-        let simple = doc(r#"{"x": 1}"#);
-        assert_eq!(
-            names(&parse(Some(&simple), Phase::After, &l).unwrap()),
-            ["x"]
-        );
-        assert!(parse(Some(&simple), Phase::Before, &l).unwrap().is_empty());
-    }
-
-    #[test]
-    fn null_and_empty_configs_have_no_entries() {
-        let l = Limits::default();
-        assert!(parse(None, Phase::After, &l).unwrap().is_empty());
-        assert!(parse(Some(&doc("null")), Phase::After, &l)
-            .unwrap()
-            .is_empty());
-        assert!(parse(Some(&doc("{}")), Phase::After, &l)
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn non_object_configs_are_rejected() {
-        let l = Limits::default();
-        for text in ["[]", "\"{{ x }}\"", "1", "true"] {
-            let err = parse(Some(&doc(text)), Phase::After, &l).unwrap_err();
-            assert_eq!(err.kind, ErrorKind::InvalidArgument, "{text}");
-        }
-    }
-
-    #[test]
-    fn empty_variable_names_are_rejected() {
-        let err = parse(Some(&doc(r#"{"": 1}"#)), Phase::After, &Limits::default()).unwrap_err();
-        assert_eq!(err.kind, ErrorKind::InvalidArgument);
-    }
-
-    #[test]
-    fn containers_without_templates_are_verbatim_and_with_templates_are_walked() {
-        let l = Limits::default();
-        let entries = parse(
-            Some(&doc(
-                r#"{"lit": {"a": [1, "x"]}, "mixed": {"a": "{{ y }}", "b": 2}, "s": "plain"}"#,
-            )),
-            Phase::After,
-            &l,
-        )
-        .unwrap();
-        assert!(matches!(entries[0].value, BlockValue::Verbatim(_)));
-        match &entries[1].value {
-            BlockValue::Object(fields) => {
-                assert!(matches!(fields[0].1, BlockValue::Template(_)));
-                assert!(matches!(fields[1].1, BlockValue::Verbatim(_)));
-            }
-            other => panic!("expected an object, got {other:?}"),
-        }
-        assert!(matches!(entries[2].value, BlockValue::Verbatim(_)));
-    }
-
-    /// An array that contains itself, forever: only a depth limit ends a walk over it.
-    #[derive(Debug)]
-    struct Bottomless;
-
-    impl crate::doc::Doc for Bottomless {
-        fn view(&self) -> View<'_> {
-            View::Array(1)
-        }
-        fn get(&self, _: &str) -> Option<DocRef> {
-            None
-        }
-        fn at(&self, _: usize) -> Option<DocRef> {
-            Some(Arc::new(Bottomless))
-        }
-        fn keys(&self) -> Vec<String> {
-            Vec::new()
-        }
-        fn as_any(&self) -> &dyn std::any::Any {
-            self
-        }
-    }
-
-    #[test]
-    fn overly_deep_configs_are_refused() {
-        let err = classify(
-            &(Arc::new(Bottomless) as DocRef),
-            0,
-            &Limits::default(),
-            &mut 0,
-        )
-        .unwrap_err();
-        assert_eq!(err.kind, ErrorKind::TooComplex);
-    }
-}
+mod tests;
