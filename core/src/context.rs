@@ -2,7 +2,7 @@
 //! bare names resolved in the contract's priority order. Every object here reads its document
 //! lazily, so a template that touches three fields of a 1 MB result converts three fields.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -30,7 +30,7 @@ impl VarsState {
     pub fn new(store: Arc<dyn VarStore>) -> Arc<VarsState> {
         Arc::new(VarsState {
             store,
-            assigned: Mutex::new(HashMap::new()),
+            assigned: Mutex::new(HashMap::default()),
             prefix: String::new(),
             base: None,
         })
@@ -40,7 +40,7 @@ impl VarsState {
     pub fn scoped(store: Arc<dyn VarStore>, scope: &str, base: Option<DocRef>) -> Arc<VarsState> {
         Arc::new(VarsState {
             store,
-            assigned: Mutex::new(HashMap::new()),
+            assigned: Mutex::new(HashMap::default()),
             prefix: crate::scopes::prefix(scope),
             base: base.filter(|b| matches!(b.view(), View::Object(_))),
         })

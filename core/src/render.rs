@@ -1,7 +1,9 @@
 //! Rendering a vars block: what it reads and writes (so the host can lock and prefetch before
 //! anything is read), the order of evaluation, and the typed value of every entry.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::sync::Arc;
 
 use crate::block::{BlockValue, Entry};

@@ -124,12 +124,6 @@ unguarded! {
     fn index_insert_cleanup(index: Relation, index_info: *mut pg_sys::IndexInfo);
     fn slot_getsomeattrs_int(slot: *mut TupleTableSlot, attnum: c_int);
     fn pg_detoast_datum_copy(datum: *mut pg_sys::varlena) -> *mut pg_sys::varlena;
-    fn JsonbIteratorInit(container: *mut pg_sys::JsonbContainer) -> *mut pg_sys::JsonbIterator;
-    fn JsonbIteratorNext(
-        it: *mut *mut pg_sys::JsonbIterator,
-        val: *mut pg_sys::JsonbValue,
-        skip_nested: bool,
-    ) -> pg_sys::JsonbIteratorToken::Type;
 }
 
 /// `slot_getattr` (an inline function of PostgreSQL's headers): attribute `attnum` of the row

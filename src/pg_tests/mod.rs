@@ -1,6 +1,7 @@
 //! `#[pg_test]`s: the functions inside a real PostgreSQL backend, called through SPI.
 
 mod citus;
+mod jsonb;
 
 #[pgrx::pg_schema]
 mod tests {

@@ -2,7 +2,9 @@
 //! `render_iteration`): loaded up front once the call holds its locks, with the rows it will
 //! write locked and placeholders for the missing ones, anything else loaded on demand.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::HashMap;
 use std::sync::{Arc, Mutex};
 
 use noetl_vars_core::context::VarStore;
@@ -31,7 +33,7 @@ impl PgStore {
         PgStore {
             execution_id,
             life,
-            values: Mutex::new(HashMap::new()),
+            values: Mutex::new(HashMap::default()),
             placeholders: Mutex::new(Vec::new()),
         }
     }

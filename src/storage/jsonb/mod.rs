@@ -7,6 +7,7 @@
 //! core's output back, copying source nodes byte for byte.
 
 mod build;
+mod container;
 mod depth;
 mod members;
 mod text;
@@ -295,16 +296,11 @@ impl Doc for JsonbNode {
         if header & JB_FOBJECT == 0 {
             return None;
         }
-        // SAFETY: a live object container (checked by `container`); `key` is valid UTF-8
-        // of the given length; the value found lives in the same container.
+        // SAFETY: a live object container (checked by `container`); the value found points
+        // into the same container.
         unsafe {
-            let found = pg_sys::getKeyJsonValueFromContainer(
-                ptr,
-                key.as_ptr().cast(),
-                key.len() as i32,
-                std::ptr::null_mut(),
-            );
-            (!found.is_null()).then(|| JsonbNode::from_value(&self.life, found))
+            let mut found = container::object_get(ptr, key.as_bytes())?;
+            Some(JsonbNode::from_value(&self.life, &mut found))
         }
     }
 
@@ -315,8 +311,8 @@ impl Doc for JsonbNode {
         }
         // SAFETY: a live array container (checked by `container`), `index` in range.
         unsafe {
-            let found = pg_sys::getIthJsonbValueFromContainer(ptr, index as u32);
-            (!found.is_null()).then(|| JsonbNode::from_value(&self.life, found))
+            let mut found = container::array_at(ptr, index);
+            Some(JsonbNode::from_value(&self.life, &mut found))
         }
     }
 
