@@ -110,7 +110,8 @@ names!(GLOBAL_NAMES, "noetl.global_vars", "true", &[TEXT_ARRAY]);
 pub static STEP_UPSERT: Query = Query {
     name: "step_upsert",
     sql: "INSERT INTO noetl.step_vars AS t (execution_id, step, iteration, var_name, var_value) \
-          SELECT $2, $3, $4, e.key, e.value FROM pg_catalog.jsonb_each($1::pg_catalog.jsonb) AS e \
+          SELECT $2, $3, $4, e.key, $1::pg_catalog.jsonb OPERATOR(pg_catalog.->) e.key \
+          FROM pg_catalog.jsonb_object_keys($1::pg_catalog.jsonb) AS e(key) \
           ON CONFLICT (execution_id, step, iteration, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, updated_at = EXCLUDED.updated_at",
     args: &[JSONB, INT8, TEXT, INT4],
@@ -120,7 +121,8 @@ pub static STEP_UPSERT: Query = Query {
 pub static WORKFLOW_UPSERT: Query = Query {
     name: "workflow_upsert",
     sql: "INSERT INTO noetl.workflow_vars AS t (playbook, var_name, var_value, execution_id) \
-          SELECT $2, e.key, e.value, $3 FROM pg_catalog.jsonb_each($1::pg_catalog.jsonb) AS e \
+          SELECT $2, e.key, $1::pg_catalog.jsonb OPERATOR(pg_catalog.->) e.key, $3 \
+          FROM pg_catalog.jsonb_object_keys($1::pg_catalog.jsonb) AS e(key) \
           ON CONFLICT (playbook, var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, execution_id = EXCLUDED.execution_id, \
               updated_at = EXCLUDED.updated_at",
@@ -131,7 +133,8 @@ pub static WORKFLOW_UPSERT: Query = Query {
 pub static GLOBAL_UPSERT: Query = Query {
     name: "global_upsert",
     sql: "INSERT INTO noetl.global_vars AS t (var_name, var_value, execution_id) \
-          SELECT e.key, e.value, $2 FROM pg_catalog.jsonb_each($1::pg_catalog.jsonb) AS e \
+          SELECT e.key, $1::pg_catalog.jsonb OPERATOR(pg_catalog.->) e.key, $2 \
+          FROM pg_catalog.jsonb_object_keys($1::pg_catalog.jsonb) AS e(key) \
           ON CONFLICT (var_name) DO UPDATE \
           SET var_value = EXCLUDED.var_value, execution_id = EXCLUDED.execution_id, \
               updated_at = EXCLUDED.updated_at",

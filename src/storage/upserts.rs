@@ -85,8 +85,10 @@ macro_rules! member_expiry {
 }
 
 /// Upsert of every member of a JSON object `$2` in one statement, each of type `$var_type`.
-/// `jsonb_each` yields keys in jsonb's own order, the same in every session, so concurrent
-/// writers of overlapping sets lock rows in one order. `$5` is the statement's start; with
+/// `jsonb_object_keys` yields keys in jsonb's own order, the same in every session, so
+/// concurrent writers of overlapping sets lock rows in one order; each value is `$2 -> key`.
+/// (`jsonb_each` gives the same rows, but the executor works its result type out of its OUT
+/// parameters in `pg_proc` at every execution: about 6,500 instructions per write.) `$5` is the statement's start; with
 /// lifetimes (`$6`, `$7`: see `member_expiry!`) or, for a call without any, none worked out
 /// per member.
 macro_rules! upsert_members {
@@ -96,9 +98,9 @@ macro_rules! upsert_members {
                (execution_id, var_name, var_type, var_value, source_step, expires_at) \
               SELECT $1, e.key, ",
             $var_type,
-            ", e.value, $4, ",
+            ", $2::pg_catalog.jsonb OPERATOR(pg_catalog.->) e.key, $4, ",
             member_expiry!(),
-            " FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
+            " FROM pg_catalog.jsonb_object_keys($2::pg_catalog.jsonb) AS e(key) \
               ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
             overwrite!("$5::pg_catalog.timestamptz")
         )
@@ -109,7 +111,8 @@ macro_rules! upsert_members {
                (execution_id, var_name, var_type, var_value, source_step) \
               SELECT $1, e.key, ",
             $var_type,
-            ", e.value, $4 FROM pg_catalog.jsonb_each($2::pg_catalog.jsonb) AS e \
+            ", $2::pg_catalog.jsonb OPERATOR(pg_catalog.->) e.key, $4 \
+              FROM pg_catalog.jsonb_object_keys($2::pg_catalog.jsonb) AS e(key) \
               ON CONFLICT (execution_id, var_name) DO UPDATE SET ",
             overwrite!("$5::pg_catalog.timestamptz", no_ttl)
         )
@@ -159,7 +162,7 @@ pub struct Member<'a> {
 
 /// Writes the members of an object one single-row upsert each, in the object's (jsonb's)
 /// order, the order [`UPSERT_OBJECT`] writes them in. This is how object writes run where
-/// Citus is loaded: it runs an `INSERT … SELECT` from `jsonb_each` on the coordinator and
+/// Citus is loaded: it runs an `INSERT … SELECT` from the object's keys on the coordinator and
 /// deparses its `DO UPDATE` for each shard without the parameters, while a single-row
 /// `INSERT … VALUES` is routed to its shard whole (docs/scale-out.md).
 /// `query` is [`UPSERT_ONE`], or the statement of an extension not updated yet, which takes
