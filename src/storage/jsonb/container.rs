@@ -107,7 +107,7 @@ unsafe fn value(c: *const JsonbContainer, index: usize, base: *mut u8) -> JsonbV
             _ => {
                 v.type_ = pg_sys::jbvType::jbvBinary;
                 v.val.binary.data = base.add(int_align(at) as usize).cast();
-                v.val.binary.len = (length(c, index) - (int_align(at) - at)) as i32;
+                v.val.binary.len = length(c, index).saturating_sub(int_align(at) - at) as i32;
             }
         }
     }
