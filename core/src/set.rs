@@ -34,6 +34,29 @@ pub fn parse(
     crate::stack::run(limits, || parse_here(mutations, available, limits))?
 }
 
+/// [`parse`] and [`ttl`] of a block held in `bytes` (the document `mutations` was read from),
+/// kept per process for the next call with the same bytes ([`block::cache`]).
+pub fn parse_with_ttl_cached(
+    bytes: &[u8],
+    mutations: Option<&DocRef>,
+    available: Available,
+    limits: &Limits,
+) -> Result<(Vec<Entry>, BlockTtl)> {
+    let parser = 16 | u32::from(available.iteration) | u32::from(available.playbook) << 1;
+    block::cache::parsed(
+        parser,
+        bytes,
+        limits,
+        || mutations.cloned(),
+        || {
+            Ok((
+                parse(mutations, available, limits)?,
+                ttl(mutations, available)?,
+            ))
+        },
+    )
+}
+
 fn parse_here(
     mutations: Option<&DocRef>,
     available: Available,

@@ -91,8 +91,12 @@ impl BlockKind for SetBlock<'_> {
             iteration: self.call.iteration.is_some(),
             playbook: self.call.playbook.is_some(),
         };
-        let entries = set::parse(mutations.as_ref(), available, limits).or_raise();
-        self.ttl = set::ttl(mutations.as_ref(), available).or_raise();
+        let (entries, ttl) = match self.call.mutations {
+            Some(m) => set::parse_with_ttl_cached(m.bytes(), mutations.as_ref(), available, limits),
+            None => Ok((Vec::new(), Default::default())),
+        }
+        .or_raise();
+        self.ttl = ttl;
         entries
     }
 

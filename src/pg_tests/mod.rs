@@ -1,25 +1,32 @@
 //! `#[pg_test]`s: the functions inside a real PostgreSQL backend, called through SPI.
 
+mod blocks;
 mod citus;
 mod jsonb;
+
+use pgrx::prelude::*;
+
+/// The one text value `sql` selects.
+fn text(sql: &str) -> Option<String> {
+    Spi::get_one::<String>(sql).expect("query failed")
+}
+
+/// The one non-null integer `sql` selects.
+fn int(sql: &str) -> i64 {
+    Spi::get_one::<i64>(sql)
+        .expect("query failed")
+        .expect("NULL")
+}
+
+fn run(sql: &str) {
+    Spi::run(sql).expect("statement failed");
+}
 
 #[pgrx::pg_schema]
 mod tests {
     use pgrx::prelude::*;
 
-    fn text(sql: &str) -> Option<String> {
-        Spi::get_one::<String>(sql).expect("query failed")
-    }
-
-    fn int(sql: &str) -> i64 {
-        Spi::get_one::<i64>(sql)
-            .expect("query failed")
-            .expect("NULL")
-    }
-
-    fn run(sql: &str) {
-        Spi::run(sql).expect("statement failed");
-    }
+    use super::{int, run, text};
 
     #[pg_test]
     fn set_then_get_returns_the_value_exactly() {
@@ -133,26 +140,6 @@ mod tests {
         assert_eq!(
             text("SELECT string_agg(var_name || ':' || var_type || ':' || source_step, ',' ORDER BY var_name) FROM noetl.transient WHERE execution_id = 7").as_deref(),
             Some("id:step_result:fetch,n:step_result:fetch,s:step_result:fetch")
-        );
-    }
-
-    // A block's members are read in one pass of PostgreSQL's jsonb iterator
-    // (src/storage/jsonb/members.rs): every kind of value comes out as it was written, nested
-    // containers whole, in jsonb's key order, `$ttl` beside them applied.
-    #[pg_test]
-    fn every_member_of_a_block_keeps_its_value_and_kind() {
-        let out = text(
-            "SELECT noetl.render_vars(9, 's', '{\"k\": 7}',              '{\"n\": 12345678901234567890123, \"f\": false, \"z\": null, \"s\": \"plain\",                \"é\": [1, {\"a\": \"{{ result.k }}\"}], \"o\": {\"x\": {\"y\": [true]}}, \"t\": \"{{ result.k + 1 }}\",                \"$ttl\": {\"s\": \"1 hour\"}}')::text",
-        );
-        assert_eq!(
-            out.as_deref(),
-            Some(
-                r#"{"f": false, "n": 12345678901234567890123, "o": {"x": {"y": [true]}}, "s": "plain", "t": 8, "z": null, "é": [1, {"a": 7}]}"#
-            )
-        );
-        assert_eq!(
-            text("SELECT string_agg(var_name, ',' ORDER BY var_name) FROM noetl.transient WHERE execution_id = 9 AND expires_at IS NOT NULL").as_deref(),
-            Some("s")
         );
     }
 

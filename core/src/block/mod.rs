@@ -12,6 +12,8 @@ use crate::template::{self, Compiled, Reads};
 use crate::ttl::{BlockTtl, TTL_KEY};
 use crate::validate::{self, Phase};
 
+pub mod cache;
+
 /// How one value of the block is produced.
 #[derive(Debug, Clone)]
 pub enum BlockValue {
@@ -115,6 +117,27 @@ pub fn parse_with_ttl(
         _ => BlockTtl::default(),
     };
     Ok((entries, ttl))
+}
+
+/// [`parse_with_ttl`] of a block held in `bytes` (the document `config` was read from), kept
+/// per process for the next call with the same bytes ([`cache`]).
+pub fn parse_with_ttl_cached(
+    bytes: &[u8],
+    config: Option<&DocRef>,
+    phase: Phase,
+    limits: &Limits,
+) -> Result<(Vec<Entry>, BlockTtl)> {
+    let parser = match phase {
+        Phase::Before => 1,
+        Phase::After => 2,
+    };
+    cache::parsed(
+        parser,
+        bytes,
+        limits,
+        || phase_block(config, phase).ok().flatten(),
+        || parse_with_ttl(config, phase, limits),
+    )
 }
 
 /// The lifetimes the `$ttl` of the entries of `config` that apply in `phase` give.

@@ -37,6 +37,9 @@ struct Engine {
     /// sweep left, so that a block holding thousands of them costs linear time, not quadratic.
     sweep_at: usize,
     next_id: u64,
+    /// Counts the templates let go: what holds compiled templates outside the cache (a
+    /// cached parsed block, `crate::block::cache`) lets them go when it changes.
+    released: u64,
 }
 
 thread_local! {
@@ -57,6 +60,7 @@ impl Engine {
             evicted: Vec::new(),
             sweep_at: SWEEP_MIN,
             next_id: 0,
+            released: 0,
         }
     }
 
@@ -93,6 +97,7 @@ impl Engine {
     }
 
     fn let_go(&mut self, old: Arc<Compiled>) {
+        self.released += 1;
         self.bytes = self.bytes.saturating_sub(old.cost);
         self.evicted.push(old);
     }
@@ -157,6 +162,13 @@ pub fn compile(source: &str, limits: &Limits) -> Arc<Compiled> {
 /// The environment the cached templates live in.
 pub fn environment(limits: &Limits) -> Arc<Environment<'static>> {
     with_engine(limits, |engine| engine.env.clone())
+}
+
+/// Changes whenever the cache lets a template go: a holder of compiled
+/// templates that are not counted here lets them go when it sees this change, so that the
+/// environment can drop them.
+pub fn generation(limits: &Limits) -> u64 {
+    with_engine(limits, |engine| engine.released)
 }
 
 /// How many templates the cache holds and what they cost (for tests).

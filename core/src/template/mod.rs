@@ -88,6 +88,11 @@ pub fn compile(source: &str, limits: &Limits) -> Arc<Compiled> {
     cache::compile(source, limits)
 }
 
+/// Changes whenever the template cache lets a compiled template go ([`cache::generation`]).
+pub fn generation(limits: &Limits) -> u64 {
+    cache::generation(limits)
+}
+
 /// Compiles `original` into the environment under `name`.
 fn compile_new(env: &mut minijinja::Environment<'static>, name: &str, original: &str) -> Compiled {
     // Jinja2 reads every line ending of a template as "\n".

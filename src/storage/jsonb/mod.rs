@@ -61,6 +61,13 @@ impl PgJsonb {
         unsafe { pgrx::varlena::varsize_any(self.0.cast()) }
     }
 
+    /// The datum's bytes, header included: equal bytes hold equal documents. Valid while the
+    /// datum is (the memory context of the call that holds it).
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: a detoasted jsonb varlena of `size()` bytes, not written while borrowed.
+        unsafe { std::slice::from_raw_parts(self.0.cast::<u8>(), self.size()) }
+    }
+
     /// The document as the core sees it; valid while `life` is.
     pub fn doc(&self, life: &Arc<Lifetime>) -> DocRef {
         // SAFETY: a detoasted jsonb: its root container is valid for as long as the datum,
