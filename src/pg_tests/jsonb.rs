@@ -1,6 +1,7 @@
 //! jsonb containers read in place (src/storage/jsonb/container.rs) against PostgreSQL's own
-//! readers: every member and element of documents that reach past the 32-child offset stride,
-//! hold every kind of value at unaligned offsets, and keys of many lengths.
+//! readers (`jsonb_each`, `->`): every member and element of documents that reach past the
+//! 32-child offset stride, hold every kind of value at unaligned offsets, and keys of many
+//! lengths; documents whose root is a scalar.
 
 #[pgrx::pg_schema]
 mod tests {
@@ -59,42 +60,99 @@ mod tests {
             let doc = PgJsonb::parse(&text);
             let life = Lifetime::new();
             let node = doc.doc(&life);
-            // PostgreSQL's iterator and key search, member by member.
-            let theirs = doc.members();
-            let ours = node.entries();
-            assert_eq!(ours.len(), theirs.len(), "{text}");
-            assert_eq!(node.keys().len(), theirs.len(), "{text}");
-            for ((key, value), (their_key, their_value)) in ours.iter().zip(&theirs) {
-                assert_eq!(key, their_key, "{text}");
-                let expected = their_value.json_text();
-                assert_eq!(shown(value), expected, "{text}: {key}");
-                let found = node.get(key).expect("a key of the object");
-                assert_eq!(shown(&found), expected, "{text}: get {key}");
-                let searched = doc.member(key).expect("PostgreSQL finds it too");
-                assert_eq!(searched.json_text(), expected, "{text}: {key}");
-            }
-            assert!(node.get("no such key").is_none());
-            assert!(node.get("").is_none() || text.contains("\"\":"));
-            // Elements, against `->`.
-            if text.starts_with('[') {
-                let len = Spi::get_one_with_args::<i32>(
-                    "SELECT jsonb_array_length($1::jsonb)",
-                    &[text.as_str().into()],
-                )
+            members_are_postgresql_s(&text, doc, &node);
+            elements_are_postgresql_s(&text, &node);
+        }
+    }
+
+    /// PostgreSQL's jsonb_each (the document's order) and `->`, member by member, against the
+    /// nodes and against PgJsonb's own members and member look-up.
+    fn members_are_postgresql_s(text: &str, doc: PgJsonb, node: &DocRef) {
+        let theirs = if text.starts_with('{') {
+            Spi::get_one_with_args::<String>(
+                "SELECT coalesce(string_agg(key || '=' || value::text, E'\\n' ORDER BY n), '') \
+                 FROM jsonb_each($1::jsonb) WITH ORDINALITY AS e(key, value, n)",
+                &[text.into()],
+            )
+            .expect("query")
+            .expect("a text")
+        } else {
+            String::new()
+        };
+        let joined = |pairs: Vec<String>| pairs.join("\n");
+        let ours = node.entries();
+        let listed = ours.iter().map(|(k, v)| format!("{k}={}", shown(v)));
+        assert_eq!(joined(listed.collect()), theirs, "{text}");
+        let members = doc.members();
+        let listed = members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", v.json_text()));
+        assert_eq!(joined(listed.collect()), theirs, "{text}");
+        assert_eq!(node.keys().len(), ours.len(), "{text}");
+        for (key, value) in &ours {
+            let expected = Spi::get_one_with_args::<String>(
+                "SELECT ($1::jsonb -> $2)::text",
+                &[text.into(), key.as_str().into()],
+            )
+            .expect("query")
+            .expect("a member");
+            assert_eq!(shown(value), expected, "{text}: {key}");
+            let found = node.get(key).expect("a key of the object");
+            assert_eq!(shown(&found), expected, "{text}: get {key}");
+            let searched = doc.member(key).expect("a key of the object");
+            assert_eq!(searched.json_text(), expected, "{text}: {key}");
+        }
+        assert!(doc.member("no such key").is_none());
+        assert!(node.get("no such key").is_none());
+        assert!(node.get("").is_none() || text.contains("\"\":"));
+    }
+
+    /// Elements, against `->`.
+    fn elements_are_postgresql_s(text: &str, node: &DocRef) {
+        if !text.starts_with('[') {
+            return;
+        }
+        let len =
+            Spi::get_one_with_args::<i32>("SELECT jsonb_array_length($1::jsonb)", &[text.into()])
                 .expect("query")
                 .expect("a length");
-                for i in 0..len as usize {
-                    let expected = Spi::get_one_with_args::<String>(
-                        "SELECT ($1::jsonb -> $2)::text",
-                        &[text.as_str().into(), (i as i32).into()],
-                    )
+        for i in 0..len as usize {
+            let expected = Spi::get_one_with_args::<String>(
+                "SELECT ($1::jsonb -> $2)::text",
+                &[text.into(), (i as i32).into()],
+            )
+            .expect("query")
+            .expect("an element");
+            let element = node.at(i).expect("an element");
+            assert_eq!(shown(&element), expected, "{text}: [{i}]");
+        }
+        assert!(node.at(len as usize).is_none());
+    }
+
+    #[pg_test]
+    fn scalar_documents_read_in_place_are_postgresql_s() {
+        for text in [
+            "5",
+            "-0.5e-3",
+            "12345678901234567890123",
+            "\"é s\"",
+            "\"\"",
+            "true",
+            "false",
+            "null",
+        ] {
+            let doc = PgJsonb::parse(text);
+            let life = Lifetime::new();
+            let expected =
+                Spi::get_one_with_args::<String>("SELECT $1::jsonb::text", &[text.into()])
                     .expect("query")
-                    .expect("an element");
-                    let element = node.at(i).expect("an element");
-                    assert_eq!(shown(&element), expected, "{text}: [{i}]");
-                }
-                assert!(node.at(len as usize).is_none());
-            }
+                    .expect("a text");
+            assert_eq!(shown(&doc.doc(&life)), expected, "{text}");
+            assert!(
+                doc.members().is_empty() && doc.member("x").is_none(),
+                "{text}"
+            );
+            assert_eq!(doc.sealed_text(), None, "{text}");
         }
     }
 }

@@ -1,7 +1,9 @@
 //! A `jsonb` container's members read in place, as PostgreSQL's `getKeyJsonValueFromContainer`,
 //! `getIthJsonbValueFromContainer` and `fillJsonbValue` (src/backend/utils/adt/jsonb_util.c)
 //! read them, without their `palloc` and without a call into PostgreSQL: templates look a
-//! result's members up one by one, each through an error boundary of its own otherwise.
+//! result's members up one by one, each through an error boundary of its own otherwise. It is
+//! the extension's one reader of containers: documents as the core sees them (`JsonbNode`,
+//! a scalar root included) and the members of stored values (sealing, `text.rs`).
 //!
 //! The layout is jsonb's on-disk format (src/include/utils/jsonb.h), the same since
 //! PostgreSQL 9.4 on every major this extension builds for: a header (member count and kind)

@@ -75,8 +75,9 @@ impl PgJsonb {
         unsafe {
             let root: *mut pg_sys::JsonbContainer = &raw mut (*self.0).root;
             if (*root).header & JB_FSCALAR != 0 {
-                let scalar = pg_sys::getIthJsonbValueFromContainer(root, 0);
-                JsonbNode::from_value(life, scalar)
+                // A scalar is stored as an array of one element (container.rs reads it).
+                let mut scalar = container::array_at(root, 0);
+                JsonbNode::from_value(life, &mut scalar)
             } else {
                 let len = self.size().saturating_sub(pg_sys::VARHDRSZ);
                 Arc::new(JsonbNode {

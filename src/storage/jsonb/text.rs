@@ -8,7 +8,7 @@ use noetl_vars_core::output::OutValue;
 use noetl_vars_core::sealed::MARK;
 use pgrx::pg_sys;
 
-use super::{null_value, PgJsonb, JB_CMASK, JB_FOBJECT};
+use super::{container, PgJsonb, JB_CMASK, JB_FOBJECT};
 
 impl PgJsonb {
     /// The text stored under [`MARK`] when this is a sealed value: an object whose only
@@ -19,33 +19,29 @@ impl PgJsonb {
             return None;
         }
         let found = self.find(MARK)?;
-        // SAFETY: a value found in this datum's root object, pointing into it.
+        if found.type_ != pg_sys::jbvType::jbvString {
+            return None;
+        }
+        // SAFETY: a string value read from this datum's root object, pointing into it.
         unsafe {
-            if (*found).type_ != pg_sys::jbvType::jbvString {
-                return None;
-            }
-            let s = (*found).val.string;
+            let s = found.val.string;
             let bytes = std::slice::from_raw_parts(s.val as *const u8, s.len.max(0) as usize);
             Some(String::from_utf8_lossy(bytes).into_owned())
         }
     }
 
-    /// The value of the root object's member `key`, pointing into this datum (palloc'd).
-    fn find(&self, key: &str) -> Option<*mut pg_sys::JsonbValue> {
-        // SAFETY: a detoasted jsonb; `key` is valid UTF-8 of the given length.
-        unsafe {
-            let root: *mut pg_sys::JsonbContainer = &raw mut (*self.0).root;
-            if (*root).header & JB_FOBJECT == 0 {
-                return None;
-            }
-            let found = pg_sys::getKeyJsonValueFromContainer(
-                root,
-                key.as_ptr().cast(),
-                key.len() as i32,
-                std::ptr::null_mut(),
-            );
-            (!found.is_null()).then_some(found)
-        }
+    /// The root object, when the document is one.
+    fn object(&self) -> Option<*const pg_sys::JsonbContainer> {
+        // SAFETY: a detoasted jsonb; its root container lives as long as it.
+        let root: *const pg_sys::JsonbContainer = unsafe { &raw const (*self.0).root };
+        // SAFETY: as above.
+        (unsafe { (*root).header } & JB_FOBJECT != 0).then_some(root)
+    }
+
+    /// The value of the root object's member `key`, pointing into this datum.
+    fn find(&self, key: &str) -> Option<pg_sys::JsonbValue> {
+        // SAFETY: an object container of this datum, read in place (container.rs).
+        unsafe { container::object_get(self.object()?, key.as_bytes()) }
     }
 
     /// The value's text, as `jsonb_out` writes it.
@@ -82,35 +78,22 @@ impl PgJsonb {
     /// The object's members as `(key, value)`, values as their own jsonb; empty for anything
     /// but an object.
     pub fn members(&self) -> Vec<(String, PgJsonb)> {
-        let mut out = Vec::new();
-        // SAFETY: a detoasted jsonb; the iterator is run to WJB_DONE (which frees it); keys
-        // point into the container, values are copied into datums of their own.
-        unsafe {
-            let root: *mut pg_sys::JsonbContainer = &raw mut (*self.0).root;
-            if (*root).header & JB_FOBJECT == 0 {
-                return out;
-            }
-            let mut it = pg_sys::JsonbIteratorInit(root);
-            let mut v = null_value();
-            let mut key = String::new();
-            loop {
-                match pg_sys::JsonbIteratorNext(&mut it, &mut v, true) {
-                    pg_sys::JsonbIteratorToken::WJB_DONE => break,
-                    pg_sys::JsonbIteratorToken::WJB_KEY => {
-                        let s = v.val.string;
-                        let bytes =
-                            std::slice::from_raw_parts(s.val as *const u8, s.len.max(0) as usize);
-                        key = String::from_utf8_lossy(bytes).into_owned();
-                    }
-                    pg_sys::JsonbIteratorToken::WJB_VALUE => {
-                        let value = pg_sys::JsonbValueToJsonb(&mut v);
-                        out.push((std::mem::take(&mut key), PgJsonb(value)));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        out
+        let Some(object) = self.object() else {
+            return Vec::new();
+        };
+        // SAFETY: an object container of this datum, read in place (container.rs); each value
+        // is copied into a datum of its own.
+        unsafe { container::object_members(object) }
+            .into_iter()
+            .map(|(key, mut value)| {
+                let key = String::from_utf8_lossy(key).into_owned();
+                // SAFETY: a value read from this datum, copied into a datum of its own.
+                (
+                    key,
+                    PgJsonb(unsafe { pg_sys::JsonbValueToJsonb(&mut value) }),
+                )
+            })
+            .collect()
     }
 
     /// The object's keys; empty for anything but an object.
@@ -122,9 +105,9 @@ impl PgJsonb {
 
     /// The value of the object's member `key`, as its own jsonb.
     pub fn member(&self, key: &str) -> Option<PgJsonb> {
-        let found = self.find(key)?;
+        let mut found = self.find(key)?;
         // SAFETY: a value found in this datum, copied into a datum of its own.
-        Some(PgJsonb(unsafe { pg_sys::JsonbValueToJsonb(found) }))
+        Some(PgJsonb(unsafe { pg_sys::JsonbValueToJsonb(&mut found) }))
     }
 
     /// This object with the members named in `sealed` replaced by sealed values
