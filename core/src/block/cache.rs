@@ -10,11 +10,11 @@
 //! it, so on a later call it is read again from that call's document, at the same place.
 //!
 //! Only blocks that parsed without an error are kept; errors are reported by parsing again.
-//! The cache is bounded in blocks ([`MAX_BLOCKS`]), in bytes ([`MAX_BYTES`], a block larger
-//! than [`MAX_BLOCK_BYTES`] is never kept) and in nesting ([`MAX_KEPT_DEPTH`]). The templates
-//! it holds are counted by the template cache: whenever that one lets a template go, this one
-//! lets every block go, so that it never keeps a template alive that the template cache has
-//! given up.
+//! The cache is bounded in blocks ([`MAX_BLOCKS`]), in memory ([`MAX_BYTES`]: a block's bytes
+//! and what its shape takes; a block larger than [`MAX_BLOCK_BYTES`] is never kept) and in
+//! nesting ([`MAX_KEPT_DEPTH`]). The templates it holds are counted by the template cache:
+//! whenever that one lets a template go, this one lets every block go, so that it never keeps
+//! a template alive that the template cache has given up.
 
 use std::cell::RefCell;
 use std::hash::{BuildHasher, Hasher};
@@ -32,8 +32,12 @@ use crate::ttl::{BlockTtl, TTL_KEY};
 
 /// The most blocks kept per process.
 pub const MAX_BLOCKS: usize = 256;
-/// The most bytes of blocks kept per process (their bytes are kept to compare).
+/// The most memory the kept blocks may take per process, counted as their bytes (kept to
+/// compare) plus [`NODE_COST`] and the text of each name, key and place they keep.
 pub const MAX_BYTES: usize = 2 << 20;
+/// What one kept entry or container member is counted as, besides its text: a block of many
+/// tiny members takes far more memory kept than its bytes.
+pub const NODE_COST: usize = 96;
 /// A block larger than this is parsed at every call.
 pub const MAX_BLOCK_BYTES: usize = 64 << 10;
 /// A block nesting templates deeper than this is parsed at every call (reading it again is
@@ -63,6 +67,8 @@ struct Kept {
     parser: Parser,
     limits: Limits,
     bytes: Box<[u8]>,
+    /// What it is counted as against [`MAX_BYTES`].
+    cost: usize,
     entries: Vec<KeptEntry>,
     ttl: BlockTtl,
 }
@@ -138,13 +144,16 @@ fn with_store<R>(limits: &Limits, f: impl FnOnce(&mut Store) -> R) -> R {
 
 impl Store {
     fn insert(&mut self, key: u64, kept: Kept) {
-        let size = kept.bytes.len();
+        let size = kept.cost;
+        if size > MAX_BYTES {
+            return;
+        }
         if let Some(old) = self.blocks.pop(&key) {
-            self.bytes = self.bytes.saturating_sub(old.bytes.len());
+            self.bytes = self.bytes.saturating_sub(old.cost);
         }
         while self.bytes.saturating_add(size) > MAX_BYTES || self.blocks.len() >= MAX_BLOCKS {
             match self.blocks.pop_lru() {
-                Some((_, old)) => self.bytes = self.bytes.saturating_sub(old.bytes.len()),
+                Some((_, old)) => self.bytes = self.bytes.saturating_sub(old.cost),
                 None => break,
             }
         }
@@ -163,11 +172,13 @@ fn keep(
     root: &impl Fn() -> Option<DocRef>,
 ) -> Option<Kept> {
     let mut kept = Vec::with_capacity(entries.len());
+    let mut cost = bytes.len();
     for entry in entries {
+        cost += NODE_COST + entry.name.len();
         kept.push(KeptEntry {
             name: entry.name.clone(),
             member: None,
-            shape: shape_of(&entry.value, 0)?,
+            shape: shape_of(&entry.value, 0, &mut cost)?,
         });
     }
     if kept.iter().any(|k| has_verbatim(&k.shape)) {
@@ -176,7 +187,10 @@ fn keep(
         let mut members = members.into_iter().filter(|k| k != TTL_KEY);
         for entry in &mut kept {
             let member = members.next()?;
-            entry.member = has_verbatim(&entry.shape).then_some(member);
+            if has_verbatim(&entry.shape) {
+                cost += member.len();
+                entry.member = Some(member);
+            }
         }
         if members.next().is_some() {
             return None;
@@ -186,30 +200,36 @@ fn keep(
         parser,
         limits: *limits,
         bytes: bytes.into(),
+        cost,
         entries: kept,
         ttl: ttl.clone(),
     })
 }
 
-fn shape_of(value: &BlockValue, depth: usize) -> Option<Shape> {
+/// The shape of `value`, its memory added to `cost`.
+fn shape_of(value: &BlockValue, depth: usize, cost: &mut usize) -> Option<Shape> {
     if depth > MAX_KEPT_DEPTH {
         return None;
     }
     Some(match value {
         BlockValue::Verbatim(_) => Shape::Verbatim,
         BlockValue::Template(c) => Shape::Template(c.clone()),
-        BlockValue::Array(items) => Shape::Array(
-            items
-                .iter()
-                .map(|i| shape_of(i, depth + 1))
-                .collect::<Option<_>>()?,
-        ),
-        BlockValue::Object(members) => Shape::Object(
-            members
-                .iter()
-                .map(|(k, v)| Some((k.clone(), shape_of(v, depth + 1)?)))
-                .collect::<Option<_>>()?,
-        ),
+        BlockValue::Array(items) => {
+            let mut shapes = Vec::with_capacity(items.len());
+            for item in items {
+                *cost += NODE_COST;
+                shapes.push(shape_of(item, depth + 1, cost)?);
+            }
+            Shape::Array(shapes)
+        }
+        BlockValue::Object(members) => {
+            let mut shapes = Vec::with_capacity(members.len());
+            for (key, item) in members {
+                *cost += NODE_COST + key.len();
+                shapes.push((key.clone(), shape_of(item, depth + 1, cost)?));
+            }
+            Shape::Object(shapes)
+        }
     })
 }
 
@@ -273,7 +293,7 @@ fn value_of(shape: &Shape, doc: Option<&DocRef>) -> Option<BlockValue> {
     })
 }
 
-/// How many blocks are kept and their bytes (for tests).
+/// How many blocks are kept and what they are counted as (for tests).
 #[cfg(test)]
 pub(crate) fn usage() -> (usize, usize) {
     STORE.with(|cell| {

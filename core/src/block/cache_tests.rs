@@ -234,3 +234,23 @@ fn blocks_are_let_go_when_the_template_cache_lets_a_template_go() {
     through_cache(b"p", r#"{"a": "{{ kept_one }}"}"#, &limits, &parses).unwrap();
     assert_eq!(parses.get(), 3);
 }
+
+#[test]
+fn a_kept_block_counts_what_its_shape_takes_not_only_its_bytes() {
+    let limits = Limits::default();
+    let parses = Cell::new(0);
+    // 3,000 tiny members: a few bytes each in the block, far more kept.
+    let members: Vec<String> = (0..3000)
+        .map(|i| format!(r#""v{i}": [1, "{{{{ x }}}}"]"#))
+        .collect();
+    let text = format!("{{{}}}", members.join(", "));
+    through_cache(b"tiny members", &text, &limits, &parses).unwrap();
+    let (count, cost) = usage();
+    assert_eq!(count, 1);
+    assert!(cost >= 3000 * 3 * NODE_COST, "{cost}");
+    // Blocks whose shapes together take more than the bound are not all kept.
+    for i in 0..(MAX_BYTES / (3000 * 3 * NODE_COST)) + 2 {
+        through_cache(format!("tiny {i}").as_bytes(), &text, &limits, &parses).unwrap();
+        assert!(usage().1 <= MAX_BYTES);
+    }
+}
