@@ -268,7 +268,15 @@ def write(results, out_path, plot_path):
           "invalidated (about 1,400 instructions each), an event's block md5 is remembered for the next call with the same block, and a `set:` block's response reuses the values as written "
           "instead of building them again. An event's claim and record share one open of its table, one slot and the column numbers (kept "
           "per backend until invalidated), and the direct paths make several calls into PostgreSQL under one error boundary instead of "
-          "one `sigsetjmp` each (about 120 instructions a call, `src/backend/ffi.rs`): the event's overhead went from 11.3% to about 10%.")
+          "one `sigsetjmp` each (about 120 instructions a call, `src/backend/ffi.rs`): the event's overhead went from 11.3% to about 10%. "
+          "Then: a block's members are listed with their values in one pass; templates' look-ups into the step's result read the jsonb "
+          "container in place (`src/storage/jsonb/container.rs`) instead of one call into PostgreSQL, with its error boundary and a "
+          "`palloc`, per look-up; the upserts select from `jsonb_object_keys` instead of `jsonb_each`, whose result type the executor "
+          "reads back from `pg_proc` at every execution (about 6,500 instructions a write); and a block sent again unchanged, as NoETL "
+          "sends a step's block for every execution, is parsed once per backend, its shape kept by its bytes "
+          "(`core/src/block/cache.rs`, about 9,500 instructions of the typical step and 17,000 of `apply_set`, which parsed its "
+          "`$ttl` apart). Each of these shortened the step by a few percent; what is left of the extension's own work is spread "
+          "over many small parts (the table below), none of them a cause of the gap to B1 on its own.")
         w("")
         ins = results.get("instructions")
         if ins:
