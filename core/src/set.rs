@@ -35,26 +35,25 @@ pub fn parse(
 }
 
 /// [`parse`] and [`ttl`] of a block held in `bytes` (the document `mutations` was read from),
-/// kept per process for the next call with the same bytes ([`block::cache`]).
+/// kept per process for the next call with the same bytes ([`block::cache`]); no bytes (no
+/// block) parse as no block.
 pub fn parse_with_ttl_cached(
-    bytes: &[u8],
+    bytes: Option<&[u8]>,
     mutations: Option<&DocRef>,
     available: Available,
     limits: &Limits,
 ) -> Result<(Vec<Entry>, BlockTtl)> {
+    let parse = || {
+        Ok((
+            parse(mutations, available, limits)?,
+            ttl(mutations, available)?,
+        ))
+    };
+    let Some(bytes) = bytes else {
+        return parse();
+    };
     let parser = 16 | u32::from(available.iteration) | u32::from(available.playbook) << 1;
-    block::cache::parsed(
-        parser,
-        bytes,
-        limits,
-        || mutations.cloned(),
-        || {
-            Ok((
-                parse(mutations, available, limits)?,
-                ttl(mutations, available)?,
-            ))
-        },
-    )
+    block::cache::parsed(parser, bytes, limits, || mutations.cloned(), parse)
 }
 
 fn parse_here(

@@ -91,11 +91,9 @@ impl BlockKind for SetBlock<'_> {
             iteration: self.call.iteration.is_some(),
             playbook: self.call.playbook.is_some(),
         };
-        let (entries, ttl) = match self.call.mutations {
-            Some(m) => set::parse_with_ttl_cached(m.bytes(), mutations.as_ref(), available, limits),
-            None => Ok((Vec::new(), Default::default())),
-        }
-        .or_raise();
+        let bytes = self.call.mutations.as_ref().map(PgJsonb::bytes);
+        let (entries, ttl) =
+            set::parse_with_ttl_cached(bytes, mutations.as_ref(), available, limits).or_raise();
         self.ttl = ttl;
         entries
     }

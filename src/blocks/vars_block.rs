@@ -113,13 +113,11 @@ impl BlockKind for VarsBlock<'_> {
     fn parse(&mut self, life: &Arc<Lifetime>, limits: &Limits) -> Vec<Entry> {
         self.life = Some(life.clone());
         self.context = context_doc(self.call.context, life);
-        let (phase, config) = (self.call.phase, self.call.config);
+        let config = self.call.config.as_ref();
         let doc = config.map(|c| c.doc(life));
-        let (entries, ttl) = match config {
-            Some(c) => block::parse_with_ttl_cached(c.bytes(), doc.as_ref(), phase, limits),
-            None => block::parse_with_ttl(None, phase, limits),
-        }
-        .or_raise();
+        let bytes = config.map(PgJsonb::bytes);
+        let (entries, ttl) =
+            block::parse_with_ttl_cached(bytes, doc.as_ref(), self.call.phase, limits).or_raise();
         self.ttl = ttl;
         entries
     }

@@ -120,13 +120,17 @@ pub fn parse_with_ttl(
 }
 
 /// [`parse_with_ttl`] of a block held in `bytes` (the document `config` was read from), kept
-/// per process for the next call with the same bytes ([`cache`]).
+/// per process for the next call with the same bytes ([`cache`]); no bytes (no block) parse
+/// as no block.
 pub fn parse_with_ttl_cached(
-    bytes: &[u8],
+    bytes: Option<&[u8]>,
     config: Option<&DocRef>,
     phase: Phase,
     limits: &Limits,
 ) -> Result<(Vec<Entry>, BlockTtl)> {
+    let Some(bytes) = bytes else {
+        return parse_with_ttl(config, phase, limits);
+    };
     let parser = match phase {
         Phase::Before => 1,
         Phase::After => 2,
