@@ -35,6 +35,19 @@ PARTS = {
          r"<noetl_vars::blocks::vars_block::VarsBlock as noetl_vars::blocks::pipeline::BlockKind>::write"),
         ("of which the upsert statement", r"noetl_vars::storage::table::upsert_object"),
     ],
+    # An event id's first delivery, beside the same call passing none: what the id adds.
+    "render_vars_event": [
+        ("the function call, all of it", r"render_vars_v\d+_wrapper"),
+        ("claiming the id", r"noetl_vars::storage::events::claim"),
+        ("recording the result", r"noetl_vars::storage::events::record"),
+        ("primary-key probes", r"noetl_vars::storage::direct::probe::row_at"),
+        ("index entries inserted", r"index_insert"),
+    ],
+    "render_vars_no_event": [
+        ("the function call, all of it", r"render_vars_v\d+_wrapper"),
+        ("primary-key probes", r"noetl_vars::storage::direct::probe::row_at"),
+        ("index entries inserted", r"index_insert"),
+    ],
     "set_vars": [
         ("the function call, all of it", r"set_vars_v?\d*_?wrapper"),
         ("locking the execution and the names", r"noetl_vars::backend::locks::Locks::acquire"),
@@ -46,7 +59,9 @@ COMMON = [
     ("the statement (PL/pgSQL's `PERFORM` or `INSERT`)", r"SPI_execute_plan_with_paramlist"),
     ("`COMMIT`", r"SPI_commit"),
 ]
+# The kinds timed by `perf record` (time_split), and the kinds whose callgrind runs are split.
 KINDS = ("render_vars", "set_vars", "baseline_b_precomputed")
+PHASE_KINDS = KINDS + ("render_vars_event", "render_vars_no_event")
 OBJECTS = {"postgres": "PostgreSQL", "noetl_vars.so": "the extension", "libc.so.6": "C library"}
 
 LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([\s\d.]+%\)\s+)?(\S+?):(.+?) \[(.+)\]\s*$")

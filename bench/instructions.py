@@ -102,7 +102,7 @@ def measure(bindir, datadir, db, log=print):
             log("instructions", kind, round(per_call[kind]), "per call")
         # Where the instructions of the step, its write and B1 go (bench/profile.py).
         phases = {k: callprofile.phases(k, {n: os.path.join(tmp, f"{k}.{n}.out") for n in CALLS})
-                  for k in callprofile.KINDS if k in KINDS}
+                  for k in callprofile.PHASE_KINDS if k in KINDS}
         single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
         # "postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)" -> "PostgreSQL 15.20 (Debian …)"
         version = subprocess.run([os.path.join(bindir, "postgres"), "--version"],

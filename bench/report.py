@@ -349,6 +349,13 @@ def write(results, out_path, plot_path):
           "so the ratio follows how much CPU each client takes as much as the server's work, and "
           "it moves between runs with the machine's noise (the spreads above).")
         w("")
+    if ins and "render_vars_no_event" in ins["per_call"]:
+        r = ins["per_call"]["render_vars_event"] / ins["per_call"]["render_vars_no_event"] - 1
+        if r > 0.10:
+            w("**On the event id.** *What an event id adds, measured* (above) splits its cost: nearly all of "
+              "it is PostgreSQL's own work for the probe of the id and the row that records it, done "
+              "through the table and index access methods, without statements.")
+            w("")
     if b1_off > 1.25:
         w("**On B1.** With commits nearly free (`synchronous_commit = off`) or spread over several "
           "clients, what remains is CPU time per step (the section on 8 clients measures it: the "

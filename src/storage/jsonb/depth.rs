@@ -19,6 +19,11 @@ pub const MAX_STORED_DEPTH: usize = 10_000;
 /// built; a `jsonb` container counts a level for each 8 of its bytes (every level takes its
 /// entry in the parent and its own header, 4 bytes each).
 fn depth_bound(out: &OutValue) -> usize {
+    // Most values a step writes are scalars or stored documents: no list of pending nodes
+    // (a heap allocation per value written) for those.
+    if !matches!(out, OutValue::Array(_) | OutValue::Object(_)) {
+        return leaf_bound(out, 0);
+    }
     let mut deepest = 0;
     let mut pending = vec![(out, 0usize)];
     while let Some((node, depth)) = pending.pop() {
@@ -31,20 +36,27 @@ fn depth_bound(out: &OutValue) -> usize {
                 pending.extend(fields.iter().map(|(_, v)| (v, depth + 1)));
                 depth + 1
             }
-            OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
-                Some(JsonbNode {
-                    repr: Repr::Container { len, .. },
-                    ..
-                }) => depth + 1 + (*len).max(0) as usize / 8,
-                Some(_) => depth,
-                // Another kind of document: no bound without walking it.
-                None => usize::MAX,
-            },
-            _ => depth,
+            leaf => leaf_bound(leaf, depth),
         };
         deepest = deepest.max(here);
     }
     deepest
+}
+
+/// The bound of a value that is neither an array nor an object, at `depth`.
+fn leaf_bound(leaf: &OutValue, depth: usize) -> usize {
+    match leaf {
+        OutValue::Doc(doc) => match doc.as_any().downcast_ref::<JsonbNode>() {
+            Some(JsonbNode {
+                repr: Repr::Container { len, .. },
+                ..
+            }) => depth + 1 + (*len).max(0) as usize / 8,
+            Some(_) => depth,
+            // Another kind of document: no bound without walking it.
+            None => usize::MAX,
+        },
+        _ => depth,
+    }
 }
 
 /// How deep a `jsonb` datum nests, walked with PostgreSQL's iterator (no recursion); stops
