@@ -73,6 +73,9 @@ LATERAL jsonb_each(jsonb_build_object(
     # the protocol and the arguments' parsing (jsonb_in), in a statement that writes nothing.
     "arguments_only": """SELECT (:result::jsonb) IS NULL, (:config::jsonb) IS NULL, (:context::jsonb) IS NULL;
 """,
+    # The same for B1's one argument, the five values computed beforehand.
+    "b1_arguments_only": """SELECT (:values::jsonb) IS NULL;
+""",
     "get_var": """\\set exec 400000 + :client_id
 SELECT noetl.get_var(:exec, 'user_id');
 """,

@@ -86,7 +86,7 @@ def measure(bench, dsn, db, clients=8):
     """The typical step and B1 at `clients` clients, sync off, in alternation; per kind the
     run with the median throughput."""
     bench.set_sync(False)
-    runs = {k: [] for k in ("render_vars", "baseline_b_precomputed", "arguments_only")}
+    runs = {k: [] for k in ("render_vars", "baseline_b_precomputed", "arguments_only", "b1_arguments_only")}
     for r in range(bench.args.runs):
         keys = list(runs)[r % len(runs):] + list(runs)[:r % len(runs)]
         for k in keys:
@@ -102,10 +102,12 @@ def lock_share(states):
     return sum(v for k, v in states.items() if k.startswith(("Lock:", "LWLock:")))
 
 
-def section(w, waits):
+def section(w, waits, parts=None):
     """The report's section on eight clients (docs/benchmarks.md)."""
     k = waits["kinds"]
     rv, b1, args = k["render_vars"], k["baseline_b_precomputed"], k["arguments_only"]
+    # Results of a run before B1's arguments were profiled lack them.
+    b1_args = k.get("b1_arguments_only")
     w(f"## {waits['clients']} clients: where the time goes")
     w("")
     w(f"pgbench with {waits['clients']} clients and `synchronous_commit = off` (the run with the median "
@@ -113,11 +115,15 @@ def section(w, waits):
       "pgbench (the machine's busy time from /proc/stat, less pgbench's own), and what the server's "
       "backends were doing, `pg_stat_activity` sampled every 10 ms (shares of all samples). "
       "*Arguments only* is a statement that receives the typical step's arguments (the 1 KB result, "
-      "the block and the context, as `render_vars` gets them) and does nothing with them.")
+      "the block and the context, as `render_vars` gets them) and does nothing with them"
+      + ("; *B1's arguments only*, the same for B1's one argument (the five values)." if b1_args else "."))
     w("")
     w("| | steps/s | busy cores | server CPU µs per step | pgbench CPU µs per step | on CPU | waiting for the client | idle | lock or LWLock waits |")
     w("|---|---|---|---|---|---|---|---|---|")
-    for name, p in (("`render_vars`", rv), ("B1", b1), ("arguments only", args)):
+    rows = [("`render_vars`", rv), ("B1", b1), ("arguments only", args)]
+    if b1_args:
+        rows.append(("B1's arguments only", b1_args))
+    for name, p in rows:
         s = p["states"]
         w(f"| {name} | {p['tps']:,.0f} | {p['busy_cores']:.2f} | {p['server_cpu_us']:.0f} | "
           f"{p['client_cpu_us']:.0f} | {s.get('on CPU', 0):.0%} | {s.get('Client: ClientRead', 0):.0%} | "
@@ -136,3 +142,24 @@ def section(w, waits):
       "rest of the step's server CPU is the call's own work, whose instructions the table above "
       "splits.")
     w("")
+    if b1_args:
+        gap = rv["server_cpu_us"] - b1["server_cpu_us"]
+        receiving = args["server_cpu_us"] - b1_args["server_cpu_us"]
+        w(f"**The {gap:.0f} µs of server CPU per step that `render_vars` takes beyond B1, split.** Receiving "
+          f"the arguments accounts for {receiving:.0f} of them ({args['server_cpu_us']:.0f} µs for the "
+          f"step's result, block and context against {b1_args['server_cpu_us']:.0f} µs for B1's five "
+          "values: PostgreSQL's protocol and `jsonb_in`, before the extension is called); the call's "
+          f"own work beyond B1's statement, the other {gap - receiving:.0f}" + alone(parts, gap - receiving))
+        w("")
+
+
+def alone(parts, work):
+    """How the call's own work beyond B1 at 8 clients compares with one backend's, timed inside the
+    server (*Where the time of a call goes*): the end of the sentence that gives it."""
+    if not parts or "render_vars" not in parts or "baseline_b_precomputed" not in parts:
+        return "."
+    one = parts["render_vars"]["median"] - parts["baseline_b_precomputed"]["median"]
+    return (f". One backend alone, timed inside the server (*Where the time of a call goes*, below), "
+            f"the call takes {one:.1f} µs more than B1's statement; the other {work - one:.0f} µs are what "
+            "the same work costs beyond that with 8 backends on the 2 cores, and the response it returns, "
+            "which B1's `INSERT` does not.")
