@@ -351,10 +351,16 @@ def write(results, out_path, plot_path):
         w("")
     if ins and "render_vars_no_event" in ins["per_call"]:
         r = ins["per_call"]["render_vars_event"] / ins["per_call"]["render_vars_no_event"] - 1
-        if r > 0.10:
-            w("**On the event id.** *What an event id adds, measured* (above) splits its cost: nearly all of "
-              "it is PostgreSQL's own work for the probe of the id and the row that records it, done "
-              "through the table and index access methods, without statements.")
+        phases = ins.get("phases", {})
+        if r > 0.10 and "render_vars_event" in phases and "render_vars_no_event" in phases:
+            added = {obj: phases["render_vars_event"]["objects"].get(obj, 0)
+                     - phases["render_vars_no_event"]["objects"].get(obj, 0)
+                     for obj in ("PostgreSQL", "the extension")}
+            total = ins["per_call"]["render_vars_event"] - ins["per_call"]["render_vars_no_event"]
+            w(f"**On the event id.** *What an event id adds, measured* (above) splits its cost: "
+              f"{added['PostgreSQL'] / total:.0%} of it is PostgreSQL's own code, for the probe of the id and "
+              "the row that records it (done through the table and index access methods, without "
+              f"statements), and {added['the extension'] / total:.0%} the extension's.")
             w("")
     if b1_off > 1.25:
         w("**On B1.** With commits nearly free (`synchronous_commit = off`) or spread over several "

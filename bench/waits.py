@@ -160,6 +160,6 @@ def alone(parts, work):
         return "."
     one = parts["render_vars"]["median"] - parts["baseline_b_precomputed"]["median"]
     return (f". One backend alone, timed inside the server (*Where the time of a call goes*, below), "
-            f"the call takes {one:.1f} µs more than B1's statement; the other {work - one:.0f} µs are what "
-            "the same work costs beyond that with 8 backends on the 2 cores, and the response it returns, "
-            "which B1's `INSERT` does not.")
+            f"the call takes {one:.1f} µs more than B1's statement; this run does not split the other "
+            f"{work - one:.0f} µs further (here 8 backends share the 2 cores, and the call returns a "
+            "response, which B1's `INSERT` does not).")
