@@ -29,6 +29,7 @@ def main():
 
     kept = json.load(open(KEPT)) if os.path.exists(KEPT) else None
     instructions.KINDS = KINDS
+    instructions.PAUSED = ()
     now = instructions.measure(args.pg_bin, args.data_dir, args.db, lambda *a: None)
     per_call = {k: round(v) for k, v in now["per_call"].items()}
 

@@ -27,6 +27,10 @@ KINDS = ("render_vars", "render_vars_event", "render_vars_no_event", "apply_set"
          "render_vars_10_watches", "set_vars", "baseline_b_precomputed", "empty_block", "commit")
 WARMUP = 20
 CALLS = (200, 400)
+# Counted again in bench_paused, back to back and with a pause before each call
+# (bench/pauses.py): the step, B1, and the loop with its COMMIT and the pause alone.
+PAUSED = ("render_vars", "baseline_b_precomputed", "commit")
+PAUSE_US = 200
 
 
 def as_pg(cmd):
@@ -66,6 +70,28 @@ def run_totals(path):
     raise RuntimeError(f"no summary line in {path}")
 
 
+def count(bindir, datadir, db, tmp, kind, pause_us=None, tag="run"):
+    """Instructions per call of `kind` (bench_typical's; or with `pause_us`, bench_paused's,
+    that pause before each call), its first-level misses per call, and the runs' totals; the
+    callgrind files stay in `tmp`."""
+    call = (lambda n: f"CALL bench_typical('{kind}', 0, {n});\n") if pause_us is None else \
+        (lambda n: f"CALL bench_paused('{kind}', {pause_us}, {n});\n")
+    events, totals = {}, {}
+    for n in CALLS:
+        # Every run starts from the same table: the dead versions the previous run left would
+        # otherwise be pruned at the expense of this one.
+        single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
+        out = os.path.join(tmp, f"{kind}.{n}.out" if tag == "run" else f"{kind}.{tag}.{n}.out")
+        single_user(bindir, datadir, db,
+                    "SET synchronous_commit = off;\n" + call(WARMUP) + call(n),
+                    valgrind_out=out)
+        events[n] = run_totals(out)
+        totals[str(n)] = events[n]["Ir"]
+    lo, hi = CALLS
+    e = {k: (events[hi].get(k, 0) - events[lo].get(k, 0)) / (hi - lo) for k in ("Ir", "I1mr", "D1mr", "D1mw")}
+    return e["Ir"], {"instruction": e["I1mr"], "data": e["D1mr"] + e["D1mw"]}, totals
+
+
 def measure(bindir, datadir, db, log=print):
     """Per-call instructions of every kind of KINDS, in the stopped cluster `datadir`.
     Returns {"per_call": {kind: instructions}, "totals": {kind: {N: I(N)}}, ...}."""
@@ -79,27 +105,16 @@ def measure(bindir, datadir, db, log=print):
         # counted runs: the first call making them would count in one run of a pair and not in
         # the other (0.5% fewer instructions per call for render_vars).
         single_user(bindir, datadir, db, "CALL bench_typical('render_vars', 0, 1);\n")
-        totals, per_call, misses, events = {}, {}, {}, {}
+        totals, per_call, misses = {}, {}, {}
         for kind in KINDS:
-            totals[kind], events[kind] = {}, {}
-            for n in CALLS:
-                # Every run starts from the same table: the dead versions the previous run left
-                # would otherwise be pruned at the expense of this one.
-                single_user(bindir, datadir, db, "VACUUM noetl.transient;\n")
-                out = os.path.join(tmp, f"{kind}.{n}.out")
-                single_user(bindir, datadir, db,
-                            "SET synchronous_commit = off;\n"
-                            f"CALL bench_typical('{kind}', 0, {WARMUP});\n"
-                            f"CALL bench_typical('{kind}', 0, {n});\n",
-                            valgrind_out=out)
-                events[kind][n] = run_totals(out)
-                totals[kind][str(n)] = events[kind][n]["Ir"]
-            lo, hi = CALLS
-            per_call[kind] = (totals[kind][str(hi)] - totals[kind][str(lo)]) / (hi - lo)
-            e = {k: (events[kind][hi].get(k, 0) - events[kind][lo].get(k, 0)) / (hi - lo)
-                 for k in ("I1mr", "D1mr", "D1mw")}
-            misses[kind] = {"instruction": e["I1mr"], "data": e["D1mr"] + e["D1mw"]}
+            per_call[kind], misses[kind], totals[kind] = count(bindir, datadir, db, tmp, kind)
             log("instructions", kind, round(per_call[kind]), "per call")
+        # The same work back to back and with the backend sleeping before each call
+        # (bench/pauses.py): the loop's and the sleep's own instructions are in `commit` too.
+        paused = {str(pause): {kind: count(bindir, datadir, db, tmp, kind, pause, f"paused{pause}")[0]
+                               for kind in PAUSED}
+                  for pause in (0, PAUSE_US)}
+        log("instructions back to back and after a pause", paused, "per call")
         # Where the instructions of the step, its write and B1 go (bench/profile.py).
         phases = {k: callprofile.phases(k, {n: os.path.join(tmp, f"{k}.{n}.out") for n in CALLS})
                   for k in callprofile.PHASE_KINDS if k in KINDS}
@@ -111,6 +126,7 @@ def measure(bindir, datadir, db, log=print):
         valgrind = subprocess.run(["valgrind", "--version"], capture_output=True, text=True, check=True).stdout.strip()
         return {
             "per_call": per_call,
+            "paused": {"pause_us": PAUSE_US, "per_call": paused},
             "l1_misses_per_call": misses,
             "phases": phases,
             "totals": totals,

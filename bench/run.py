@@ -22,6 +22,7 @@ import psycopg
 import baseline_a
 import instructions
 import report
+import pauses
 import waits
 import callprofile
 from workloads import (
@@ -272,6 +273,14 @@ class Bench:
         self.results["parts"] = out
         self.log("parts", {k: round(v["median"], 1) for k, v in out.items()}, "µs/call")
 
+    def pauses(self):
+        """The typical step, its write and B1 after the backend has waited, and committing with
+        synchronous_commit on, beside back to back: CPU per call (bench/pauses.py)."""
+        core_args = [dumps(TYPICAL_RESULT), dumps(TYPICAL_CONFIG), dumps(TYPICAL_CONTEXT), dumps({"attempts": 1})]
+        out = self.results["pauses"] = pauses.measure(self, connect, self.args.core_bench, core_args)
+        self.log("pauses", {k: {c: round(v["cpu_us"], 1) for c, v in row.items()} for k, row in out["kinds"].items()},
+                 "core", {c: round(v["median"], 1) for c, v in out["core"].items()}, "CPU µs/call")
+
     def time_split(self):
         """The step, its write and B1 in the live cluster, sampled by perf: each program
         object's share of the time per call (bench/profile.py); left out without perf."""
@@ -447,7 +456,7 @@ def main():
     bench = Bench(args)
     bench.environment()
     started = time.time()
-    for part in (bench.instructions, bench.typical, bench.waits, bench.store, bench.scaling, bench.parts, bench.time_split, bench.big_table, bench.iterations, bench.history):
+    for part in (bench.instructions, bench.typical, bench.waits, bench.store, bench.scaling, bench.parts, bench.pauses, bench.time_split, bench.big_table, bench.iterations, bench.history):
         part()
     bench.results["seconds"] = time.time() - started
     with open(args.json, "w") as f:

@@ -83,6 +83,17 @@ BEGIN
 END
 $$;
 
+-- The typical step's inputs (bench/workloads.py has the same): the step's result, its block, the
+-- context, and the five values it produces (what set_vars and B1 write).
+CREATE OR REPLACE FUNCTION bench_typical_input(what text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE what
+        WHEN 'result' THEN '{"status": "ok", "data": {"users": [{"id": 1000, "email": "user0@example.com", "name": "User Number 0", "roles": ["reader"], "active": false}, {"id": 1001, "email": "user1@example.com", "name": "User Number 1", "roles": ["reader", "writer"], "active": true}, {"id": 1002, "email": "user2@example.com", "name": "User Number 2", "roles": ["reader"], "active": true}, {"id": 1003, "email": "user3@example.com", "name": "User Number 3", "roles": ["reader", "writer"], "active": false}, {"id": 1004, "email": "user4@example.com", "name": "User Number 4", "roles": ["reader"], "active": true}, {"id": 1005, "email": "user5@example.com", "name": "User Number 5", "roles": ["reader", "writer"], "active": true}, {"id": 1006, "email": "user6@example.com", "name": "User Number 6", "roles": ["reader"], "active": false}], "total": 7, "next": null}}'::jsonb
+        WHEN 'block' THEN '{"first_user_id": "{{ result.users[0].id }}", "user_count": "{{ result.users | length }}", "status_label": "{{ ''done'' if this.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}'::jsonb
+        WHEN 'context' THEN '{"workload": {"api_base": "https://api.example.com"}}'::jsonb
+        WHEN 'values' THEN '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}'::jsonb
+    END
+$$;
+
 -- The typical step, repeated on execution 5 (which holds 100 variables), and its parts:
 --   render_vars              the whole step;
 --   render_vars_event        the whole step, delivered with a new event id;
@@ -94,10 +105,10 @@ $$;
 --   commit                   nothing but the COMMIT every call is followed by.
 CREATE OR REPLACE PROCEDURE bench_typical(kind text, unused int, calls int) LANGUAGE plpgsql AS $$
 DECLARE
-    result jsonb := '{"status": "ok", "data": {"users": [{"id": 1000, "email": "user0@example.com", "name": "User Number 0", "roles": ["reader"], "active": false}, {"id": 1001, "email": "user1@example.com", "name": "User Number 1", "roles": ["reader", "writer"], "active": true}, {"id": 1002, "email": "user2@example.com", "name": "User Number 2", "roles": ["reader"], "active": true}, {"id": 1003, "email": "user3@example.com", "name": "User Number 3", "roles": ["reader", "writer"], "active": false}, {"id": 1004, "email": "user4@example.com", "name": "User Number 4", "roles": ["reader"], "active": true}, {"id": 1005, "email": "user5@example.com", "name": "User Number 5", "roles": ["reader", "writer"], "active": true}, {"id": 1006, "email": "user6@example.com", "name": "User Number 6", "roles": ["reader"], "active": false}], "total": 7, "next": null}}';
-    cfg jsonb := '{"first_user_id": "{{ result.users[0].id }}", "user_count": "{{ result.users | length }}", "status_label": "{{ ''done'' if this.status == ''ok'' else ''retry'' }}", "attempts": "{{ vars.attempts | default(0) + 1 }}", "next_url": "{{ workload.api_base }}/users?page={{ vars.attempts | default(0) + 1 }}"}';
-    ctx jsonb := '{"workload": {"api_base": "https://api.example.com"}}';
-    vals jsonb := '{"first_user_id": 1000, "user_count": 7, "status_label": "done", "attempts": 1, "next_url": "https://api.example.com/users?page=1"}';
+    result jsonb := bench_typical_input('result');
+    cfg jsonb := bench_typical_input('block');
+    ctx jsonb := bench_typical_input('context');
+    vals jsonb := bench_typical_input('values');
     event_prefix text := pg_catalog.gen_random_uuid()::text || ':';
     event_id text;
     -- The same block as a set: block: its keys are execution variables, and the step's
@@ -177,6 +188,54 @@ BEGIN
     DELETE FROM noetl.watches;
     DELETE FROM noetl.declarations;
     COMMIT;
+END
+$$;
+
+-- Spends `us` microseconds on the CPU without sleeping.
+CREATE OR REPLACE FUNCTION bench_spin(us int) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    until timestamptz := clock_timestamp() + make_interval(secs => us / 1e6);
+BEGIN
+    WHILE clock_timestamp() < until LOOP
+    END LOOP;
+END
+$$;
+
+-- Four of bench_typical's kinds (the same statements), each call after a pause, as a backend
+-- waits for its client between two steps (bench/pauses.py): pause_us > 0 sleeps that long
+-- (pg_sleep); pause_us < 0 spends as long on the CPU instead (bench_spin), so that the same
+-- time passes without the backend sleeping; 0 makes the calls back to back. Apart from
+-- bench_typical so that its loop, which every other measurement times and counts, stays as
+-- it was.
+CREATE OR REPLACE PROCEDURE bench_paused(kind text, pause_us int, calls int) LANGUAGE plpgsql AS $$
+DECLARE
+    result jsonb := bench_typical_input('result');
+    cfg jsonb := bench_typical_input('block');
+    ctx jsonb := bench_typical_input('context');
+    vals jsonb := bench_typical_input('values');
+BEGIN
+    IF kind NOT IN ('render_vars', 'set_vars', 'baseline_b_precomputed', 'commit') THEN
+        RAISE EXCEPTION 'bench_paused: no kind %', kind;
+    END IF;
+    CALL bench_typical('commit', 0, 1);  -- execution 5 and its 100 variables, as bench_typical makes them
+    FOR i IN 1..calls LOOP
+        IF pause_us > 0 THEN
+            PERFORM pg_catalog.pg_sleep(pause_us / 1e6);
+        ELSIF pause_us < 0 THEN
+            PERFORM bench_spin(-pause_us);
+        END IF;
+        IF kind = 'render_vars' THEN
+            PERFORM noetl.render_vars(5, 'fetch_users', result, cfg, ctx);
+        ELSIF kind = 'set_vars' THEN
+            PERFORM noetl.set_vars(5, vals, 'step_result', 'fetch_users');
+        ELSIF kind = 'baseline_b_precomputed' THEN
+            INSERT INTO noetl.transient AS t (execution_id, var_name, var_type, var_value, source_step)
+            SELECT 5, e.key, 'step_result', e.value, 'fetch_users' FROM jsonb_each(vals) AS e
+            ON CONFLICT (execution_id, var_name) DO UPDATE SET var_value = EXCLUDED.var_value,
+                var_type = EXCLUDED.var_type, source_step = EXCLUDED.source_step, accessed_at = now();
+        END IF;
+        COMMIT;
+    END LOOP;
 END
 $$;
 

@@ -2,8 +2,10 @@
 //! evaluating its templates, with the variables it reads already in memory. bench/run.py runs
 //! it with the benchmark's own inputs to show how much of a call's time is template work.
 //!
-//! Usage: typical_step RESULT CONFIG CONTEXT VARS [CALLS]   (the first four are JSON texts)
-//! Prints one JSON object: microseconds per call for each phase.
+//! Usage: typical_step RESULT CONFIG CONTEXT VARS [CALLS [PAUSE_US]]   (the first four are
+//! JSON texts; PAUSE_US: sleep that long before each call, not timed, as a backend waits for
+//! its client between two steps). Prints one JSON object: microseconds per call for each
+//! phase.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use noetl_vars_core::validate::Phase;
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.len() < 4 {
-        eprintln!("usage: typical_step RESULT CONFIG CONTEXT VARS [CALLS]");
+        eprintln!("usage: typical_step RESULT CONFIG CONTEXT VARS [CALLS [PAUSE_US]]");
         return ExitCode::from(2);
     }
     let parse = |what: &str, text: &str| {
@@ -37,15 +39,22 @@ fn main() -> ExitCode {
             Some(n) => n.parse::<u32>().map_err(|e| format!("CALLS: {e}"))?,
             None => 100_000,
         };
+        let pause = match args.get(5) {
+            Some(us) => {
+                Duration::from_micros(us.parse::<u64>().map_err(|e| format!("PAUSE_US: {e}"))?)
+            }
+            None => Duration::ZERO,
+        };
         Ok((
             parse("RESULT", &args[0])?,
             parse("CONFIG", &args[1])?,
             parse("CONTEXT", &args[2])?,
             vars,
             calls.max(1),
+            pause,
         ))
     })();
-    let (result, config, context, vars, calls) = match inputs {
+    let (result, config, context, vars, calls, pause) = match inputs {
         Ok(i) => i,
         Err(e) => {
             eprintln!("{e}");
@@ -61,6 +70,9 @@ fn main() -> ExitCode {
     let (mut parsing, mut planning, mut evaluating) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     for _ in 0..calls {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
         let started = Instant::now();
         let store = Arc::new(MemoryStore::new(vars.clone()));
         let scope = Arc::new(Scope::new(
